@@ -1,0 +1,216 @@
+"""Every job this repository does, locally and in CI: `nox -l` lists them.
+
+Sessions share three hash-locked virtual environments (requirements/*.txt)
+instead of one per session: the CDKTF provider bindings and LiteLLM weigh
+1.3 GB together, and installing them once per session would dominate CI time.
+checkov and the Phoenix server get their own environments because their pins
+conflict with LiteLLM's (checkov) or slow down every client import (Phoenix).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+VENVS = ROOT / ".nox" / "_envs"
+LOCKS = ROOT / "requirements"
+
+nox.options.default_venv_backend = "none"
+nox.options.sessions = ["lint", "tests", "synth", "validate", "policy"]
+nox.options.error_on_missing_interpreters = True
+
+# lock name -> dependency groups of pyproject.toml it resolves
+LOCK_SETS = {
+    "dev": ["infra", "gateway", "devtools", "aws-emulator", "lint"],
+    "policy": ["policy"],
+    "phoenix": ["phoenix-server"],
+}
+# The container's own lock lives beside its Dockerfile.
+IMAGE_LOCK = ROOT / "gateway" / "requirements.lock"
+
+
+def _quiet_env() -> dict[str, str]:
+    """Environment every session shares: offline-safe and quiet."""
+    env = {
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "CHECKPOINT_DISABLE": "1",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    return env
+
+
+def venv(session: nox.Session, name: str) -> Path:
+    """Create (once) the named locked venv and return its bin directory.
+
+    A stamp of the lock file's hash makes re-runs skip the install; a changed
+    lock reinstalls.
+    """
+    lock = LOCKS / f"{name}.txt"
+    path = VENVS / name
+    bin_dir = path / "bin"
+    stamp = path / ".lock-sha256"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest and (bin_dir / "python").exists():
+        return bin_dir
+    session.log(f"installing the '{name}' environment from {lock.relative_to(ROOT)} (first run only)")
+    if path.exists():
+        shutil.rmtree(path)
+    session.run(sys.executable, "-m", "venv", str(path), external=True)
+    session.run(
+        str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--require-hashes", "--no-deps", "-r", str(lock), external=True,
+    )
+    stamp.write_text(digest)
+    return bin_dir
+
+
+def run_in(session: nox.Session, bin_dir: Path, *args: str, env: dict[str, str] | None = None, **kw):
+    """Run a command with `bin_dir` first on PATH (as if the venv were active)."""
+    full_env = {
+        **_quiet_env(),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(bin_dir.parent),
+        "NOX_POLICY_BIN": str(VENVS / "policy" / "bin"),
+        "NOX_PHOENIX_BIN": str(VENVS / "phoenix" / "bin"),
+        **(env or {}),
+    }
+    return session.run(*args, env=full_env, external=True, **kw)
+
+
+def py(session: nox.Session, *args: str, venv_name: str = "dev", **kw):
+    """Run `python <args>` inside a locked venv."""
+    bin_dir = venv(session, venv_name)
+    return run_in(session, bin_dir, str(bin_dir / "python"), *args, **kw)
+
+
+# ---------------------------------------------------------------- checks
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, hadolint on the Dockerfile, and the workflow linter."""
+    bin_dir = venv(session, "dev")
+    run_in(session, bin_dir, "ruff", "check", ".")
+    run_in(session, bin_dir, "ruff", "format", "--check", ".")
+    dockerfile = ROOT / "gateway" / "Dockerfile"
+    if dockerfile.exists():
+        run_in(session, bin_dir, "hadolint", "--config", str(ROOT / "gateway" / ".hadolint.yaml"), str(dockerfile))
+    if (ROOT / "pipeline" / "lint_workflows.py").exists():
+        py(session, "-m", "pipeline.lint_workflows")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """pytest: constructs, config, gateway config, emulator protocol, renderers, policies."""
+    venv(session, "policy")  # policy tests run checkov from its own venv
+    py(session, "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def synth(session: nox.Session) -> None:
+    """Synthesize every environment, or those named after `--` (nox -s synth -- prod)."""
+    py(session, "main.py", *session.posargs)
+
+
+@nox.session
+def validate(session: nox.Session) -> None:
+    """Offline `terraform init` + `terraform validate` of each synthesized stack."""
+    py(session, "main.py", *session.posargs)
+    py(session, "-m", "pipeline.validate", *session.posargs)
+
+
+@nox.session
+def policy(session: nox.Session) -> None:
+    """The checkov gate: synthesized stacks, Dockerfile, workflows, with policies/ and waivers."""
+    py(session, "main.py")
+    venv(session, "policy")
+    py(session, "-m", "policies.gate", *session.posargs)
+
+
+# ---------------------------------------------------------------- gateway
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build the gateway image tagged with the commit SHA (docker, podman or buildah)."""
+    py(session, "-m", "gateway.build", *session.posargs)
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """The local stack (Bedrock emulator, Postgres, Redis, Phoenix, LiteLLM) until Ctrl-C."""
+    venv(session, "phoenix")
+    py(session, "-m", "gateway.devstack", "serve", *session.posargs)
+
+
+@nox.session
+def smoke(session: nox.Session) -> None:
+    """Local stack up, client checks, down; or checks only with `-- --url URL --key KEY`."""
+    venv(session, "phoenix")
+    py(session, "-m", "gateway.devstack", "smoke", *session.posargs)
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """Locust load test (headless; thresholds as arguments) against the local stack or `--url`."""
+    venv(session, "phoenix")
+    py(session, "-m", "gateway.perf.load", *session.posargs)
+
+
+@nox.session(name="eval")
+def eval_(session: nox.Session) -> None:
+    """SQuAD exact-match/F1 evaluation through a Phoenix experiment, per model alias."""
+    venv(session, "phoenix")
+    py(session, "-m", "gateway.perf.squad", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Gateway overhead: direct vs through LiteLLM, full vs bare configuration."""
+    venv(session, "phoenix")
+    py(session, "-m", "gateway.perf.bench", *session.posargs)
+
+
+# ---------------------------------------------------------------- delivery
+@nox.session
+def plan(session: nox.Session) -> None:
+    """Plan one environment (`-- dev`): plan file, plan JSON, policy gate, Markdown summary."""
+    venv(session, "policy")
+    py(session, "-m", "pipeline.plan", *session.posargs)
+
+
+@nox.session
+def apply(session: nox.Session) -> None:
+    """Apply the saved plan of one environment (`-- dev`); refuses a stale plan."""
+    py(session, "-m", "pipeline.apply", *session.posargs)
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """plan/apply/check/change/destroy against a local AWS emulator (moto)."""
+    venv(session, "policy")
+    py(session, "-m", "pipeline.integration", *session.posargs)
+
+
+# ---------------------------------------------------------------- maintenance
+@nox.session
+def lock(session: nox.Session) -> None:
+    """Re-resolve requirements/*.txt and gateway/requirements.lock with hashes (needs uv)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        session.error("uv is not on PATH: `pip install uv==0.13.9` first")
+    common = ["--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_28", "--generate-hashes"]
+    for name, groups in LOCK_SETS.items():
+        flags = [f for g in groups for f in ("--group", g)]
+        session.run(uv, "pip", "compile", "pyproject.toml", *flags, *common, "-o", str(LOCKS / f"{name}.txt"),
+                    external=True)
+    session.run(uv, "pip", "compile", "pyproject.toml", "--group", "gateway", *common, "-o", str(IMAGE_LOCK),
+                external=True)
+    bad = subprocess.run(["grep", "-lE", r"^litellm==1\.82\.(7|8)\b", *map(str, LOCKS.glob("*.txt")), str(IMAGE_LOCK)],
+                         capture_output=True, text=True).stdout
+    if bad:
+        session.error(f"a compromised litellm release was resolved in: {bad}")
