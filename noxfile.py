@@ -28,6 +28,7 @@ nox.options.error_on_missing_interpreters = True
 
 # lock name -> dependency groups of pyproject.toml it resolves
 LOCK_SETS = {
+    "bootstrap": ["bootstrap"],
     "dev": ["infra", "gateway", "devtools", "aws-emulator", "lint"],
     "policy": ["policy"],
     "phoenix": ["phoenix-server"],
