@@ -1,0 +1,1 @@
+"""The delivery pipeline: validate, plan, summarise, apply, and talk to GitHub."""
