@@ -1,0 +1,1 @@
+"""The gateway container: LiteLLM config rendering, entrypoint, health check and image build."""
