@@ -1,0 +1,139 @@
+"""pipeline.plan end to end on a small real stack (terraform_data, local state)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from pipeline import plan
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH"),
+    pytest.mark.slow,
+]
+
+
+def make_repo(tmp_path):
+    """A git checkout and a synthesized-looking stack with local state."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ],
+        cwd=repo,
+        check=True,
+    )
+    return repo
+
+
+def write_stack(tmp_path, resources):
+    stack = tmp_path / "out" / "stacks" / "llm-gateway-dev"
+    stack.mkdir(parents=True, exist_ok=True)
+    body = {
+        "terraform": {"backend": {"local": {"path": str(tmp_path / "dev.tfstate")}}},
+        "resource": {"terraform_data": {name: {"input": value} for name, value in resources.items()}},
+        "output": {"gateway_url": {"value": "http://gateway.example"}},
+    }
+    (stack / "cdk.tf.json").write_text(json.dumps(body))
+    return stack
+
+
+def run_plan(tmp_path, repo, *extra):
+    return plan.main(
+        [
+            "dev",
+            "--no-synth",
+            "--skip-policy",
+            "--stacks-dir",
+            str(tmp_path / "out" / "stacks"),
+            "--out-dir",
+            str(tmp_path / "plans"),
+            "--repo",
+            str(repo),
+            *extra,
+        ]
+    )
+
+
+@pytest.fixture
+def planned(tmp_path):
+    repo = make_repo(tmp_path)
+    write_stack(tmp_path, {"a": "1", "b": "2"})
+    code = run_plan(tmp_path, repo, "--image-tag", "abc123")
+    return tmp_path, repo, code
+
+
+def test_plan_writes_plan_file_json_text_summary_and_metadata(planned):
+    tmp_path, _, code = planned
+    assert code == 0
+    names = sorted(p.name for p in (tmp_path / "plans").iterdir())
+    assert names == ["dev.plan.json", "dev.plan.md", "dev.plan.meta.json", "dev.plan.txt", "dev.tfplan"]
+
+
+def test_plan_json_is_terraforms_own(planned):
+    tmp_path, _, _ = planned
+    data = json.loads((tmp_path / "plans" / "dev.plan.json").read_text())
+    assert {rc["address"] for rc in data["resource_changes"]} == {"terraform_data.a", "terraform_data.b"}
+
+
+def test_summary_is_rendered_from_the_plan(planned):
+    tmp_path, _, _ = planned
+    md = (tmp_path / "plans" / "dev.plan.md").read_text()
+    assert "### Terraform plan: `dev`" in md
+    assert "**Plan:** 2 to add" in md
+    assert "terraform_data.a will be created" in md
+
+
+def test_metadata_records_commit_config_and_image(planned):
+    tmp_path, repo, _ = planned
+    meta = json.loads((tmp_path / "plans" / "dev.plan.meta.json").read_text())
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
+    assert meta["git_sha"] == head
+    assert meta["image_tag"] == "abc123"
+    assert meta["config_hash"] == plan.file_hash(tmp_path / "out/stacks/llm-gateway-dev/cdk.tf.json")
+    assert meta["state"] == {"lineage": None, "serial": None}
+
+
+def test_detailed_exitcode_reports_pending_changes_with_2(tmp_path):
+    repo = make_repo(tmp_path)
+    write_stack(tmp_path, {"a": "1"})
+    assert run_plan(tmp_path, repo, "--detailed-exitcode") == plan.EXIT_CHANGES
+    assert (tmp_path / "plans" / "dev.plan.md").is_file()
+
+
+def test_without_detailed_exitcode_changes_exit_0(tmp_path):
+    repo = make_repo(tmp_path)
+    write_stack(tmp_path, {"a": "1"})
+    assert run_plan(tmp_path, repo) == 0
+
+
+def test_a_terraform_error_exits_1_and_leaves_no_plan(tmp_path):
+    repo = make_repo(tmp_path)
+    stack = write_stack(tmp_path, {"a": "1"})
+    (stack / "cdk.tf.json").write_text('{"resource": {"terraform_data": {"a": {"bogus": 1}}}}')
+    assert run_plan(tmp_path, repo) == plan.EXIT_ERROR
+    assert not (tmp_path / "plans" / "dev.tfplan").exists()
+    assert not (tmp_path / "plans" / "dev.plan.meta.json").exists()
+
+
+def test_missing_stack_exits_1_with_the_synth_command(tmp_path, capsys):
+    repo = make_repo(tmp_path)
+    (tmp_path / "out" / "stacks").mkdir(parents=True)
+    assert run_plan(tmp_path, repo) == plan.EXIT_ERROR
+    assert "python main.py dev" in capsys.readouterr().err
