@@ -113,8 +113,9 @@ class BedrockBackend:
                 "1 validation error detected: Value at 'guardrailVersion' failed to satisfy constraint: "
                 "Member must satisfy regular expression pattern: (([1-9][0-9]{0,7})|(DRAFT))"
             )
-        response = self.guardrail.apply(_json_object(body))
-        source = _json_object(body)["source"]
+        request = _json_object(body)
+        response = self.guardrail.apply(request)
+        source = request["source"]
         with self._lock:
             self._guardrail_calls[source] += 1
             if response["action"] == "GUARDRAIL_INTERVENED":
