@@ -1,0 +1,56 @@
+"""The model catalogue of an environment file, as the GATEWAY_MODELS value the infrastructure sets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Model:
+    alias: str
+    model_id: str
+    mode: str
+    fallbacks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the stack takes from environments/<name>/config.yaml."""
+
+    name: str
+    project: str
+    region: str
+    models: tuple[Model, ...]
+
+    def gateway_models_json(self) -> str:
+        return json.dumps(
+            [
+                {"alias": m.alias, "model_id": m.model_id, "mode": m.mode, "fallbacks": list(m.fallbacks)}
+                for m in self.models
+            ]
+        )
+
+    def aliases(self, mode: str | None = None) -> list[str]:
+        """Distinct public aliases in catalogue order (an alias listed twice is one routing group)."""
+        out: list[str] = []
+        for model in self.models:
+            if (mode is None or model.mode == mode) and model.alias not in out:
+                out.append(model.alias)
+        return out
+
+
+def load_environment(name: str = "dev", root: Path = REPO / "environments") -> Environment:
+    """Validated through modules.config, the same loader synth uses."""
+    from modules import config as env_config
+
+    cfg = env_config.load(root / name)
+    return Environment(
+        name=cfg.name,
+        project=cfg.project,
+        region=cfg.aws.region,
+        models=tuple(Model(m.alias, m.model_id, m.mode, tuple(m.fallbacks)) for m in cfg.models),
+    )

@@ -1,0 +1,98 @@
+"""The LiteLLM proxy, started exactly as the image starts it: `python -m gateway.entrypoint`.
+
+The container runtime contract (docs/contracts.md) is the only interface: the
+stack sets the same variables the ECS task definition sets, pointing at the
+local services, so the entrypoint, gateway/config.yaml and gateway/render.py
+run unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.devstack.ports import LOOPBACK
+from gateway.devstack.readiness import http_ok, wait_until
+from gateway.devstack.supervisor import Child, Supervisor
+
+REPO = Path(__file__).resolve().parents[2]
+# Variables of the environment that the proxy may inherit: nothing AWS-related
+# (a developer's real credentials or profile must never reach the emulator run).
+INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "TMPDIR")
+# How the entrypoint is told where to listen (the image listens on 0.0.0.0:4000).
+HOST_VARIABLE, PORT_VARIABLE = "GATEWAY_HOST", "GATEWAY_PORT"
+VARIANT_VARIABLE = "GATEWAY_VARIANT"
+
+
+@dataclass(frozen=True)
+class Gateway:
+    url: str
+    master_key: str
+    child: Child
+
+
+def generated_key() -> str:
+    """A LiteLLM-style key (`sk-` prefix), random per run; never the documentation's sk-1234."""
+    return "sk-" + secrets.token_urlsafe(32)
+
+
+def proxy_environment(contract: Mapping[str, str], *, home: Path) -> dict[str, str]:
+    """The proxy's whole environment: a few inherited basics plus the contract's variables."""
+    env = {name: os.environ[name] for name in INHERITED if name in os.environ}
+    env.update(
+        {
+            "HOME": str(home),
+            "PYTHONPATH": str(REPO),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            # The cost map ships with LiteLLM; fetching it at start-up fails offline.
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        }
+    )
+    env.update(contract)
+    return env
+
+
+def migrate(supervisor: Supervisor, env: Mapping[str, str], *, timeout: float = 300) -> None:
+    """The one-off migration task, `python -m gateway.entrypoint migrate`, owned by the supervisor."""
+    child = supervisor.start(
+        "migrate", [sys.executable, "-m", "gateway.entrypoint", "migrate"], env=env, cwd=REPO
+    )
+    try:
+        code = child.process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+    finally:
+        supervisor.stop(child)
+    if code != 0:
+        outcome = f"exit code {code}" if code is not None else f"no exit after {timeout:.0f} s"
+        raise RuntimeError(f"`python -m gateway.entrypoint migrate` failed ({outcome}):\n{child.tail(30)}")
+
+
+def start_gateway(
+    supervisor: Supervisor,
+    port: int,
+    contract: Mapping[str, str],
+    *,
+    home: Path,
+    variant: str = "full",
+    timeout: float = 180,
+) -> Gateway:
+    """Start the proxy on 127.0.0.1:`port` and wait for /health/readiness."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = proxy_environment(
+        {**contract, HOST_VARIABLE: LOOPBACK, PORT_VARIABLE: str(port), VARIANT_VARIABLE: variant}, home=home
+    )
+    child = supervisor.start(
+        "gateway", [sys.executable, "-m", "gateway.entrypoint", "serve"], env=env, cwd=REPO
+    )
+    url = f"http://{LOOPBACK}:{port}"
+    wait_until(
+        http_ok(f"{url}/health/readiness"), timeout=timeout, what="gateway", alive=child.alive, interval=0.5
+    )
+    return Gateway(url=url, master_key=contract["LITELLM_MASTER_KEY"], child=child)

@@ -1,0 +1,66 @@
+"""Waiting for a service to become usable, without hanging when it died."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+import httpx
+
+
+class NotReady(Exception):
+    """A service did not become ready; the message says which and why."""
+
+    def __init__(self, service: str, message: str) -> None:
+        super().__init__(message)
+        self.service = service
+
+
+def wait_until(
+    probe: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.25,
+    alive: Callable[[], bool] | None = None,
+) -> float:
+    """Poll `probe` until it returns True; return the seconds it took.
+
+    `alive` is checked between polls so a crashed service fails at once
+    instead of after the whole timeout. A probe that raises counts as not ready.
+    """
+    start = time.monotonic()
+    deadline = start + timeout
+    last_error = ""
+    while True:
+        try:
+            if probe():
+                return time.monotonic() - start
+        except Exception as err:
+            last_error = f" (last probe error: {type(err).__name__}: {err})"
+        if alive is not None and not alive():
+            raise NotReady(what, f"{what} exited before it was ready{last_error}")
+        if time.monotonic() >= deadline:
+            raise NotReady(what, f"{what} not ready after {timeout:.0f} s{last_error}")
+        time.sleep(interval)
+
+
+def tcp_open(host: str, port: int) -> Callable[[], bool]:
+    """Probe: something accepts TCP connections on host:port."""
+
+    def probe() -> bool:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+
+    return probe
+
+
+def http_ok(url: str, *, headers: dict[str, str] | None = None) -> Callable[[], bool]:
+    """Probe: GET `url` answers 2xx."""
+
+    def probe() -> bool:
+        response = httpx.get(url, headers=headers, timeout=3, trust_env=False)
+        return response.is_success
+
+    return probe

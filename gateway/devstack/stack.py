@@ -1,0 +1,256 @@
+"""The whole gateway on one machine: Postgres, Redis, Phoenix, the Bedrock emulator, LiteLLM.
+
+Reused by the smoke, load, eval and bench tools:
+
+    with LocalStack(variant="full") as stack:
+        stack.gateway_url, stack.master_key, stack.emulator_url, stack.phoenix_url
+
+Only Bedrock is emulated. Everything binds 127.0.0.1 on free ports and keeps
+its data under one work folder; every process dies with the stack.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from gateway.devstack import database_mode, system
+from gateway.devstack.catalogue import Environment, load_environment
+from gateway.devstack.emulator import Emulator, start_emulator
+from gateway.devstack.memory import Usage, tree_usage
+from gateway.devstack.phoenix_server import Phoenix, launch_phoenix
+from gateway.devstack.ports import PortAllocator
+from gateway.devstack.postgres import Postgres, start_postgres
+from gateway.devstack.proxy import Gateway, generated_key, migrate, proxy_environment, start_gateway
+from gateway.devstack.readiness import NotReady
+from gateway.devstack.redis_server import Redis, start_redis
+from gateway.devstack.supervisor import Supervisor
+
+REPO = Path(__file__).resolve().parents[2]
+WORK_ROOT = REPO / ".work" / "devstack"
+KEEP_RUNS = 5  # older run folders are pruned so repeated smokes do not fill the disk
+# Any id works: the emulator enforces policies/guardrail.yaml whatever id it is called with.
+LOCAL_GUARDRAIL_ID, LOCAL_GUARDRAIL_VERSION = "local-guardrail", "1"
+SERVICES = ("postgres", "redis", "emulator", "phoenix", "gateway")
+
+
+class StackError(Exception):
+    """The stack could not start; the message names the service and shows its log's last lines."""
+
+
+class LocalStack:
+    """Starts the services in dependency order, with readiness checks, and stops them all."""
+
+    def __init__(
+        self,
+        *,
+        variant: str = "full",
+        environment: str = "dev",
+        work_dir: Path | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.variant = variant
+        self.environment: Environment = load_environment(environment)
+        self.work_dir = (
+            Path(work_dir) if work_dir else WORK_ROOT / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        )
+        self.log = log
+        self.master_key = generated_key()
+        self.timings: dict[str, float] = {}
+        self.database_enabled = False
+        self.database_skip_reason = ""
+        self.postgres: Postgres | None = None
+        self.redis: Redis | None = None
+        self.phoenix: Phoenix | None = None
+        self.emulator: Emulator | None = None
+        self.gateway: Gateway | None = None
+        self.phoenix_project = f"{self.environment.project}-local"
+        self._supervisor: Supervisor | None = None
+
+    # ------------------------------------------------------------ addresses
+    @property
+    def gateway_url(self) -> str:
+        return self._require(self.gateway).url
+
+    @property
+    def emulator_url(self) -> str:
+        return self._require(self.emulator).url
+
+    @property
+    def phoenix_url(self) -> str:
+        return self._require(self.phoenix).url
+
+    @staticmethod
+    def _require(service):
+        if service is None:
+            raise RuntimeError("the stack is not running")
+        return service
+
+    # ------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        began = time.monotonic()
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        _prune_old_runs(self.work_dir.parent, keep=KEEP_RUNS, current=self.work_dir)
+        self.log(f"work folder {self.work_dir}")
+        self._supervisor = Supervisor(self.work_dir / "logs")
+        try:
+            self._start_services()
+        except BaseException as err:
+            self.stop()
+            if isinstance(err, (NotReady, RuntimeError)) and not isinstance(err, StackError):
+                raise StackError(self._explain(err)) from err
+            raise
+        self.timings["total"] = time.monotonic() - began
+        self.log(f"stack ready in {self.timings['total']:.1f} s; memory {self.memory().describe()}")
+
+    def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.close()
+            self._supervisor = None
+
+    def _start_services(self) -> None:
+        sup = self._supervisor
+        assert sup is not None
+        ports = PortAllocator()
+        total = len(SERVICES)
+        user = system.service_user(log=self._note)
+        # Phoenix takes the longest to boot and depends on nothing: it starts first, in the background.
+        phoenix_started = time.monotonic()
+        pending_phoenix = launch_phoenix(sup, self.work_dir / "phoenix", ports(), ports())
+
+        self._step(1, total, "postgres")
+        self.postgres = self._timed(
+            "postgres",
+            lambda: start_postgres(sup, self.work_dir / "postgres", ports(), user=user, log=self._note),
+        )
+        self._done(1, total, "postgres", f"{self.postgres.host}:{self.postgres.port}")
+
+        self._step(2, total, "redis")
+        self.redis = self._timed(
+            "redis", lambda: start_redis(sup, self.work_dir / "redis", ports(), user=user, log=self._note)
+        )
+        self._done(2, total, "redis", f"{self.redis.host}:{self.redis.port}")
+
+        self._step(3, total, "emulator")
+        self.emulator = self._timed("emulator", lambda: start_emulator(sup, ports()))
+        self._done(3, total, "emulator", self.emulator.url)
+
+        self._step(4, total, "phoenix")
+        self.phoenix = pending_phoenix.wait()
+        self.timings["phoenix"] = time.monotonic() - phoenix_started
+        self._done(4, total, "phoenix", f"{self.phoenix.url} (booted in the background)")
+
+        mode = database_mode.detect()
+        self.database_enabled = mode.enabled
+        if not mode.enabled:
+            self.database_skip_reason = mode.reason
+            self.log(
+                f"      database: SKIPPED for LiteLLM (no virtual keys, budgets or spend): {mode.reason}; "
+                f"PostgreSQL runs, unused"
+            )
+        contract = self._contract()
+        if mode.enabled:
+            self.log("      database: migrating the schema (python -m gateway.entrypoint migrate)")
+            migrate(sup, proxy_environment(contract, home=self.work_dir / "gateway"))
+
+        self._step(5, total, "gateway")
+        self.gateway = self._timed(
+            "gateway",
+            lambda: start_gateway(
+                sup, ports(), contract, home=self.work_dir / "gateway", variant=self.variant
+            ),
+        )
+        self._done(5, total, "gateway", self.gateway.url)
+
+    def _contract(self) -> dict[str, str]:
+        """docs/contracts.md "Container runtime contract", pointing at the local services."""
+        assert self.postgres and self.redis and self.phoenix and self.emulator
+        contract = {
+            "GATEWAY_ENVIRONMENT": "local",
+            "GATEWAY_MODELS": self.environment.gateway_models_json(),
+            "AWS_REGION": self.environment.region,
+            "AWS_ACCESS_KEY_ID": self.emulator.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.emulator.secret_key,
+            "AWS_BEDROCK_RUNTIME_ENDPOINT": self.emulator.url,
+            "GUARDRAIL_ID": LOCAL_GUARDRAIL_ID,
+            "GUARDRAIL_VERSION": LOCAL_GUARDRAIL_VERSION,
+            "REDIS_HOST": self.redis.host,
+            "REDIS_PORT": str(self.redis.port),
+            "REDIS_SSL": "false",
+            "REDIS_PASSWORD": self.redis.password,
+            "PHOENIX_COLLECTOR_ENDPOINT": self.phoenix.collector_endpoint,
+            "PHOENIX_PROJECT_NAME": self.phoenix_project,
+            "LITELLM_MASTER_KEY": self.master_key,
+            "LITELLM_SALT_KEY": "sk-" + secrets.token_urlsafe(32),
+        }
+        if self.database_enabled:
+            contract.update(
+                {
+                    "DATABASE_HOST": self.postgres.host,
+                    "DATABASE_PORT": str(self.postgres.port),
+                    "DATABASE_NAME": self.postgres.database,
+                    "DATABASE_USERNAME": self.postgres.username,
+                    "DATABASE_PASSWORD": self.postgres.password,
+                }
+            )
+        return contract
+
+    # ------------------------------------------------------------ reporting
+    def dead_services(self) -> list[str]:
+        """Services that exited while the stack was meant to be running."""
+        if self._supervisor is None:
+            return []
+        return [child.name for child in list(self._supervisor.children) if not child.alive()]
+
+    def memory(self) -> Usage:
+        """The stack's memory now, summed over every service's process tree."""
+        if self._supervisor is None:
+            return Usage(rss=0, pss=None, processes=0)
+        return tree_usage(child.pid for child in list(self._supervisor.children))
+
+    def memory_by_service(self) -> dict[str, Usage]:
+        if self._supervisor is None:
+            return {}
+        return {child.name: tree_usage([child.pid]) for child in list(self._supervisor.children)}
+
+    def _timed(self, name: str, start):
+        began = time.monotonic()
+        result = start()
+        self.timings[name] = time.monotonic() - began
+        return result
+
+    def _step(self, index: int, total: int, name: str) -> None:
+        self.log(f"[{index}/{total}] {name} …")
+
+    def _done(self, index: int, total: int, name: str, where: str) -> None:
+        self.log(f"[{index}/{total}] {name} ready in {self.timings[name]:.1f} s  {where}")
+
+    def _note(self, message: str) -> None:
+        self.log(f"      {message}")
+
+    def _explain(self, err: BaseException) -> str:
+        """The error plus the last lines of the log of the service that did not become ready."""
+        lines = [str(err)]
+        service = getattr(err, "service", None)
+        log_file = self.work_dir / "logs" / f"{service}.log"
+        if service and log_file.exists():
+            tail = log_file.read_text(errors="replace").splitlines()[-40:]
+            lines += [f"--- last lines of {log_file} ---", *tail]
+        return "\n".join(lines)
+
+
+def _prune_old_runs(root: Path, *, keep: int, current: Path) -> None:
+    runs = sorted(p for p in root.iterdir() if p.is_dir() and p != current)
+    for old in runs[: max(0, len(runs) - (keep - 1))]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,31 @@
+"""The smoke checks, in the order they run: cheap and fundamental first, then features, then abuse."""
+
+from __future__ import annotations
+
+from gateway.smoke.checks import cache, errors, guardrail, limits, models, resilience, service, tracing
+from gateway.smoke.runner import Check
+from gateway.smoke.target import Target
+
+
+def all_checks(target: Target) -> list[Check]:
+    plain = [
+        service.health_liveliness,
+        service.health_readiness,
+        service.models_listed,
+        *[models.chat_on(alias) for alias in target.environment.aliases("chat")],
+        models.chat_streamed,
+        models.embedding,
+        guardrail.prompt_attack_refused,
+        guardrail.email_anonymized,
+        cache.repeated_request_cached,
+        errors.no_key_401,
+        errors.wrong_key_401,
+        errors.malformed_json_400,
+        errors.unknown_model_4xx,
+        errors.missing_messages_4xx,
+        errors.still_serving,
+        resilience.throttled_model_recovers,
+        tracing.trace_in_phoenix,
+        limits.key_rpm_limit,
+    ]
+    return [Check(name=check.__name__, run=check) for check in plain]

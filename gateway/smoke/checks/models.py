@@ -1,0 +1,82 @@
+"""Every alias answers the way the OpenAI SDK expects: chat, streamed chat, embeddings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gateway.smoke.checks.common import chat_text, ensure
+from gateway.smoke.runner import Skip
+from gateway.smoke.target import Target
+
+
+def chat_on(alias: str) -> Callable[[Target], str]:
+    """A check for one chat alias: an answer with text and honest token usage."""
+
+    def check(target: Target) -> str:
+        response, text = chat_text(
+            target, alias, f"In one sentence, what is an API gateway? ({target.nonce('chat')})"
+        )
+        ensure(text.strip(), f"{alias}: empty answer")
+        usage = response.usage
+        ensure(
+            usage is not None and usage.prompt_tokens > 0 and usage.completion_tokens > 0,
+            f"{alias}: token usage missing or zero: {usage}",
+        )
+        ensure(
+            response.choices[0].finish_reason in {"stop", "length"},
+            f"{alias}: finish_reason {response.choices[0].finish_reason!r}",
+        )
+        return f"{usage.prompt_tokens}+{usage.completion_tokens} tokens: {text.strip()[:50]!r}"
+
+    check.__name__ = f"chat[{alias}]"
+    return check
+
+
+def chat_streamed(target: Target) -> str:
+    """Server-sent events through the SDK: several content chunks, a finish reason, usage at the end."""
+    aliases = target.environment.aliases("chat")
+    if not aliases:
+        raise Skip("the catalogue has no chat alias")
+    alias = aliases[0]
+    stream = target.client().chat.completions.create(
+        model=alias,
+        messages=[
+            {
+                "role": "user",
+                "content": f"Describe a streaming response in a few words ({target.nonce('sse')})",
+            }
+        ],
+        stream=True,
+        stream_options={"include_usage": True},
+        max_tokens=64,
+    )
+    pieces, finish, usage, chunks = [], None, None, 0
+    for chunk in stream:
+        chunks += 1
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.delta and choice.delta.content:
+                pieces.append(choice.delta.content)
+            finish = choice.finish_reason or finish
+    text = "".join(pieces)
+    ensure(len(pieces) >= 2, f"{alias}: expected several content chunks, got {len(pieces)} ({chunks} chunks)")
+    ensure(text.strip(), f"{alias}: the streamed answer is empty")
+    ensure(finish in {"stop", "length"}, f"{alias}: no finish_reason in the stream (got {finish!r})")
+    ensure(usage is not None and usage.completion_tokens > 0, f"{alias}: no usage chunk in the stream")
+    return f"{alias}: {len(pieces)} content chunks, {usage.completion_tokens} completion tokens"
+
+
+def embedding(target: Target) -> str:
+    """The embedding alias returns one vector per input, all of the same dimension, with token usage."""
+    aliases = target.environment.aliases("embedding")
+    if not aliases:
+        raise Skip("the catalogue has no embedding alias")
+    alias = aliases[0]
+    response = target.client().embeddings.create(model=alias, input=["the gateway", "embeds text"])
+    vectors = [item.embedding for item in response.data]
+    ensure(len(vectors) == 2, f"{alias}: expected 2 vectors, got {len(vectors)}")
+    ensure(vectors[0] and len(vectors[0]) == len(vectors[1]), f"{alias}: vectors of different or zero size")
+    ensure(vectors[0] != vectors[1], f"{alias}: different inputs gave the same vector")
+    ensure(response.usage.prompt_tokens > 0, f"{alias}: no token usage")
+    return f"{alias}: 2 vectors of {len(vectors[0])} dimensions, {response.usage.prompt_tokens} tokens"

@@ -1,0 +1,54 @@
+"""What the checks run against: a gateway URL and key, plus the local stack's extras when there is one."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+import openai
+
+from gateway.devstack.catalogue import Environment
+
+REQUEST_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class LocalExtras:
+    """Only a local stack has these: the emulator's control API and our own Phoenix."""
+
+    emulator_url: str
+    phoenix_url: str
+    phoenix_project: str
+    database_enabled: bool
+    database_skip_reason: str = ""
+
+
+@dataclass
+class Target:
+    url: str
+    key: str
+    environment: Environment
+    local: LocalExtras | None = None
+    # Deployed gateway: whether LiteLLM has its database is learned from /key/generate.
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+
+    def __post_init__(self) -> None:
+        self.url = self.url.rstrip("/")
+        self.http = httpx.Client(base_url=self.url, timeout=REQUEST_TIMEOUT, follow_redirects=False)
+
+    def client(self, key: str | None = None) -> openai.OpenAI:
+        """The official SDK, no retries: a 429 or 5xx must reach the check, not be hidden by the SDK."""
+        return openai.OpenAI(
+            base_url=f"{self.url}/v1", api_key=key or self.key, max_retries=0, timeout=REQUEST_TIMEOUT
+        )
+
+    def auth(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.key}"}
+
+    def nonce(self, label: str) -> str:
+        """A token unique to this run and purpose, so the response cache never answers by accident."""
+        return f"{label}-{self.run_id}-{uuid.uuid4().hex[:8]}"
+
+    def close(self) -> None:
+        self.http.close()
