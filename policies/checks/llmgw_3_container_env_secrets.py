@@ -1,0 +1,99 @@
+"""CKV_LLMGW_3: no secret travels as a plain container environment variable.
+
+Plain `environment` values are readable by anyone who can describe the task
+definition and they land in Terraform state; secrets must come through ECS
+`secrets` (Secrets Manager). `container_definitions` is a JSON string, which a
+YAML policy cannot look inside.
+"""
+
+from __future__ import annotations
+
+import re
+
+from checkov.common.models.enums import CheckCategories, CheckResult
+from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_common import json_document, value
+
+POLICY = {
+    "id": "CKV_LLMGW_3",
+    "severity": "CRITICAL",
+    "reason": "Secrets reach containers through ECS secrets, never as plain environment values",
+}
+
+# Name parts that mark a secret (names split on '_'): LITELLM_MASTER_KEY, REDIS_PASSWORD, ...
+SECRET_WORDS = frozenset(
+    {
+        "KEY",
+        "KEYS",
+        "APIKEY",
+        "SECRET",
+        "SECRETS",
+        "PASSWORD",
+        "PASSWD",
+        "PWD",
+        "PASSPHRASE",
+        "TOKEN",
+        "CREDENTIAL",
+        "CREDENTIALS",
+        "PRIVATE",
+    }
+)
+# Substrings that mark a secret even inside a word (DBPASSWORD, CLIENTSECRET).
+SECRET_SUBSTRINGS = ("PASSWORD", "SECRET")
+# A reference to where a secret lives is not the secret (FOO_SECRET_ARN = arn:aws:secretsmanager:...).
+REFERENCE_SUFFIXES = ("_ARN", "_NAME", "_ID")
+SECRET_VALUES = (
+    re.compile(r"sk-[A-Za-z0-9_-]{8,}"),  # OpenAI/LiteLLM-style keys
+    re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+)
+
+
+def secret_looking_name(name: str) -> bool:
+    upper = name.upper()
+    if upper.endswith(REFERENCE_SUFFIXES):
+        return False
+    return bool(SECRET_WORDS.intersection(upper.split("_"))) or any(s in upper for s in SECRET_SUBSTRINGS)
+
+
+def secret_looking_value(text: str) -> bool:
+    return any(pattern.search(text) for pattern in SECRET_VALUES)
+
+
+def offending_variables(definitions: list) -> list[str]:
+    """Names of plain environment entries that look like secrets, as `container/NAME`."""
+    found = []
+    for container in definitions:
+        if not isinstance(container, dict):
+            continue
+        for entry in container.get("environment") or []:
+            name = str(entry.get("name", ""))
+            text = str(entry.get("value", ""))
+            if secret_looking_name(name) or secret_looking_value(text):
+                found.append(f"{container.get('name', '?')}/{name}")
+    return found
+
+
+class NoSecretInContainerEnvironment(BaseResourceCheck):
+    def __init__(self) -> None:
+        super().__init__(
+            name=POLICY["reason"],
+            id=POLICY["id"],
+            categories=[CheckCategories.SECRETS],
+            supported_resources=["aws_ecs_task_definition"],
+        )
+
+    def scan_resource_conf(self, conf: dict) -> CheckResult:
+        definitions = json_document(value(conf, "container_definitions"))
+        if not isinstance(definitions, list):
+            # Not literal JSON (e.g. a jsonencode() expression): unverifiable, so not accepted.
+            self.details.append("container_definitions is not a literal JSON list; cannot verify it")
+            return CheckResult.FAILED
+        offenders = offending_variables(definitions)
+        if offenders:
+            self.details.append("secret-looking plain environment variables: " + ", ".join(offenders))
+            return CheckResult.FAILED
+        return CheckResult.PASSED
+
+
+check = NoSecretInContainerEnvironment()

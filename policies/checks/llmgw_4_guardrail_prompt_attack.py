@@ -1,0 +1,45 @@
+"""CKV_LLMGW_4: the Bedrock guardrail stops prompt attacks on input at HIGH strength.
+
+There are no built-in checks for aws_bedrock_guardrail, and the filter list is
+a list of blocks a YAML policy cannot correlate (type with strength).
+"""
+
+from __future__ import annotations
+
+from checkov.common.models.enums import CheckCategories, CheckResult
+from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_common import blocks, truthy, value
+
+POLICY = {
+    "id": "CKV_LLMGW_4",
+    "severity": "HIGH",
+    "reason": "Bedrock guardrail filters PROMPT_ATTACK on input at HIGH strength",
+}
+
+
+def prompt_attack_filtered(conf: dict) -> bool:
+    for policy in blocks(conf, "content_policy_config"):
+        for entry in blocks(policy, "filters_config"):
+            if value(entry, "type") != "PROMPT_ATTACK":
+                continue
+            disabled = "input_enabled" in entry and not truthy(value(entry, "input_enabled"))
+            detect_only = value(entry, "input_action") == "NONE"
+            if value(entry, "input_strength") == "HIGH" and not disabled and not detect_only:
+                return True
+    return False
+
+
+class GuardrailFiltersPromptAttacks(BaseResourceCheck):
+    def __init__(self) -> None:
+        super().__init__(
+            name=POLICY["reason"],
+            id=POLICY["id"],
+            categories=[CheckCategories.GENERAL_SECURITY],
+            supported_resources=["aws_bedrock_guardrail"],
+        )
+
+    def scan_resource_conf(self, conf: dict) -> CheckResult:
+        return CheckResult.PASSED if prompt_attack_filtered(conf) else CheckResult.FAILED
+
+
+check = GuardrailFiltersPromptAttacks()

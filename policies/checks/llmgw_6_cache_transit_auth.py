@@ -1,0 +1,46 @@
+"""CKV_LLMGW_6: the cache requires TLS and authenticates clients.
+
+The cache holds prompts and answers (response caching) and rate-limit counters.
+`transit_encryption_mode = preferred` accepts plain-text clients, so only
+`required` (or unset, which means required once encryption is on) passes.
+"""
+
+from __future__ import annotations
+
+from checkov.common.models.enums import CheckCategories, CheckResult
+from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_common import truthy, value
+
+POLICY = {
+    "id": "CKV_LLMGW_6",
+    "severity": "HIGH",
+    "reason": "Cache requires in-transit encryption and an AUTH token (or RBAC user group)",
+}
+
+
+class CacheRequiresTlsAndAuth(BaseResourceCheck):
+    def __init__(self) -> None:
+        super().__init__(
+            name=POLICY["reason"],
+            id=POLICY["id"],
+            categories=[CheckCategories.ENCRYPTION],
+            supported_resources=["aws_elasticache_replication_group"],
+        )
+
+    def scan_resource_conf(self, conf: dict) -> CheckResult:
+        problems = []
+        if not truthy(value(conf, "transit_encryption_enabled")):
+            problems.append("transit_encryption_enabled is not true")
+        if value(conf, "transit_encryption_mode") not in (None, "required"):
+            problems.append("transit_encryption_mode is not 'required'")
+        has_token = bool(value(conf, "auth_token")) or bool(value(conf, "auth_token_wo"))
+        has_users = bool(value(conf, "user_group_ids"))
+        if not (has_token or has_users):
+            problems.append("no auth_token and no user_group_ids")
+        if problems:
+            self.details.extend(problems)
+            return CheckResult.FAILED
+        return CheckResult.PASSED
+
+
+check = CacheRequiresTlsAndAuth()

@@ -1,0 +1,125 @@
+"""CKV_LLMGW_9: IAM grants Bedrock actions on named models and guardrails only.
+
+A wildcard resource would let a compromised task call every model in the
+account, including ones nobody reviewed or budgeted. A wildcard REGION is
+allowed (cross-region inference profiles route to foundation models in several
+regions); the part naming the model or guardrail must not contain `*`.
+IAM documents are JSON strings in the resources, or `aws_iam_policy_document`
+data sources: both are checked.
+"""
+
+from __future__ import annotations
+
+from checkov.common.models.enums import CheckCategories, CheckResult
+from checkov.terraform.checks.data.base_check import BaseDataCheck
+from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_common import blocks, json_document, value
+
+POLICY = {
+    "id": "CKV_LLMGW_9",
+    "severity": "HIGH",
+    "reason": "IAM policies grant Bedrock actions only on named resources (no '*')",
+}
+
+
+def _as_list(raw) -> list:
+    if raw is None:
+        return []
+    if isinstance(raw, list):
+        return [x for item in raw for x in (item if isinstance(item, list) else [item])]
+    return [raw]
+
+
+def grants_bedrock(actions: list) -> bool:
+    return any(isinstance(a, str) and (a == "*" or a.lower().startswith("bedrock:")) for a in actions)
+
+
+def unnamed_resources(resources: list) -> list[str]:
+    """Resources that do not name one thing: `*`, or an ARN whose resource part has a wildcard."""
+    bad = []
+    for resource in resources:
+        text = str(resource)
+        resource_part = text.split(":", 5)[5] if text.startswith("arn:") and text.count(":") >= 5 else text
+        if "*" in resource_part:
+            bad.append(text)
+    return bad
+
+
+def statement_problems(statements: list[tuple[str, list, list, bool]]) -> list[str]:
+    """(effect, actions, resources, uses NotResource/NotAction) per statement -> problems."""
+    problems = []
+    for effect, actions, resources, negated in statements:
+        if effect.lower() != "allow" or not grants_bedrock(actions):
+            continue
+        if negated:
+            problems.append("Bedrock granted through NotResource/NotAction")
+        bad = unnamed_resources(resources)
+        if bad or not resources:
+            problems.append(f"Bedrock actions {sorted(map(str, actions))} on {bad or 'no resource'}")
+    return problems
+
+
+def json_statements(document: dict) -> list[tuple[str, list, list, bool]]:
+    raw = document.get("Statement") or []
+    out = []
+    for statement in raw if isinstance(raw, list) else [raw]:
+        if isinstance(statement, dict):
+            negated = "NotResource" in statement or "NotAction" in statement
+            actions = _as_list(statement.get("Action")) + _as_list(statement.get("NotAction"))
+            out.append(
+                (str(statement.get("Effect", "")), actions, _as_list(statement.get("Resource")), negated)
+            )
+    return out
+
+
+def data_statements(conf: dict) -> list[tuple[str, list, list, bool]]:
+    out = []
+    for statement in blocks(conf, "statement"):
+        negated = bool(statement.get("not_resources") or statement.get("not_actions"))
+        actions = _as_list(statement.get("actions")) + _as_list(statement.get("not_actions"))
+        effect = value(statement, "effect") or "Allow"
+        out.append((str(effect), actions, _as_list(statement.get("resources")), negated))
+    return out
+
+
+def _result(check, problems: list[str]) -> CheckResult:
+    if problems:
+        check.details.extend(problems)
+        return CheckResult.FAILED
+    return CheckResult.PASSED
+
+
+class BedrockScopedInPolicies(BaseResourceCheck):
+    def __init__(self) -> None:
+        super().__init__(
+            name=POLICY["reason"],
+            id=POLICY["id"],
+            categories=[CheckCategories.IAM],
+            supported_resources=["aws_iam_role_policy", "aws_iam_policy", "aws_iam_role"],
+        )
+
+    def scan_resource_conf(self, conf: dict) -> CheckResult:
+        documents = [value(conf, "policy")] + [value(b, "policy") for b in blocks(conf, "inline_policy")]
+        parsed = [json_document(d) for d in documents if d is not None]
+        literal = [d for d in parsed if isinstance(d, dict)]
+        if not literal:
+            # Only references (e.g. a policy document data source, checked below): nothing literal here.
+            return CheckResult.UNKNOWN
+        return _result(self, [p for d in literal for p in statement_problems(json_statements(d))])
+
+
+class BedrockScopedInPolicyDocuments(BaseDataCheck):
+    def __init__(self) -> None:
+        super().__init__(
+            name=POLICY["reason"],
+            id=POLICY["id"],
+            categories=[CheckCategories.IAM],
+            supported_data=["aws_iam_policy_document"],
+        )
+
+    def scan_data_conf(self, conf: dict) -> CheckResult:
+        return _result(self, statement_problems(data_statements(conf)))
+
+
+resource_check = BedrockScopedInPolicies()
+data_check = BedrockScopedInPolicyDocuments()

@@ -1,0 +1,88 @@
+"""Helpers shared by the gateway's Python checks (checkov loads this file too; it registers nothing).
+
+checkov hands a check the resource as parsed HCL: every scalar wrapped in a
+one-item list, nested blocks as lists of dicts, plus `__startline__`-style
+bookkeeping keys. Terraform plans and CDKTF JSON both arrive in that shape, but
+CDKTF writes one-item blocks as plain objects, so `blocks()` accepts either.
+Each Python check declares `POLICY` (id, severity, reason) as a literal the gate
+reads without importing checkov.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# The gate tells each checkov run which environment it scans (from the stack's provider tags).
+ENVIRONMENT_VARIABLE = "LLMGW_POLICY_ENVIRONMENT"
+RULES_FILE = Path(__file__).resolve().parent.parent / "environment_rules.yaml"
+
+
+def value(conf: dict, key: str, default: Any = None) -> Any:
+    """The scalar (or raw list) under `key`, unwrapped from checkov's one-item list."""
+    raw = conf.get(key, default)
+    if isinstance(raw, list) and len(raw) == 1 and not isinstance(raw[0], dict):
+        return raw[0]
+    return raw
+
+
+def blocks(conf: dict, key: str) -> list[dict]:
+    """Nested blocks under `key` as a list of dicts, whatever the nesting style."""
+    raw = conf.get(key) or []
+    if isinstance(raw, dict):
+        raw = [raw]
+    out: list[dict] = []
+    for item in raw:
+        if isinstance(item, dict):
+            out.append(item)
+        elif isinstance(item, list):
+            out.extend(i for i in item if isinstance(i, dict))
+    return out
+
+
+def truthy(raw: Any) -> bool:
+    """Terraform booleans arrive as bools or as the strings "true"/"false"."""
+    if isinstance(raw, str):
+        return raw.strip().lower() == "true"
+    return raw is True
+
+
+def json_document(raw: Any) -> Any | None:
+    """A JSON string attribute (container definitions, IAM documents) parsed, or None.
+
+    None means the value is not literal JSON here (an unresolved `${...}`
+    reference): the caller decides whether that passes.
+    """
+    if isinstance(raw, dict | list):
+        return raw
+    if not isinstance(raw, str) or "${" in raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def environment(conf: dict) -> str | None:
+    """The environment the resource belongs to: the gate's word first, then its tags."""
+    named = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
+    if named:
+        return named
+    for key in ("tags_all", "tags"):
+        tags = value(conf, key) or {}
+        if isinstance(tags, dict) and isinstance(tags.get("environment"), str):
+            return tags["environment"]
+    return None
+
+
+def rules(env: str | None) -> dict[str, Any]:
+    """The requirements for `env`; an unknown or unlisted environment gets the strict defaults."""
+    data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+    merged = dict(data["default"])
+    if env is not None:
+        merged.update((data.get("environments") or {}).get(env) or {})
+    return merged
