@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 import threading
 import time
 from collections import Counter, defaultdict, deque
@@ -37,6 +38,7 @@ _DEFAULT_MAX_TOKENS = {NOVA: 5000, TITAN_TEXT: 512}
 _WORDS_PER_DELTA = 3
 _RECENT_CALLS = 100
 _GUARDRAIL_VERSION_CHARS = frozenset("0123456789")
+_TITAN_ROLE_MARKERS = re.compile(r"(?m)^\s*(?:User|Bot):\s*")
 
 Event = tuple[str, dict[str, object]]  # (event type, JSON body)
 
@@ -266,7 +268,8 @@ def _titan_request(request: dict[str, object]) -> tuple[str, str, int, int | Non
         raise ValidationException(
             "Malformed input request: #/textGenerationConfig/stopSequences: expected type: JSONArray"
         )
-    return text, text, count_tokens(text), max_tokens, stops
+    user_text = _TITAN_ROLE_MARKERS.sub(" ", text).strip()  # LiteLLM wraps chat turns as "User: ... Bot:"
+    return text, user_text, count_tokens(text), max_tokens, stops
 
 
 def _optional_int(value: object, name: str) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import re
 import socket
@@ -19,6 +20,7 @@ import time
 import traceback
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
@@ -128,54 +130,53 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 operation, target = ops.APPLY_GUARDRAIL, "guardrail"
             self.server.verifier.verify(self.command, self.path, self._header_lists(), body)
             if model_route:
-                self._model(operation, target, body)
+                write = self._model(operation, target, body)
             elif guardrail_route:
                 prepared = self.server.backend.prepare_guardrail(
                     unquote(guardrail_route["id"]), unquote(guardrail_route["version"]), body
                 )
                 self._wait(prepared.delay_s)
-                self._send_json(200, prepared.render(0))
+                response = prepared.render(0)
+                write = lambda: self._send_json(200, response)  # noqa: E731
             else:
                 raise UnknownOperationException()
-            self.server.backend.record(operation, target, 200)
-        except AwsError as error:
-            self.server.backend.record(operation, target, error.status, error)
-            self._send(error.status, error.headers(), error.body())
+            status, error = 200, None
+        except AwsError as aws_error:
+            status, error = aws_error.status, aws_error
         except Exception:  # an emulator bug must still answer as AWS would, and say why on stderr
             traceback.print_exc(file=sys.stderr)
             error = InternalServerException()
-            self.server.backend.record(operation, target, error.status, error)
-            self._send(error.status, error.headers(), error.body())
+            status = error.status
+        if error is not None:
+            write = functools.partial(self._send, error.status, error.headers(), error.body())
+        # Count the call before answering, so a client that reads /_emulator/stats right after sees it.
+        self.server.backend.record(operation, target, status, error)
+        write()
 
-    def _model(self, operation: str, model_id: str, body: bytes) -> None:
+    def _model(self, operation: str, model_id: str, body: bytes) -> Callable[[], None]:
+        """Run the call and return the function that writes its response."""
         started = time.monotonic()
         prepared = self.server.backend.prepare(operation, model_id, body)
         self._wait(prepared.delay_s)
         latency_ms = int((time.monotonic() - started) * 1000)
         result = prepared.render(latency_ms)
         if operation == ops.CONVERSE_STREAM:
-            self._send_stream([encode_event(name, event) for name, event in result])
-        elif operation == ops.INVOKE_STREAM:
-            self._send_stream(
-                [
-                    encode_event("chunk", {"bytes": base64.b64encode(_compact(chunk)).decode()})
-                    for chunk in result
-                ],
-                {"X-Amzn-Bedrock-Content-Type": "application/json"},
-            )
-        elif operation == ops.INVOKE:
+            frames = [encode_event(name, event) for name, event in result]
+            return lambda: self._send_stream(frames)
+        if operation == ops.INVOKE_STREAM:
+            frames = [
+                encode_event("chunk", {"bytes": base64.b64encode(_compact(c)).decode()}) for c in result
+            ]
+            return lambda: self._send_stream(frames, {"X-Amzn-Bedrock-Content-Type": "application/json"})
+        if operation == ops.INVOKE:
             input_tokens, output_tokens = prepared.usage
-            self._send_json(
-                200,
-                result,
-                {
-                    "X-Amzn-Bedrock-Input-Token-Count": str(input_tokens),
-                    "X-Amzn-Bedrock-Output-Token-Count": str(output_tokens),
-                    "X-Amzn-Bedrock-Invocation-Latency": str(latency_ms),
-                },
-            )
-        else:
-            self._send_json(200, result)
+            headers = {
+                "X-Amzn-Bedrock-Input-Token-Count": str(input_tokens),
+                "X-Amzn-Bedrock-Output-Token-Count": str(output_tokens),
+                "X-Amzn-Bedrock-Invocation-Latency": str(latency_ms),
+            }
+            return lambda: self._send_json(200, result, headers)
+        return lambda: self._send_json(200, result)
 
     # ------------------------------------------------------------ control API
     def _control(self, name: str, body: bytes) -> None:
@@ -278,3 +279,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
 def _compact(payload: object) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _chunk_frame(chunk: object) -> bytes:
+    """InvokeModelWithResponseStream wraps each model JSON chunk base64-encoded in `{"bytes": ...}`."""
+    return encode_event("chunk", {"bytes": base64.b64encode(_compact(chunk)).decode()})
