@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from emulator_http import control
 
 from gateway.emulator.guardrail import CONTENT_LEXICONS, PII_DETECTORS, GuardrailEngine
 from policies.guardrail import load_guardrail
