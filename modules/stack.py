@@ -7,13 +7,22 @@ an environment file is all that differs between stacks. `aws_endpoint` and
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
 from modules import cdk
+from modules.compute import CONTAINER_PORT, Compute, ComputeConfig, GatewayRuntime, models_json
 from modules.config import EnvironmentConfig
+from modules.edge import Edge, EdgeConfig
+from modules.logs import GatewayLogs, LogsConfig
+from modules.network import Network, NetworkConfig
+from modules.secrets import GatewaySecrets, SecretsConfig
+
+# An image tag, or an image digest: the digest built and tested in dev is what prod deploys.
+IMAGE_REF_PATTERN = "^(sha256:[0-9a-f]{64}|[A-Za-z0-9_][A-Za-z0-9._-]{0,127})$"
 
 # Every AWS API the stack calls; `--aws-endpoint` redirects each of them (canonical provider names).
 EMULATED_SERVICES = (
@@ -54,6 +63,7 @@ class GatewayStack(cdk.TerraformStack):
         self.config = config
         self._provider(aws_endpoint)
         self._backend(local_backend)
+        self._compose()
 
     # ------------------------------------------------------------ provider and state
     def _provider(self, aws_endpoint: str | None) -> None:
@@ -95,5 +105,230 @@ class GatewayStack(cdk.TerraformStack):
         # cdktf 0.21's S3Backend predates S3-native locking (Terraform >= 1.10).
         self.add_override("terraform.backend.s3.use_lockfile", state.use_lockfile)
 
-    def _output(self, name: str, value: str, description: str, *, sensitive: bool = False) -> None:
-        cdk.TerraformOutput(self, name, value=value, description=description, sensitive=sensitive)
+    # ------------------------------------------------------------ composition
+    def _compose(self) -> None:
+        config = self.config
+        name = config.stack_id
+        retention = config.observability.log_retention_days
+        self.logs = GatewayLogs(self, "logs", config=LogsConfig(name=name, retention_days=retention))
+        self.secrets = GatewaySecrets(self, "secrets", config=SecretsConfig(name=name))
+        self.network = Network(
+            self,
+            "network",
+            config=NetworkConfig(
+                name=name,
+                region=config.aws.region,
+                account_id=config.aws.account_id,
+                vpc_cidr=config.network.vpc_cidr,
+                az_count=config.network.az_count,
+                nat_gateways=config.network.nat_gateways,
+                allowed_client_cidrs=config.edge.allowed_client_cidrs,
+                https=config.edge.certificate_arn is not None,
+                container_port=CONTAINER_PORT,
+                log_kms_key_arn=self.logs.kms_key_arn,
+                log_retention_days=retention,
+            ),
+        )
+        self.edge = Edge(
+            self,
+            "edge",
+            config=EdgeConfig(
+                name=name,
+                account_id=config.aws.account_id,
+                vpc_id=self.network.vpc_id,
+                public_subnet_ids=self.network.public_subnet_ids,
+                security_group_id=self.network.alb_security_group_id,
+                container_port=CONTAINER_PORT,
+                certificate_arn=config.edge.certificate_arn,
+                deletion_protection=config.edge.deletion_protection,
+                allowed_client_cidrs=config.edge.allowed_client_cidrs,
+                waf_rate_limit=config.edge.waf_rate_limit,
+                log_kms_key_arn=self.logs.kms_key_arn,
+                log_retention_days=retention,
+            ),
+        )
+        if not all(_available(m) for m in ("modules.data", "modules.cache", "modules.bedrock")):
+            return  # the data tier is still being written (see the report); compute needs it
+        self._compose_data_and_compute()
+
+    def _compose_data_and_compute(self) -> None:
+        from modules.bedrock import BedrockAccess, BedrockAccessConfig, Guardrail, GuardrailConfig
+        from modules.cache import Cache, CacheConfig
+        from modules.data import Database, DatabaseConfig
+        from policies.guardrail import load_guardrail
+
+        config = self.config
+        name = config.stack_id
+        private = tuple(self.network.private_subnet_ids)
+        self.database = Database(
+            self,
+            "database",
+            config=DatabaseConfig(
+                name=name,
+                vpc_id=self.network.vpc_id,
+                subnet_ids=private,
+                client_security_group_id=self.network.service_security_group_id,
+                min_acu=config.database.min_acu,
+                max_acu=config.database.max_acu,
+                instances=config.database.instances,
+                backup_retention_days=config.database.backup_retention_days,
+                deletion_protection=config.database.deletion_protection,
+                skip_final_snapshot=config.database.skip_final_snapshot,
+                log_retention_days=config.observability.log_retention_days,
+            ),
+        )
+        self.cache = Cache(
+            self,
+            "cache",
+            config=CacheConfig(
+                name=name,
+                vpc_id=self.network.vpc_id,
+                subnet_ids=private,
+                client_security_group_id=self.network.service_security_group_id,
+                node_type=config.cache.node_type,
+                nodes=config.cache.nodes,
+                multi_az=config.cache.multi_az,
+            ),
+        )
+        self.guardrail = Guardrail(
+            self, "guardrail", config=GuardrailConfig(name=name, definition=load_guardrail())
+        )
+        self.bedrock = BedrockAccess(
+            self,
+            "bedrock",
+            config=BedrockAccessConfig(
+                name=name,
+                region=config.aws.region,
+                account_id=config.aws.account_id,
+                model_ids=tuple(dict.fromkeys(m.model_id for m in config.models)),
+                guardrail_arn=self.guardrail.guardrail_arn,
+            ),
+        )
+        image_ref = cdk.TerraformVariable(
+            self,
+            "image_tag",
+            type="string",
+            description="Gateway image to run: a tag of the stack's ECR repository, or a digest "
+            "'sha256:<64 hex>' (promote the digest tested in dev to prod)",
+        )
+        image_ref.add_validation(
+            condition=cdk.Fn.can(cdk.Fn.regex(IMAGE_REF_PATTERN, image_ref.string_value)),
+            error_message="image_tag must be an image tag or a digest sha256:<64 lower-case hex digits>.",
+        )
+        phoenix = config.observability.phoenix
+        runtime = GatewayRuntime(
+            environment=config.name,
+            models_json=models_json(config.models),
+            region=config.aws.region,
+            guardrail_id=self.guardrail.guardrail_id,
+            guardrail_version=self.guardrail.guardrail_version,
+            redis_host=self.cache.primary_endpoint_address,
+            redis_port=cdk.Token.as_string(self.cache.port),
+            database_host=self.database.cluster_endpoint,
+            database_port=cdk.Token.as_string(self.database.port),
+            database_name=self.database.database_name,
+            phoenix_collector_endpoint=phoenix.collector_endpoint,
+            phoenix_project_name=phoenix.project_name,
+            master_key_secret_arn=self.secrets.master_key_secret_arn,
+            salt_key_secret_arn=self.secrets.salt_key_secret_arn,
+            database_secret_arn=self.database.master_user_secret_arn,
+            redis_secret_arn=self.cache.auth_token_secret_arn,
+            phoenix_api_key_secret_arn=phoenix.api_key_secret_arn,
+        )
+        self.compute = Compute(
+            self,
+            "compute",
+            config=ComputeConfig(
+                name=name,
+                region=config.aws.region,
+                account_id=config.aws.account_id,
+                image_ref=image_ref.string_value,
+                cpu=config.compute.cpu,
+                memory=config.compute.memory,
+                desired_count=config.compute.desired_count,
+                min_count=config.compute.min_count,
+                max_count=config.compute.max_count,
+                target_requests_per_task=config.compute.target_requests_per_task,
+                target_cpu_percent=config.compute.target_cpu_percent,
+                private_subnet_ids=list(private),
+                security_group_id=self.network.service_security_group_id,
+                target_group_arn=self.edge.target_group_arn,
+                alb_request_label=f"{self.edge.alb_arn_suffix}/{self.edge.target_group_arn_suffix}",
+                log_group_name=self.logs.log_group_name,
+                log_group_arn=self.logs.log_group_arn,
+                runtime=runtime,
+                secret_kms_key_arns=(
+                    self.secrets.kms_key_arn,
+                    self.database.kms_key_arn,
+                    self.cache.kms_key_arn,
+                ),
+                task_policy_arns=(self.bedrock.policy_arn,),
+                retain_images=config.edge.deletion_protection,
+            ),
+        )
+        # The target group must be attached to the ALB (through a listener) before a service can use it.
+        self.compute.service.depends_on = [self.edge.listener.fqn]
+        if _available("modules.observability"):
+            self._compose_monitoring()
+        self._outputs()
+
+    def _compose_monitoring(self) -> None:
+        from modules.observability import Monitoring, MonitoringConfig
+
+        self.monitoring = Monitoring(
+            self,
+            "monitoring",
+            config=MonitoringConfig(
+                name=self.config.stack_id,
+                alarm_email=self.config.observability.alarm_email,
+                alb_arn_suffix=self.edge.alb_arn_suffix,
+                target_group_arn_suffix=self.edge.target_group_arn_suffix,
+                cluster_name=self.compute.cluster_name,
+                service_name=self.compute.service_name,
+                db_cluster_identifier=self.database.cluster_identifier,
+                cache_replication_group_id=self.cache.replication_group_id,
+            ),
+        )
+        self._output("alarm_topic_arn", self.monitoring.topic_arn, "SNS topic receiving the gateway's alarms")
+        self._output("dashboard_name", self.monitoring.dashboard_name, "CloudWatch dashboard of the gateway")
+
+    def _outputs(self) -> None:
+        scheme = "https" if self.edge.https else "http"
+        self._output("alb_dns_name", self.edge.alb_dns_name, "DNS name of the gateway's load balancer")
+        self._output(
+            "gateway_url",
+            f"{scheme}://{self.edge.alb_dns_name}",
+            "Base URL of the OpenAI-compatible API (plain HTTP when no certificate is configured)",
+        )
+        self._output("ecr_repository_url", self.compute.repository_url, "Push gateway images here")
+        self._output(
+            "guardrail_id", self.guardrail.guardrail_id, "Bedrock guardrail applied to every request"
+        )
+        self._output(
+            "guardrail_version", self.guardrail.guardrail_version, "Published guardrail version in use"
+        )
+        self._output("ecs_cluster_name", self.compute.cluster_name, "ECS cluster")
+        self._output("ecs_service_name", self.compute.service_name, "ECS service serving the gateway")
+        self._output(
+            "migration_task_definition_arn",
+            self.compute.migration_task_definition_arn,
+            "Run once per release, before the service update: applies the database schema",
+        )
+        self._output(
+            "task_subnet_ids", self.network.private_subnet_ids, "Subnets for one-off tasks (migration)"
+        )
+        self._output(
+            "task_security_group_id",
+            self.network.service_security_group_id,
+            "Security group for one-off tasks (migration)",
+        )
+        self._output("log_group_name", self.logs.log_group_name, "Gateway application logs")
+        self._output("vpc_id", self.network.vpc_id, "VPC of the gateway")
+
+    def _output(self, name: str, value: object, description: str) -> None:
+        cdk.TerraformOutput(self, name, value=value, description=description)
+
+
+def _available(module: str) -> bool:
+    """Whether a construct module exists yet (the constructs are written in parallel)."""
+    return importlib.util.find_spec(module) is not None

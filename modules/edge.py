@@ -1,0 +1,367 @@
+"""Edge: the internet-facing ALB, its access-log bucket, and the WAF in front of it.
+
+The WAF blocks by default. Rule order matters: the per-IP rate limit and the
+managed rule groups run BEFORE the allow-list rule, so an allowed client is
+still rate limited and still screened (an ALLOW terminates evaluation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
+from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
+from cdktf_cdktf_provider_aws.lb_listener import LbListener, LbListenerDefaultAction
+from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup, LbTargetGroupHealthCheck
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleExpiration,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
+    S3BucketOwnershipControls,
+    S3BucketOwnershipControlsRule,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA,
+    S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
+    S3BucketVersioningA,
+    S3BucketVersioningVersioningConfiguration,
+)
+from cdktf_cdktf_provider_aws.wafv2_ip_set import Wafv2IpSet
+from cdktf_cdktf_provider_aws.wafv2_web_acl import (
+    Wafv2WebAcl,
+    Wafv2WebAclDefaultAction,
+    Wafv2WebAclRule,
+    Wafv2WebAclVisibilityConfig,
+)
+from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
+from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
+    Wafv2WebAclLoggingConfiguration,
+    Wafv2WebAclLoggingConfigurationRedactedFields,
+    Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader,
+)
+from constructs import Construct
+
+HEALTH_CHECK_PATH = "/health/liveliness"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# LLM answers stream for minutes; the default 60 s idle timeout would cut them.
+IDLE_TIMEOUT_SECONDS = 300
+# Managed rule groups, in evaluation order, with rules switched to count (they would block normal traffic).
+MANAGED_RULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("AWSManagedRulesAmazonIpReputationList", ()),
+    # Prompts are routinely larger than the 8 KB this rule allows.
+    ("AWSManagedRulesCommonRuleSet", ("SizeRestrictions_BODY",)),
+    ("AWSManagedRulesKnownBadInputsRuleSet", ()),
+    ("AWSManagedRulesSQLiRuleSet", ()),
+)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EdgeConfig:
+    """Inputs of the Edge construct."""
+
+    name: str  # prefix of resource names
+    account_id: str  # names the log bucket and scopes its policy
+    vpc_id: str  # target group VPC
+    public_subnet_ids: list[str]  # where the ALB lives
+    security_group_id: str  # the ALB's security group (from Network)
+    container_port: int  # target port of the tasks
+    certificate_arn: str | None  # ACM certificate; None serves plain HTTP
+    deletion_protection: bool  # ALB deletion protection; also keeps the log bucket on destroy
+    allowed_client_cidrs: tuple[str, ...]  # WAF allow-list
+    waf_rate_limit: int  # requests per IP per 5 minutes
+    log_kms_key_arn: str  # KMS key for the WAF log group (allows CloudWatch Logs)
+    log_retention_days: int  # WAF log and access-log retention
+
+
+def _visibility(metric: str) -> dict:
+    return {"cloudwatch_metrics_enabled": True, "metric_name": metric, "sampled_requests_enabled": True}
+
+
+class Edge(Construct):
+    """ALB + target group + listeners + access-log bucket + WAF."""
+
+    def __init__(self, scope: Construct, id: str, *, config: EdgeConfig) -> None:
+        super().__init__(scope, id)
+        self._config = config
+        bucket = self._log_bucket()
+        self.alb = Lb(
+            self,
+            "alb",
+            name=config.name,
+            internal=False,
+            load_balancer_type="application",
+            security_groups=[config.security_group_id],
+            subnets=config.public_subnet_ids,
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=config.deletion_protection,
+            idle_timeout=IDLE_TIMEOUT_SECONDS,
+            access_logs=LbAccessLogs(bucket=bucket.id, prefix="alb", enabled=True),
+            depends_on=[self._bucket_policy],
+        )
+        self.target_group = LbTargetGroup(
+            self,
+            "tg",
+            name=f"{config.name}-tg",
+            port=config.container_port,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=config.vpc_id,
+            deregistration_delay="30",
+            health_check=LbTargetGroupHealthCheck(
+                path=HEALTH_CHECK_PATH,
+                matcher="200",
+                interval=15,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
+        )
+        self._listeners()
+        self._waf()
+
+        # ------------------------------------------------------------ outputs
+        self.alb_arn: str = self.alb.arn
+        self.alb_arn_suffix: str = self.alb.arn_suffix
+        self.alb_dns_name: str = self.alb.dns_name
+        self.target_group_arn: str = self.target_group.arn
+        self.target_group_arn_suffix: str = self.target_group.arn_suffix
+        self.https: bool = config.certificate_arn is not None
+        self.access_log_bucket: str = bucket.bucket
+
+    def _listeners(self) -> None:
+        config = self._config
+        forward = [LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)]
+        if config.certificate_arn is None:
+            # No certificate: plain HTTP (see README) rather than a listener nobody can reach.
+            self.listener = LbListener(
+                self, "http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP", default_action=forward
+            )
+            return
+        self.listener = LbListener(
+            self,
+            "https",
+            load_balancer_arn=self.alb.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=config.certificate_arn,
+            default_action=forward,
+        )
+        LbListener(
+            self,
+            "http-redirect",
+            load_balancer_arn=self.alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_action=[
+                LbListenerDefaultAction(
+                    type="redirect",
+                    redirect={"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
+                )
+            ],
+        )
+
+    # ------------------------------------------------------------ access logs
+    def _log_bucket(self) -> S3Bucket:
+        config = self._config
+        bucket = S3Bucket(
+            self,
+            "access-logs",
+            bucket=f"{config.name}-alb-logs-{config.account_id}",
+            # A protected environment keeps its access logs when the stack is destroyed.
+            force_destroy=not config.deletion_protection,
+        )
+        S3BucketPublicAccessBlock(
+            self,
+            "access-logs-public-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+        )
+        S3BucketOwnershipControls(
+            self,
+            "access-logs-ownership",
+            bucket=bucket.id,
+            rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
+        )
+        S3BucketVersioningA(
+            self,
+            "access-logs-versioning",
+            bucket=bucket.id,
+            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+        )
+        # ALB access logs support only SSE-S3 (AES256), not SSE-KMS.
+        S3BucketServerSideEncryptionConfigurationA(
+            self,
+            "access-logs-sse",
+            bucket=bucket.id,
+            rule=[
+                S3BucketServerSideEncryptionConfigurationRuleA(
+                    apply_server_side_encryption_by_default=(
+                        S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                            sse_algorithm="AES256"
+                        )
+                    ),
+                )
+            ],
+        )
+        S3BucketLifecycleConfiguration(
+            self,
+            "access-logs-lifecycle",
+            bucket=bucket.id,
+            rule=[
+                S3BucketLifecycleConfigurationRule(
+                    id="expire-access-logs",
+                    status="Enabled",
+                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=config.log_retention_days)],
+                    noncurrent_version_expiration=[
+                        S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=7)
+                    ],
+                    abort_incomplete_multipart_upload=[
+                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                            days_after_initiation=1
+                        )
+                    ],
+                )
+            ],
+        )
+        elb_account = DataAwsElbServiceAccount(self, "elb-account")
+        log_objects = f"{bucket.arn}/alb/AWSLogs/{config.account_id}/*"
+        self._bucket_policy = S3BucketPolicy(
+            self,
+            "access-logs-policy",
+            bucket=bucket.id,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            # Regions older than August 2022 deliver as the regional ELB account ...
+                            "Sid": "ElbLogDeliveryAccount",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": elb_account.arn},
+                            "Action": "s3:PutObject",
+                            "Resource": log_objects,
+                        },
+                        {
+                            # ... newer ones as the log delivery service.
+                            "Sid": "ElbLogDeliveryService",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+                            "Action": "s3:PutObject",
+                            "Resource": log_objects,
+                        },
+                        {
+                            "Sid": "TlsOnly",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [bucket.arn, f"{bucket.arn}/*"],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        },
+                    ],
+                }
+            ),
+        )
+        return bucket
+
+    # ------------------------------------------------------------ WAF
+    def _waf(self) -> None:
+        config = self._config
+        allowed = Wafv2IpSet(
+            self,
+            "allowed-clients",
+            name=f"{config.name}-allowed-clients",
+            description="Client networks allowed through the gateway's WAF",
+            scope="REGIONAL",
+            ip_address_version="IPV4",
+            addresses=list(config.allowed_client_cidrs),
+        )
+        rules = [
+            Wafv2WebAclRule(
+                name="rate-limit-per-ip",
+                priority=0,
+                action={"block": {}},
+                statement={
+                    "rate_based_statement": {"limit": config.waf_rate_limit, "aggregate_key_type": "IP"}
+                },
+                visibility_config=_visibility("rate-limit-per-ip"),
+            )
+        ]
+        for priority, (group, counted) in enumerate(MANAGED_RULE_GROUPS, start=1):
+            statement: dict = {"vendor_name": "AWS", "name": group}
+            if counted:
+                statement["rule_action_override"] = [
+                    {"name": rule, "action_to_use": {"count": {}}} for rule in counted
+                ]
+            rules.append(
+                Wafv2WebAclRule(
+                    name=group,
+                    priority=priority,
+                    override_action={"none": {}},
+                    statement={"managed_rule_group_statement": statement},
+                    visibility_config=_visibility(group),
+                )
+            )
+        rules.append(
+            Wafv2WebAclRule(
+                name="allow-listed-clients",
+                priority=len(rules),
+                action={"allow": {}},
+                statement={"ip_set_reference_statement": {"arn": allowed.arn}},
+                visibility_config=_visibility("allow-listed-clients"),
+            )
+        )
+        self.web_acl = Wafv2WebAcl(
+            self,
+            "waf",
+            name=config.name,
+            description="Gateway WAF: rate limit, AWS managed rules, client allow-list; block otherwise",
+            scope="REGIONAL",
+            default_action=Wafv2WebAclDefaultAction(block={}),
+            rule=rules,
+            visibility_config=Wafv2WebAclVisibilityConfig(**_visibility(config.name)),
+        )
+        Wafv2WebAclAssociation(
+            self, "waf-association", resource_arn=self.alb.arn, web_acl_arn=self.web_acl.arn
+        )
+        # WAF only logs to groups whose name starts with aws-waf-logs-.
+        group = CloudwatchLogGroup(
+            self,
+            "waf-log-group",
+            name=f"aws-waf-logs-{config.name}",
+            retention_in_days=config.log_retention_days,
+            kms_key_id=config.log_kms_key_arn,
+        )
+        Wafv2WebAclLoggingConfiguration(
+            self,
+            "waf-logging",
+            resource_arn=self.web_acl.arn,
+            log_destination_configs=[group.arn],
+            # Clients send the gateway's API keys in this header.
+            redacted_fields=[
+                Wafv2WebAclLoggingConfigurationRedactedFields(
+                    single_header=Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader(
+                        name="authorization"
+                    )
+                )
+            ],
+        )
+        self.web_acl_arn: str = self.web_acl.arn
+        self.waf_log_group_name: str = group.name
