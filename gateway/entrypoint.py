@@ -1,0 +1,331 @@
+"""Container entrypoint: validate the runtime contract, render the config, exec the proxy.
+
+    python -m gateway.entrypoint [serve|migrate|render]
+
+`serve` (default) runs the proxy; `migrate` applies LiteLLM's database schema
+and exits (the one-off migration task); `render` prints the config it would
+run. The variables are those of docs/contracts.md ("Container runtime
+contract"). A missing or malformed one stops the container with exit code 2
+and one line naming it, before LiteLLM can fail later and less clearly.
+
+Everything written at run time goes under GATEWAY_SCRATCH_DIR (default
+/tmp/gateway), so the image runs with a read-only root filesystem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from gateway import render
+
+COMMANDS = ("serve", "migrate", "render")
+EXIT_CONFIG_ERROR = 2
+
+# name -> why it is needed; shown in the error when it is missing.
+ALWAYS_REQUIRED = {
+    "GATEWAY_MODELS": "the model catalogue as JSON",
+    "AWS_REGION": "the Bedrock region",
+    "LITELLM_MASTER_KEY": "the proxy's admin key",
+}
+FULL_REQUIRED = {
+    "GUARDRAIL_ID": "the deployed Bedrock guardrail",
+    "GUARDRAIL_VERSION": "the deployed Bedrock guardrail's version",
+    "REDIS_HOST": "the cache and rate-limit store",
+    "REDIS_PORT": "the cache and rate-limit store",
+    "PHOENIX_COLLECTOR_ENDPOINT": "the tracing target",
+    "PHOENIX_PROJECT_NAME": "the tracing project",
+}
+DATABASE_REQUIRED = {
+    "DATABASE_NAME": "the database name",
+    "DATABASE_USERNAME": "the database user",
+    "DATABASE_PASSWORD": "the database password",
+    "LITELLM_SALT_KEY": "the key that encrypts credentials stored in the database",
+}
+SSL_MODES = ("disable", "prefer", "require")
+# DEBUG logs request and response bodies: never in a running gateway.
+LOG_LEVELS = ("INFO", "WARNING", "ERROR", "CRITICAL")
+NO_DATABASE_MESSAGE = (
+    "no database: DATABASE_HOST is not set, so the proxy runs without virtual keys, budgets or "
+    "spend tracking and only the master key authenticates"
+)
+# Phoenix Cloud refuses unauthenticated spans and LiteLLM raises at start-up without a key.
+PHOENIX_CLOUD_HOST = "app.phoenix.arize.com"
+
+
+class ContractError(Exception):
+    """The environment breaks the runtime contract; the message names the variable."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Database:
+    host: str
+    port: int
+    name: str
+    username: str
+    password: str
+    sslmode: str
+
+    def url(self) -> str:
+        """postgresql:// URL with user, password and name percent-encoded (any character is allowed)."""
+        user = quote(self.username, safe="")
+        password = quote(self.password, safe="")
+        name = quote(self.name, safe="")
+        return f"postgresql://{user}:{password}@{self.host}:{self.port}/{name}?sslmode={self.sslmode}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    command: str
+    variant: render.Variant
+    models: tuple[render.CatalogueModel, ...]
+    database: Database | None
+    host: str
+    port: int
+    workers: int
+    scratch: Path
+
+
+def _value(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _require(env: Mapping[str, str], names: Mapping[str, str]) -> None:
+    missing = [name for name in names if _value(env, name) is None]
+    if missing:
+        details = "; ".join(f"{name} ({names[name]})" for name in missing)
+        raise ContractError(f"missing required environment variable(s): {details}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    raw = _value(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ContractError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ContractError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def available_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> float:
+    """CPUs this container may use: the cgroup quota when there is one, else the visible CPUs."""
+    visible = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota: float | None = None
+    try:  # cgroup v2
+        limit, period = (cgroup_root / "cpu.max").read_text().split()[:2]
+        if limit != "max":
+            quota = int(limit) / int(period)
+    except (OSError, ValueError):
+        try:  # cgroup v1
+            limit_us = int((cgroup_root / "cpu" / "cpu.cfs_quota_us").read_text())
+            period_us = int((cgroup_root / "cpu" / "cpu.cfs_period_us").read_text())
+            if limit_us > 0:
+                quota = limit_us / period_us
+        except (OSError, ValueError):
+            pass
+    return min(visible, quota) if quota else float(visible)
+
+
+def default_workers(cpus: float) -> int:
+    """One worker per two CPUs, at least one.
+
+    A uvicorn worker is an asyncio loop that already keeps one core busy; on 2
+    cores a second worker gained no throughput (shared/ENVIRONMENT.md) and cost
+    ~415 MB more. Fargate tasks often see more CPUs than they are granted, so
+    the task definition should set GATEWAY_WORKERS explicitly.
+    """
+    return max(1, int(cpus) // 2)
+
+
+def _database(env: Mapping[str, str]) -> Database | None:
+    host = _value(env, "DATABASE_HOST")
+    if host is None:
+        return None
+    _require(env, DATABASE_REQUIRED)
+    sslmode = _value(env, "DATABASE_SSLMODE") or "require"
+    if sslmode not in SSL_MODES:
+        raise ContractError(f"DATABASE_SSLMODE must be one of {', '.join(SSL_MODES)}, got {sslmode!r}")
+    return Database(
+        host=host,
+        port=_int(env, "DATABASE_PORT", 5432),
+        name=env["DATABASE_NAME"].strip(),
+        username=env["DATABASE_USERNAME"].strip(),
+        password=env["DATABASE_PASSWORD"],
+        sslmode=sslmode,
+    )
+
+
+def _check_master_key(key: str) -> None:
+    # LiteLLM refuses these too, but only after a slow start and less clearly.
+    if not key.startswith("sk-") or key == "sk-1234" or len(key) < 16:
+        raise ContractError("LITELLM_MASTER_KEY must be a random key starting with 'sk-' (16+ characters)")
+
+
+def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
+    """Check the environment against the runtime contract; raise ContractError naming what is wrong."""
+    if command not in COMMANDS:
+        raise ContractError(f"unknown command {command!r}: use one of {', '.join(COMMANDS)}")
+    variant = _value(env, "GATEWAY_VARIANT") or "full"
+    if variant not in render.VARIANTS:
+        raise ContractError(f"GATEWAY_VARIANT must be one of {', '.join(render.VARIANTS)}, got {variant!r}")
+    _require(env, ALWAYS_REQUIRED)
+    level = (_value(env, "LITELLM_LOG") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ContractError(f"LITELLM_LOG must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    _check_master_key(env["LITELLM_MASTER_KEY"].strip())
+    try:
+        models = render.catalogue_from_json(env["GATEWAY_MODELS"])
+    except render.CatalogueError as error:
+        raise ContractError(f"GATEWAY_MODELS: {error}") from None
+    database = _database(env)
+    if command == "migrate":
+        if database is None:
+            raise ContractError("migrate needs a database: DATABASE_HOST is not set")
+    elif variant == "full":
+        _require(env, FULL_REQUIRED)
+        _int(env, "REDIS_PORT", 6379)
+        redis_ssl = (_value(env, "REDIS_SSL") or "false").lower()
+        if redis_ssl not in ("true", "false"):
+            raise ContractError(f"REDIS_SSL must be true or false, got {env['REDIS_SSL']!r}")
+        if PHOENIX_CLOUD_HOST in env["PHOENIX_COLLECTOR_ENDPOINT"] and _value(env, "PHOENIX_API_KEY") is None:
+            raise ContractError(
+                f"PHOENIX_API_KEY is required when PHOENIX_COLLECTOR_ENDPOINT is {PHOENIX_CLOUD_HOST}"
+            )
+    workers = _int(env, "GATEWAY_WORKERS", default_workers(available_cpus()))
+    return Settings(
+        command=command,
+        variant=variant,  # type: ignore[arg-type]  # checked against render.VARIANTS above
+        models=models,
+        database=database,
+        host=_value(env, "HOST") or "0.0.0.0",  # noqa: S104  # a container listens on its task ENI
+        port=_int(env, "PORT", 4000),
+        workers=workers,
+        scratch=Path(_value(env, "GATEWAY_SCRATCH_DIR") or "/tmp/gateway"),  # noqa: S108  # the one writable mount
+    )
+
+
+def proxy_environment(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
+    """The environment the proxy runs with: the caller's, plus hygiene and scratch paths."""
+    out = dict(env)
+    scratch = settings.scratch
+    defaults = {
+        # LiteLLM's own default level is DEBUG, which logs prompts.
+        "LITELLM_LOG": "INFO",
+        "JSON_LOGS": "true",
+        # Read the bundled cost map instead of fetching one at start-up.
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_DONT_SHOW_FEEDBACK_BOX": "true",
+        # Load-balancer and container health probes would otherwise fill the log.
+        "LITELLM_DISABLE_ACCESS_LOG_PATHS": "/health/liveliness,/health/readiness",
+        # Below ECS's default 30 s stopTimeout, so draining ends before SIGKILL.
+        "GRACEFUL_SHUTDOWN_TIMEOUT": "25",
+        "REDIS_SSL": "false",
+        # Writable copies for a read-only root filesystem (LiteLLM's documented variables).
+        "LITELLM_UI_PATH": str(scratch / "ui"),
+        "LITELLM_ASSETS_PATH": str(scratch / "assets"),
+        "LITELLM_MIGRATION_DIR": str(scratch / "migrations"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    for name, value in defaults.items():
+        if not _value(out, name):
+            out[name] = value
+    out["NUM_WORKERS"] = str(settings.workers)
+    if settings.database is None:
+        # Nothing must let LiteLLM build a URL on its own and try Prisma.
+        for name in ("DATABASE_URL", "DIRECT_URL", "DATABASE_HOST"):
+            out.pop(name, None)
+    else:
+        out["DATABASE_URL"] = settings.database.url()
+    return out
+
+
+def rendered_config(settings: Settings) -> dict:
+    """The config for this command. `migrate` needs only the database: no cache, guardrail or tracing."""
+    if settings.command == "migrate":
+        config = render.render_config(settings.models, variant="bare", database=True)
+        config["general_settings"]["disable_prisma_schema_update"] = False
+        return config
+    return render.render_config(
+        settings.models, variant=settings.variant, database=settings.database is not None
+    )
+
+
+def proxy_command(settings: Settings, config_path: Path) -> list[str]:
+    """The LiteLLM CLI invocation; `migrate` sets the schema up and stops before serving."""
+    argv = [
+        sys.executable, "-m", "litellm.proxy.proxy_cli",
+        "--config", str(config_path),
+        "--host", settings.host,
+        "--port", str(settings.port),
+        "--num_workers", str(settings.workers),
+    ]  # fmt: skip
+    if settings.command == "migrate":
+        argv.append("--skip_server_startup")
+    return argv
+
+
+def log(message: str, level: str = "INFO", **fields: object) -> None:
+    """One JSON line on stderr, shaped like LiteLLM's own json_logs."""
+    record = {
+        "message": message,
+        "level": level,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "component": "gateway.entrypoint",
+        **fields,
+    }
+    print(json.dumps(record), file=sys.stderr, flush=True)
+
+
+def prepare_scratch(settings: Settings, config: Mapping) -> Path:
+    """Create the scratch tree and write the config readable by this user only."""
+    for sub in ("ui", "assets", "migrations"):
+        (settings.scratch / sub).mkdir(parents=True, exist_ok=True)
+    path = settings.scratch / "litellm.yaml"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(render.dump(config))
+    return path
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args[0] if args else "serve"
+    environ = dict(os.environ if env is None else env)
+    try:
+        settings = validate(environ, command)
+    except ContractError as error:
+        log(str(error), level="ERROR")
+        return EXIT_CONFIG_ERROR
+    config = rendered_config(settings)
+    if command == "render":
+        sys.stdout.write(render.dump(config))
+        return 0
+    if settings.database is None:
+        log(NO_DATABASE_MESSAGE, level="WARNING")
+    path = prepare_scratch(settings, config)
+    proxy_argv = proxy_command(settings, path)
+    log(
+        f"starting litellm ({command})",
+        variant=settings.variant,
+        deployments=len(settings.models),
+        workers=settings.workers,
+        database=settings.database is not None,
+        config=str(path),
+    )
+    # exec: the proxy becomes this process, so ECS's SIGTERM reaches uvicorn directly.
+    os.execve(proxy_argv[0], proxy_argv, proxy_environment(settings, environ))  # noqa: S606  # argv, no shell
+    return 0  # pragma: no cover - execve does not return
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,245 @@
+"""Render the final LiteLLM config: gateway/config.yaml + the environment's model catalogue.
+
+The catalogue lives only in environments/<env>/config.yaml; the infrastructure
+passes it to the container as the JSON value GATEWAY_MODELS, so one image serves
+every environment. Rendering is pure (data in, data out) so tests, the
+entrypoint, the local stack and the benchmark all get the same result.
+
+    python -m gateway.render --models-from environments/dev/config.yaml --variant full -o out.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+BASE_CONFIG = Path(__file__).with_name("config.yaml")
+MODES = ("chat", "embedding")
+Variant = Literal["full", "bare"]
+VARIANTS: tuple[Variant, ...] = ("full", "bare")
+
+# Settings that only make sense with a database behind the proxy.
+DATABASE_SETTINGS = (
+    "database_url",
+    "proxy_batch_write_at",
+    "database_connection_pool_limit",
+    "database_connection_timeout",
+    "disable_prisma_schema_update",
+    "allow_requests_on_db_unavailable",
+)
+# Removed by the bare variant so the benchmark can price each feature.
+BARE_LITELLM_SETTINGS = (
+    "callbacks",
+    "cache",
+    "cache_params",
+    "default_key_generate_params",
+    "upperbound_key_generate_params",
+)
+BARE_GENERAL_SETTINGS = ("max_parallel_requests",)
+BARE_ROUTER_SETTINGS = ("redis_host", "redis_port", "redis_password")
+
+
+class CatalogueError(ValueError):
+    """The model catalogue is malformed; the message names the entry and field."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatalogueModel:
+    """One catalogue entry: a public alias backed by one Bedrock model."""
+
+    alias: str
+    model_id: str
+    mode: str
+    fallbacks: tuple[str, ...] = ()
+
+
+def parse_catalogue(entries: object) -> tuple[CatalogueModel, ...]:
+    """Validate the catalogue's shape and cross-references (fallbacks name known aliases)."""
+    if not isinstance(entries, list) or not entries:
+        raise CatalogueError(
+            "the model catalogue must be a non-empty list of {alias, model_id, mode, fallbacks}"
+        )
+    models = []
+    for index, entry in enumerate(entries):
+        where = f"models[{index}]"
+        if not isinstance(entry, Mapping):
+            raise CatalogueError(f"{where}: expected a mapping, got {type(entry).__name__}")
+        unknown = set(entry) - {"alias", "model_id", "mode", "fallbacks"}
+        if unknown:
+            raise CatalogueError(f"{where}: unknown field(s) {sorted(unknown)}")
+        for field in ("alias", "model_id"):
+            if not isinstance(entry.get(field), str) or not entry[field].strip():
+                raise CatalogueError(f"{where}.{field}: a non-empty string is required")
+        mode = entry.get("mode", "chat")
+        if mode not in MODES:
+            raise CatalogueError(f"{where}.mode: {mode!r} is not one of {list(MODES)}")
+        fallbacks = entry.get("fallbacks") or []
+        if not isinstance(fallbacks, list) or not all(isinstance(f, str) for f in fallbacks):
+            raise CatalogueError(f"{where}.fallbacks: a list of aliases is required")
+        models.append(
+            CatalogueModel(
+                alias=entry["alias"], model_id=entry["model_id"], mode=mode, fallbacks=tuple(fallbacks)
+            )
+        )
+    _check_cross_references(models)
+    return tuple(models)
+
+
+def _check_cross_references(models: Sequence[CatalogueModel]) -> None:
+    modes: dict[str, str] = {}
+    for model in models:
+        if modes.setdefault(model.alias, model.mode) != model.mode:
+            raise CatalogueError(
+                f"alias {model.alias!r} mixes modes {modes[model.alias]!r} and {model.mode!r}"
+            )
+    for model in models:
+        for target in model.fallbacks:
+            if target not in modes:
+                raise CatalogueError(f"alias {model.alias!r} falls back to unknown alias {target!r}")
+            if target == model.alias:
+                raise CatalogueError(f"alias {model.alias!r} falls back to itself")
+            if modes[target] != model.mode:
+                raise CatalogueError(
+                    f"alias {model.alias!r} ({model.mode}) falls back to {target!r} ({modes[target]})"
+                )
+
+
+def catalogue_from_env_file(path: Path) -> tuple[CatalogueModel, ...]:
+    """The `models:` list of an environment file (environments/<env>/config.yaml)."""
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, Mapping) or "models" not in data:
+        raise CatalogueError(f"{path}: no `models:` list")
+    return parse_catalogue(data["models"])
+
+
+def catalogue_from_json(text: str) -> tuple[CatalogueModel, ...]:
+    """The GATEWAY_MODELS value the infrastructure sets."""
+    try:
+        return parse_catalogue(json.loads(text))
+    except json.JSONDecodeError as error:
+        raise CatalogueError(f"GATEWAY_MODELS is not valid JSON: {error}") from error
+
+
+def catalogue_to_json(models: Iterable[CatalogueModel]) -> str:
+    """Inverse of catalogue_from_json, for the local stack and tests."""
+    return json.dumps(
+        [
+            {"alias": m.alias, "model_id": m.model_id, "mode": m.mode, "fallbacks": list(m.fallbacks)}
+            for m in models
+        ]
+    )
+
+
+def model_list(models: Iterable[CatalogueModel]) -> list[dict[str, Any]]:
+    """LiteLLM deployments: public alias -> bedrock/<id>, region from the environment."""
+    return [
+        {
+            "model_name": model.alias,
+            "litellm_params": {
+                "model": f"bedrock/{model.model_id}",
+                "aws_region_name": "os.environ/AWS_REGION",
+            },
+            "model_info": {"mode": model.mode},
+        }
+        for model in models
+    ]
+
+
+def fallbacks(models: Iterable[CatalogueModel]) -> list[dict[str, list[str]]]:
+    """router_settings.fallbacks: one {alias: [targets]} per alias, targets in catalogue order."""
+    merged: dict[str, list[str]] = {}
+    for model in models:
+        targets = merged.setdefault(model.alias, [])
+        targets.extend(t for t in model.fallbacks if t not in targets)
+    return [{alias: targets} for alias, targets in merged.items() if targets]
+
+
+def load_base(path: Path = BASE_CONFIG) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def render_config(
+    models: Sequence[CatalogueModel],
+    *,
+    variant: Variant = "full",
+    database: bool = True,
+    base: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The complete LiteLLM config.
+
+    variant="bare" keeps the same models and routing but drops the guardrail,
+    the cache, the callbacks and the rate limits, so the benchmark can measure
+    what each costs. database=False drops every database setting: the proxy
+    then runs without virtual keys (master key only).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    config = copy.deepcopy(dict(base if base is not None else load_base()))
+    config["model_list"] = model_list(models)
+    router = config.setdefault("router_settings", {})
+    router["fallbacks"] = fallbacks(models)
+    general = config.setdefault("general_settings", {})
+    litellm_settings = config.setdefault("litellm_settings", {})
+    if not database:
+        for key in DATABASE_SETTINGS:
+            general.pop(key, None)
+    if variant == "bare":
+        config.pop("guardrails", None)
+        for key in BARE_LITELLM_SETTINGS:
+            litellm_settings.pop(key, None)
+        for key in BARE_GENERAL_SETTINGS:
+            general.pop(key, None)
+        for key in BARE_ROUTER_SETTINGS:
+            router.pop(key, None)
+    return config
+
+
+def dump(config: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gateway.render", description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--models-from", type=Path, help="an environment file (environments/<env>/config.yaml)"
+    )
+    source.add_argument("--models-json", help="the catalogue as JSON (default: $GATEWAY_MODELS)")
+    parser.add_argument("--variant", choices=VARIANTS, default="full")
+    parser.add_argument("--no-database", action="store_true", help="render without database settings")
+    parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    args = parser.parse_args(argv)
+    try:
+        if args.models_from:
+            models = catalogue_from_env_file(args.models_from)
+        else:
+            text = args.models_json or os.environ.get("GATEWAY_MODELS")
+            if not text:
+                parser.error("give --models-from, --models-json or set GATEWAY_MODELS")
+            models = catalogue_from_json(text)
+    except CatalogueError as error:
+        print(f"render: {error}", file=sys.stderr)
+        return 2
+    text = dump(render_config(models, variant=args.variant, database=not args.no_database))
+    if args.output:
+        args.output.write_text(text)
+        print(
+            f"render: wrote {args.output} ({len(models)} deployments, variant {args.variant})",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

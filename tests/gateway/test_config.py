@@ -1,0 +1,222 @@
+"""gateway/config.yaml as LiteLLM 1.108.7 reads it: it loads, routes every alias, reads secrets from env."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from gateway import entrypoint, render
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV = ROOT / "environments" / "dev" / "config.yaml"
+ENVIRONMENTS = sorted(p.parent.name for p in (ROOT / "environments").glob("*/config.yaml"))
+
+# Run in a child process: load_config mutates LiteLLM's module globals (callbacks,
+# cache), which must not leak into other tests of the same pytest run.
+PROBE = r"""
+import asyncio, json, sys
+import litellm
+from litellm.integrations.custom_guardrail import CustomGuardrail
+from litellm.proxy.proxy_server import ProxyConfig
+
+router, _, general = asyncio.run(ProxyConfig().load_config(router=None, config_file_path=sys.argv[1]))
+callbacks = litellm.callbacks + litellm.success_callback
+print(json.dumps({
+    "deployments": [[d["model_name"], d["litellm_params"]["model"]] for d in router.model_list],
+    "routing_strategy": router.routing_strategy,
+    "num_retries": router.num_retries,
+    "timeout": router.timeout,
+    "fallbacks": router.fallbacks,
+    "guardrails": [
+        {"name": g.guardrail_name, "hooks": g.event_hook, "default_on": g.default_on,
+         "class": type(g).__name__}
+        for g in litellm.callbacks if isinstance(g, CustomGuardrail)
+    ],
+    "callbacks": sorted(c if isinstance(c, str) else type(c).__name__ for c in callbacks),
+    "cache": type(litellm.cache.cache).__name__ if litellm.cache else None,
+    "json_logs": litellm.json_logs,
+    "master_key_from_env": general.get("master_key") == sys.argv[2],
+}, default=str))
+"""
+
+
+def _probe_env() -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LITELLM_MASTER_KEY": "sk-" + secrets.token_urlsafe(24),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_LOG": "ERROR",
+        "AWS_REGION": "us-east-1",
+        "GUARDRAIL_ID": "gr-probe",
+        "GUARDRAIL_VERSION": "1",
+        # Nothing listens there: loading the config must not need a connection.
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": "9",
+        "REDIS_SSL": "false",
+        "PHOENIX_COLLECTOR_ENDPOINT": "http://127.0.0.1:9/v1/traces",
+        "PHOENIX_PROJECT_NAME": "probe",
+    }
+
+
+def _load_with_litellm(path: Path) -> dict:
+    env = _probe_env()
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path), env["LITELLM_MASTER_KEY"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory) -> dict[str, dict]:
+    """The dev catalogue rendered in both variants and loaded by LiteLLM (in parallel: ~10 s each)."""
+    models = render.catalogue_from_env_file(DEV)
+    folder = tmp_path_factory.mktemp("litellm")
+    paths = {}
+    for variant in render.VARIANTS:
+        paths[variant] = folder / f"{variant}.yaml"
+        paths[variant].write_text(render.dump(render.render_config(models, variant=variant, database=False)))
+    with ThreadPoolExecutor(len(paths)) as pool:
+        return dict(zip(paths, pool.map(_load_with_litellm, paths.values()), strict=True))
+
+
+def _walk(node, path=()) -> Iterator[tuple[tuple, object]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, (*path, index))
+    else:
+        yield path, node
+
+
+# ---------------------------------------------------------------- through LiteLLM's loader
+@pytest.mark.slow
+def test_litellm_serves_every_catalogue_alias_from_its_bedrock_model(loaded):
+    models = render.catalogue_from_env_file(DEV)
+    expected = sorted([m.alias, f"bedrock/{m.model_id}"] for m in models)
+    assert sorted(loaded["full"]["deployments"]) == expected
+
+
+@pytest.mark.slow
+def test_litellm_routes_by_cost_with_retries_timeout_and_catalogue_fallbacks(loaded):
+    full = loaded["full"]
+    assert full["routing_strategy"] == "cost-based-routing"
+    assert full["num_retries"] == 3
+    assert full["timeout"] == 60
+    assert {"nova-pro": ["nova-lite"]} in full["fallbacks"]
+
+
+@pytest.mark.slow
+def test_litellm_runs_the_bedrock_guardrail_on_every_request_before_and_after_the_model(loaded):
+    [guardrail] = loaded["full"]["guardrails"]
+    assert guardrail["class"] == "BedrockGuardrail"
+    assert guardrail["default_on"] is True
+    assert set(guardrail["hooks"]) == {"pre_call", "post_call"}
+
+
+@pytest.mark.slow
+def test_litellm_caches_in_redis_traces_to_phoenix_and_logs_json(loaded):
+    full = loaded["full"]
+    assert full["cache"] == "RedisCache"
+    assert "arize_phoenix" in full["callbacks"]
+    assert full["json_logs"] is True
+    assert full["master_key_from_env"] is True
+
+
+@pytest.mark.slow
+def test_litellm_loads_the_bare_variant_without_guardrail_cache_or_tracing(loaded):
+    bare = loaded["bare"]
+    assert bare["deployments"] == loaded["full"]["deployments"]
+    assert bare["guardrails"] == []
+    assert bare["cache"] is None
+    assert "arize_phoenix" not in bare["callbacks"]
+
+
+# ---------------------------------------------------------------- static properties
+ENV_DERIVED = re.compile(
+    r"(host|port|password|key|secret|token|url|region_name|guardrailIdentifier|guardrailVersion|ssl)$"
+)
+
+
+def test_every_environment_derived_setting_is_an_os_environ_reference():
+    config = render.render_config(
+        render.catalogue_from_env_file(ROOT / "environments" / "dev" / "config.yaml")
+    )
+    checked = []
+    for path, value in _walk(config):
+        if isinstance(path[-1], str) and ENV_DERIVED.search(path[-1]):
+            checked.append(path)
+            assert isinstance(value, str), f"{'.'.join(map(str, path))} is a literal {value!r}"
+            assert value.startswith("os.environ/"), f"{'.'.join(map(str, path))} is a literal {value!r}"
+    assert len(checked) >= 12  # the redis, database, guardrail, region and key settings
+
+
+def test_every_referenced_variable_is_part_of_the_container_contract():
+    config = render.render_config(
+        render.catalogue_from_env_file(ROOT / "environments" / "dev" / "config.yaml")
+    )
+    referenced = {v.removeprefix("os.environ/") for _, v in _walk(config) if str(v).startswith("os.environ/")}
+    contract = (ROOT / "docs" / "contracts.md").read_text()
+    # DATABASE_URL is the one the entrypoint builds; the others are set by the infrastructure.
+    assert {name for name in referenced - {"DATABASE_URL"} if f"`{name}`" not in contract} == set()
+    assert "DATABASE_URL" in referenced
+
+
+def test_no_literal_key_is_committed_in_the_config():
+    text = (ROOT / "gateway" / "config.yaml").read_text()
+    assert not re.search(r"sk-[A-Za-z0-9]{8,}", text)
+
+
+def test_every_callback_the_config_names_is_known_to_litellm_or_imports():
+    import litellm
+
+    config = render.load_base()
+    for name in config["litellm_settings"]["callbacks"]:
+        if "." in name:
+            module, _, attribute = name.rpartition(".")
+            assert hasattr(importlib.import_module(module), attribute), name
+        else:
+            assert name in litellm._known_custom_logger_compatible_callbacks, name
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_catalogue_model_is_priced_in_litellms_local_cost_map(environment):
+    """Cost-based routing and spend tracking need a price for each Bedrock id."""
+    prices = json.loads(
+        (
+            Path(importlib.import_module("litellm").__file__).parent
+            / "model_prices_and_context_window_backup.json"
+        ).read_text()
+    )
+    models = render.catalogue_from_env_file(ROOT / "environments" / environment / "config.yaml")
+    unpriced = [m.model_id for m in models if "input_cost_per_token" not in prices.get(m.model_id, {})]
+    assert unpriced == []
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_environment_catalogue_passes_the_entrypoint_validation(environment):
+    models = render.catalogue_from_env_file(ROOT / "environments" / environment / "config.yaml")
+    env = {
+        **_probe_env(),
+        "GATEWAY_MODELS": render.catalogue_to_json(models),
+        "PHOENIX_API_KEY": "probe",
+    }
+    assert entrypoint.validate(env).models == models

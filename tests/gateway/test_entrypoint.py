@@ -1,0 +1,259 @@
+"""gateway/entrypoint.py: the container side of the runtime contract (docs/contracts.md)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import stat
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+
+from gateway import entrypoint, render
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = render.catalogue_to_json(
+    render.catalogue_from_env_file(ROOT / "environments" / "dev" / "config.yaml")
+)
+
+
+def contract_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """What the task definition sets in AWS, with a fresh random master key."""
+    env = {
+        "GATEWAY_ENVIRONMENT": "dev",
+        "GATEWAY_MODELS": MODELS,
+        "AWS_REGION": "us-east-1",
+        "GUARDRAIL_ID": "gr-abc123",
+        "GUARDRAIL_VERSION": "1",
+        "REDIS_HOST": "cache.internal",
+        "REDIS_PORT": "6379",
+        "REDIS_SSL": "true",
+        "REDIS_PASSWORD": "redis-auth",
+        "DATABASE_HOST": "db.internal",
+        "DATABASE_PORT": "5432",
+        "DATABASE_NAME": "litellm",
+        "DATABASE_USERNAME": "gateway",
+        "DATABASE_PASSWORD": "plain",
+        "PHOENIX_COLLECTOR_ENDPOINT": "https://phoenix.internal/v1/traces",
+        "PHOENIX_PROJECT_NAME": "llm-gateway-dev",
+        "LITELLM_MASTER_KEY": "sk-" + secrets.token_urlsafe(24),
+        "LITELLM_SALT_KEY": "sk-" + secrets.token_urlsafe(24),
+        "GATEWAY_WORKERS": "1",
+        "GATEWAY_SCRATCH_DIR": str(tmp_path / "scratch"),
+    }
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def without(env: dict[str, str], *names: str) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in names}
+
+
+@pytest.fixture
+def execs(monkeypatch):
+    """Capture the exec instead of replacing the test process with LiteLLM."""
+    calls = []
+    monkeypatch.setattr(entrypoint.os, "execve", lambda path, argv, env: calls.append((path, argv, env)))
+    return calls
+
+
+def error_lines(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------- validation
+def test_a_complete_environment_is_accepted(tmp_path):
+    settings = entrypoint.validate(contract_env(tmp_path))
+    assert settings.variant == "full"
+    assert settings.database is not None
+    assert (settings.host, settings.port, settings.workers) == ("0.0.0.0", 4000, 1)  # noqa: S104  # the container default
+
+
+@pytest.mark.parametrize("name", [*entrypoint.ALWAYS_REQUIRED, *entrypoint.FULL_REQUIRED])
+def test_a_missing_required_variable_stops_with_exit_2_and_its_name(tmp_path, capsys, execs, name):
+    assert entrypoint.main(["serve"], without(contract_env(tmp_path), name)) == 2
+    [line] = error_lines(capsys)
+    assert line["level"] == "ERROR"
+    assert name in line["message"]
+    assert execs == []
+
+
+def test_an_empty_variable_counts_as_missing(tmp_path):
+    with pytest.raises(entrypoint.ContractError, match="GUARDRAIL_ID"):
+        entrypoint.validate(contract_env(tmp_path, GUARDRAIL_ID="  "))
+
+
+def test_all_missing_variables_are_named_in_one_error(tmp_path):
+    with pytest.raises(entrypoint.ContractError) as error:
+        entrypoint.validate(without(contract_env(tmp_path), "REDIS_HOST", "GUARDRAIL_VERSION"))
+    assert "REDIS_HOST" in str(error.value)
+    assert "GUARDRAIL_VERSION" in str(error.value)
+
+
+@pytest.mark.parametrize("key", ["sk-1234", "not-an-sk-key-at-all", "sk-short"])
+def test_a_weak_master_key_is_refused(tmp_path, key):
+    with pytest.raises(entrypoint.ContractError, match="LITELLM_MASTER_KEY"):
+        entrypoint.validate(contract_env(tmp_path, LITELLM_MASTER_KEY=key))
+
+
+def test_debug_logging_is_refused_because_it_logs_prompts(tmp_path):
+    with pytest.raises(entrypoint.ContractError, match="LITELLM_LOG"):
+        entrypoint.validate(contract_env(tmp_path, LITELLM_LOG="DEBUG"))
+
+
+def test_a_malformed_catalogue_is_reported_as_GATEWAY_MODELS(tmp_path):
+    with pytest.raises(entrypoint.ContractError, match="GATEWAY_MODELS"):
+        entrypoint.validate(contract_env(tmp_path, GATEWAY_MODELS='[{"alias": "x"}]'))
+
+
+@pytest.mark.parametrize(("name", "value"), [("REDIS_PORT", "six"), ("PORT", "0"), ("GATEWAY_WORKERS", "-1")])
+def test_a_non_numeric_or_non_positive_number_is_refused(tmp_path, name, value):
+    with pytest.raises(entrypoint.ContractError, match=name):
+        entrypoint.validate(contract_env(tmp_path, **{name: value}))
+
+
+def test_phoenix_cloud_without_an_api_key_is_refused_before_litellm_fails_on_it(tmp_path):
+    env = contract_env(tmp_path, PHOENIX_COLLECTOR_ENDPOINT="https://app.phoenix.arize.com/v1/traces")
+    with pytest.raises(entrypoint.ContractError, match="PHOENIX_API_KEY"):
+        entrypoint.validate(env)
+    assert entrypoint.validate({**env, "PHOENIX_API_KEY": "px-key"})
+
+
+def test_the_bare_variant_needs_neither_redis_nor_guardrail_nor_phoenix(tmp_path):
+    env = without(contract_env(tmp_path, GATEWAY_VARIANT="bare"), *entrypoint.FULL_REQUIRED)
+    assert entrypoint.validate(env).variant == "bare"
+
+
+def test_an_unknown_command_is_refused(tmp_path):
+    with pytest.raises(entrypoint.ContractError, match="unknown command"):
+        entrypoint.validate(contract_env(tmp_path), "shell")
+
+
+# ---------------------------------------------------------------- database
+def test_database_url_percent_encodes_every_special_character_of_the_password(tmp_path):
+    password = "p@ss:w/rd?#%&+ =ü"
+    settings = entrypoint.validate(
+        contract_env(tmp_path, DATABASE_PASSWORD=password, DATABASE_USERNAME="a@b")
+    )
+    url = urlsplit(settings.database.url())
+    assert (url.scheme, url.hostname, url.port, url.path) == ("postgresql", "db.internal", 5432, "/litellm")
+    assert unquote(url.password) == password
+    assert unquote(url.username) == "a@b"
+    assert url.query == "sslmode=require"
+
+
+def test_database_tls_can_be_relaxed_only_explicitly_and_to_a_known_mode(tmp_path):
+    local = entrypoint.validate(contract_env(tmp_path, DATABASE_SSLMODE="disable"))
+    assert local.database.url().endswith("?sslmode=disable")
+    with pytest.raises(entrypoint.ContractError, match="DATABASE_SSLMODE"):
+        entrypoint.validate(contract_env(tmp_path, DATABASE_SSLMODE="sometimes"))
+
+
+def test_a_database_host_without_credentials_names_what_is_missing(tmp_path):
+    with pytest.raises(entrypoint.ContractError, match="DATABASE_PASSWORD"):
+        entrypoint.validate(without(contract_env(tmp_path), "DATABASE_PASSWORD"))
+
+
+def test_the_salt_key_is_required_with_a_database(tmp_path):
+    with pytest.raises(entrypoint.ContractError, match="LITELLM_SALT_KEY"):
+        entrypoint.validate(without(contract_env(tmp_path), "LITELLM_SALT_KEY"))
+
+
+def test_without_database_host_serve_says_so_in_one_line_and_runs_without_database(tmp_path, capsys, execs):
+    env = without(contract_env(tmp_path), "DATABASE_HOST", "LITELLM_SALT_KEY")
+    env["DATABASE_URL"] = "postgresql://stale@elsewhere/db"  # must not leak into the proxy
+    entrypoint.main(["serve"], env)
+    lines = error_lines(capsys)
+    database_lines = [line for line in lines if "database" in line["message"]]
+    assert [line["message"] for line in database_lines] == [entrypoint.NO_DATABASE_MESSAGE]
+    [(_, argv, proxy_env)] = execs
+    assert "DATABASE_URL" not in proxy_env
+    config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
+    assert not set(render.DATABASE_SETTINGS) & set(config["general_settings"])
+
+
+def test_with_a_database_serve_passes_the_built_url_and_keeps_schema_updates_off(tmp_path, capsys, execs):
+    entrypoint.main(["serve"], contract_env(tmp_path))
+    [(_, argv, proxy_env)] = execs
+    assert proxy_env["DATABASE_URL"].startswith("postgresql://gateway:plain@db.internal:5432/litellm")
+    config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
+    assert config["general_settings"]["disable_prisma_schema_update"] is True
+    assert "--skip_server_startup" not in argv
+    assert "no database" not in capsys.readouterr().err
+
+
+def test_migrate_applies_the_schema_and_stops_before_serving(tmp_path, execs):
+    entrypoint.main(["migrate"], without(contract_env(tmp_path), *entrypoint.FULL_REQUIRED))
+    [(_, argv, proxy_env)] = execs
+    assert argv[-1] == "--skip_server_startup"
+    config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
+    assert config["general_settings"]["disable_prisma_schema_update"] is False
+    assert "guardrails" not in config
+    assert proxy_env["LITELLM_MIGRATION_DIR"].startswith(str(tmp_path))
+
+
+def test_migrate_without_a_database_is_a_contract_error(tmp_path, capsys, execs):
+    assert entrypoint.main(["migrate"], without(contract_env(tmp_path), "DATABASE_HOST")) == 2
+    assert "DATABASE_HOST" in error_lines(capsys)[0]["message"]
+
+
+# ---------------------------------------------------------------- the exec
+def test_serve_execs_the_litellm_cli_with_the_rendered_config_host_port_and_workers(tmp_path, execs):
+    entrypoint.main([], contract_env(tmp_path, HOST="127.0.0.1", PORT="4123", GATEWAY_WORKERS="2"))
+    [(path, argv, _)] = execs
+    assert path == sys.executable
+    assert argv[1:3] == ["-m", "litellm.proxy.proxy_cli"]
+    assert argv[argv.index("--host") + 1] == "127.0.0.1"
+    assert argv[argv.index("--port") + 1] == "4123"
+    assert argv[argv.index("--num_workers") + 1] == "2"
+    config_path = Path(argv[argv.index("--config") + 1])
+    assert config_path.parent == tmp_path / "scratch"
+    assert stat.S_IMODE(config_path.stat().st_mode) == 0o600
+
+
+def test_the_proxy_gets_production_logging_the_local_cost_map_and_scratch_paths(tmp_path, execs):
+    entrypoint.main([], contract_env(tmp_path))
+    [(_, _, proxy_env)] = execs
+    assert proxy_env["LITELLM_LOG"] == "INFO"
+    assert proxy_env["JSON_LOGS"] == "true"
+    assert proxy_env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+    assert int(proxy_env["GRACEFUL_SHUTDOWN_TIMEOUT"]) < 30
+    for name in ("LITELLM_UI_PATH", "LITELLM_ASSETS_PATH", "LITELLM_MIGRATION_DIR"):
+        assert Path(proxy_env[name]).is_relative_to(tmp_path / "scratch")
+        assert Path(proxy_env[name]).is_dir()
+
+
+def test_render_prints_the_config_with_references_not_secret_values(tmp_path, capsys, execs):
+    env = contract_env(tmp_path)
+    assert entrypoint.main(["render"], env) == 0
+    out = capsys.readouterr().out
+    assert yaml.safe_load(out)["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
+    for secret in ("LITELLM_MASTER_KEY", "REDIS_PASSWORD", "DATABASE_PASSWORD"):
+        assert env[secret] not in out
+    assert execs == []
+
+
+# ---------------------------------------------------------------- workers
+@pytest.mark.parametrize(("cpus", "workers"), [(0.25, 1), (1, 1), (2, 1), (4, 2), (8, 4)])
+def test_default_workers_is_one_per_two_cpus_and_at_least_one(cpus, workers):
+    assert entrypoint.default_workers(cpus) == workers
+
+
+def test_available_cpus_follows_a_cgroup_v2_quota(tmp_path):
+    (tmp_path / "cpu.max").write_text("100000 100000\n")
+    assert entrypoint.available_cpus(tmp_path) == 1
+
+
+def test_available_cpus_follows_a_cgroup_v1_quota(tmp_path):
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("50000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert entrypoint.available_cpus(tmp_path) == 0.5
+
+
+def test_without_a_cgroup_quota_the_visible_cpus_count(tmp_path):
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert entrypoint.available_cpus(tmp_path) >= 1

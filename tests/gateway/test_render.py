@@ -1,0 +1,180 @@
+"""gateway/render.py: catalogue + shared settings -> the LiteLLM config the container runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway import render
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV = ROOT / "environments" / "dev" / "config.yaml"
+
+
+def _catalogue(*entries: dict) -> tuple[render.CatalogueModel, ...]:
+    return render.parse_catalogue(list(entries))
+
+
+NOVA_PRO = {
+    "alias": "nova-pro",
+    "model_id": "us.amazon.nova-pro-v1:0",
+    "mode": "chat",
+    "fallbacks": ["nova-lite"],
+}
+NOVA_LITE = {"alias": "nova-lite", "model_id": "us.amazon.nova-lite-v1:0", "mode": "chat"}
+EMBED = {"alias": "titan-embed", "model_id": "amazon.titan-embed-text-v2:0", "mode": "embedding"}
+
+
+def test_each_catalogue_entry_becomes_one_bedrock_deployment_under_its_public_alias():
+    config = render.render_config(_catalogue(NOVA_PRO, NOVA_LITE, EMBED))
+    assert config["model_list"] == [
+        {
+            "model_name": "nova-pro",
+            "litellm_params": {
+                "model": "bedrock/us.amazon.nova-pro-v1:0",
+                "aws_region_name": "os.environ/AWS_REGION",
+            },
+            "model_info": {"mode": "chat"},
+        },
+        {
+            "model_name": "nova-lite",
+            "litellm_params": {
+                "model": "bedrock/us.amazon.nova-lite-v1:0",
+                "aws_region_name": "os.environ/AWS_REGION",
+            },
+            "model_info": {"mode": "chat"},
+        },
+        {
+            "model_name": "titan-embed",
+            "litellm_params": {
+                "model": "bedrock/amazon.titan-embed-text-v2:0",
+                "aws_region_name": "os.environ/AWS_REGION",
+            },
+            "model_info": {"mode": "embedding"},
+        },
+    ]
+
+
+def test_router_fallbacks_come_from_the_catalogue():
+    config = render.render_config(_catalogue(NOVA_PRO, NOVA_LITE))
+    assert config["router_settings"]["fallbacks"] == [{"nova-pro": ["nova-lite"]}]
+
+
+def test_fallbacks_of_an_alias_listed_twice_are_merged_without_duplicates():
+    models = _catalogue(
+        {**NOVA_PRO, "fallbacks": ["nova-lite"]},
+        {**NOVA_PRO, "model_id": "amazon.nova-pro-v1:0", "fallbacks": ["nova-lite", "nova-micro"]},
+        NOVA_LITE,
+        {"alias": "nova-micro", "model_id": "us.amazon.nova-micro-v1:0", "mode": "chat"},
+    )
+    assert render.fallbacks(models) == [{"nova-pro": ["nova-lite", "nova-micro"]}]
+
+
+def test_the_dev_catalogue_has_the_reference_aliases_and_cheaper_tiers():
+    aliases = {m.alias: m.model_id for m in render.catalogue_from_env_file(DEV)}
+    assert aliases["titan-text"] == "amazon.titan-text-express-v1"
+    assert aliases["nova-pro"] == "us.amazon.nova-pro-v1:0"
+    assert {"nova-lite", "nova-micro", "titan-embed"} <= set(aliases)
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([{**NOVA_PRO, "fallbacks": ["nova-ultra"]}], "unknown alias 'nova-ultra'"),
+        ([{**NOVA_LITE, "fallbacks": ["nova-lite"]}], "falls back to itself"),
+        (
+            [{**NOVA_LITE, "fallbacks": ["titan-embed"]}, EMBED],
+            "(chat) falls back to 'titan-embed' (embedding)",
+        ),
+        ([{**NOVA_LITE, "mode": "completion"}], "is not one of"),
+        ([{**NOVA_LITE, "modelid": "x"}], "unknown field(s) ['modelid']"),
+        ([{"alias": "x", "mode": "chat"}], "models[0].model_id"),
+        ([NOVA_LITE, {**NOVA_LITE, "mode": "embedding"}], "mixes modes"),
+        ([], "non-empty list"),
+    ],
+)
+def test_a_malformed_catalogue_is_refused_with_the_faulty_entry_named(entries, message):
+    with pytest.raises(render.CatalogueError) as error:
+        render.parse_catalogue(entries)
+    assert message in str(error.value)
+
+
+def test_the_catalogue_survives_the_trip_through_GATEWAY_MODELS():
+    models = render.catalogue_from_env_file(DEV)
+    assert render.catalogue_from_json(render.catalogue_to_json(models)) == models
+
+
+def test_invalid_GATEWAY_MODELS_json_is_reported_by_name():
+    with pytest.raises(render.CatalogueError, match="GATEWAY_MODELS is not valid JSON"):
+        render.catalogue_from_json("[{alias: nova}")
+
+
+def test_bare_variant_keeps_models_and_routing_but_drops_every_measured_feature():
+    models = render.catalogue_from_env_file(DEV)
+    full = render.render_config(models, variant="full")
+    bare = render.render_config(models, variant="bare")
+    assert bare["model_list"] == full["model_list"]
+    assert bare["router_settings"]["routing_strategy"] == full["router_settings"]["routing_strategy"]
+    assert bare["router_settings"]["fallbacks"] == full["router_settings"]["fallbacks"]
+    assert "guardrails" not in bare
+    for key in (
+        "callbacks",
+        "cache",
+        "cache_params",
+        "default_key_generate_params",
+        "upperbound_key_generate_params",
+    ):
+        assert key in full["litellm_settings"]
+        assert key not in bare["litellm_settings"]
+    assert "max_parallel_requests" not in bare["general_settings"]
+    assert not {k for k in bare["router_settings"] if k.startswith("redis_")}
+    assert bare["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
+
+
+def test_without_a_database_no_database_setting_is_rendered():
+    config = render.render_config(render.catalogue_from_env_file(DEV), database=False)
+    assert not set(render.DATABASE_SETTINGS) & set(config["general_settings"])
+    assert config["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
+
+
+def test_with_a_database_serving_tasks_never_migrate_the_schema():
+    general = render.render_config(render.catalogue_from_env_file(DEV))["general_settings"]
+    assert general["database_url"] == "os.environ/DATABASE_URL"
+    assert general["disable_prisma_schema_update"] is True
+
+
+def test_rendering_leaves_the_shared_base_untouched():
+    base = render.load_base()
+    snapshot = json.dumps(base, sort_keys=True)
+    render.render_config(render.catalogue_from_env_file(DEV), variant="bare", database=False, base=base)
+    assert json.dumps(base, sort_keys=True) == snapshot
+
+
+def test_an_unknown_variant_is_refused():
+    with pytest.raises(ValueError, match="variant"):
+        render.render_config(render.catalogue_from_env_file(DEV), variant="lean")  # type: ignore[arg-type]
+
+
+def test_cli_renders_an_environment_file_to_yaml(tmp_path):
+    out = tmp_path / "litellm.yaml"
+    assert render.main(["--models-from", str(DEV), "--variant", "bare", "-o", str(out)]) == 0
+    written = yaml.safe_load(out.read_text())
+    assert {d["model_name"] for d in written["model_list"]} >= {"nova-pro", "titan-text", "titan-embed"}
+    assert "guardrails" not in written
+
+
+def test_cli_reads_GATEWAY_MODELS_when_no_file_is_given(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GATEWAY_MODELS", json.dumps([NOVA_LITE]))
+    assert render.main(["--no-database"]) == 0
+    written = yaml.safe_load(capsys.readouterr().out)
+    assert [d["model_name"] for d in written["model_list"]] == ["nova-lite"]
+    assert "database_url" not in written["general_settings"]
+
+
+def test_cli_exits_2_on_a_bad_catalogue(monkeypatch, capsys):
+    monkeypatch.setenv("GATEWAY_MODELS", "[]")
+    assert render.main([]) == 2
+    assert "non-empty list" in capsys.readouterr().err
