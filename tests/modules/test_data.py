@@ -1,0 +1,270 @@
+"""modules/data.py: Aurora PostgreSQL Serverless v2, encrypted, private, password never in state."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from cdktf_cdktf_provider_aws.data_aws_subnets import DataAwsSubnets
+from cdktf_cdktf_provider_aws.provider import AwsProvider
+
+from modules import cdk
+from modules.data import Database, DatabaseConfig
+
+PROD = DatabaseConfig(
+    name="gw-prod",
+    vpc_id="vpc-0123",
+    subnet_ids=("subnet-a", "subnet-b", "subnet-c"),
+    client_security_group_id="sg-tasks",
+    min_acu=0.5,
+    max_acu=8,
+    instances=2,
+    backup_retention_days=14,
+    deletion_protection=True,
+    skip_final_snapshot=False,
+    availability_zones=("us-east-1a", "us-east-1b"),
+    enhanced_monitoring_interval=60,
+)
+DEV = dataclasses.replace(
+    PROD,
+    name="gw-dev",
+    max_acu=2,
+    instances=1,
+    deletion_protection=False,
+    skip_final_snapshot=True,
+    availability_zones=(),
+    enhanced_monitoring_interval=0,
+)
+
+
+def synth(build) -> dict:
+    """Synthesize `build(stack)` in a bare stack and return the Terraform JSON."""
+    app = cdk.Testing.app()
+    stack = cdk.TerraformStack(app, "test")
+    AwsProvider(stack, "aws", region="us-east-1")
+    build(stack)
+    return json.loads(cdk.Testing.synth(stack))
+
+
+def build_database(config: DatabaseConfig):
+    def build(stack):
+        db = Database(stack, "database", config=config)
+        for attr in (
+            "cluster_endpoint",
+            "port",
+            "database_name",
+            "master_user_secret_arn",
+            "kms_key_arn",
+            "cluster_identifier",
+            "security_group_id",
+        ):
+            cdk.TerraformOutput(stack, attr, value=getattr(db, attr))
+
+    return build
+
+
+def only(doc: dict, kind: str) -> tuple[str, dict]:
+    ((name, item),) = doc["resource"][kind].items()
+    return name, item
+
+
+def ref(kind: str, name: str, attr: str) -> str:
+    return f"${{{kind}.{name}.{attr}}}"
+
+
+@pytest.fixture(scope="module")
+def prod() -> dict:
+    return synth(build_database(PROD))
+
+
+@pytest.fixture(scope="module")
+def dev() -> dict:
+    return synth(build_database(DEV))
+
+
+def cluster(doc: dict) -> dict:
+    return only(doc, "aws_rds_cluster")[1]
+
+
+def test_cluster_is_aurora_postgresql_serverless_v2_with_configured_capacity(prod):
+    c = cluster(prod)
+
+    assert (c["engine"], c["engine_mode"]) == ("aurora-postgresql", "provisioned")
+    assert c["engine_version"].startswith("16.")
+    assert c["serverlessv2_scaling_configuration"] == {"min_capacity": 0.5, "max_capacity": 8}
+
+
+def test_storage_is_encrypted_with_the_databases_own_rotating_key(prod):
+    key_name, key = only(prod, "aws_kms_key")
+
+    assert cluster(prod)["storage_encrypted"] is True
+    assert cluster(prod)["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
+    assert key["enable_key_rotation"] is True
+
+
+def test_master_password_is_managed_by_rds_and_never_an_argument(prod):
+    key_name, _ = only(prod, "aws_kms_key")
+    c = cluster(prod)
+    text = json.dumps(prod)
+
+    assert c["manage_master_user_password"] is True
+    assert c["master_user_secret_kms_key_id"] == ref("aws_kms_key", key_name, "arn")
+    assert "master_password" not in text
+    assert "password_wo" not in text
+
+
+def test_master_user_secret_arn_is_the_clusters_managed_secret(prod):
+    cluster_name, _ = only(prod, "aws_rds_cluster")
+
+    assert prod["output"]["master_user_secret_arn"]["value"] == (
+        f"${{aws_rds_cluster.{cluster_name}.master_user_secret[0].secret_arn}}"
+    )
+
+
+def test_iam_authentication_is_enabled(prod):
+    assert cluster(prod)["iam_database_authentication_enabled"] is True
+
+
+def test_backups_follow_config_in_their_window_and_snapshots_copy_tags(prod):
+    c = cluster(prod)
+
+    assert c["backup_retention_period"] == 14
+    assert c["preferred_backup_window"] == "03:00-04:00"
+    assert c["preferred_maintenance_window"] == "sun:04:30-sun:05:30"
+    assert c["copy_tags_to_snapshot"] is True
+
+
+def test_production_keeps_deletion_protection_and_a_final_snapshot(prod):
+    c = cluster(prod)
+
+    assert c["deletion_protection"] is True
+    assert c["skip_final_snapshot"] is False
+    assert c["final_snapshot_identifier"] == "gw-prod-final"
+
+
+def test_disposable_environment_turns_both_off_as_configured(dev):
+    c = cluster(dev)
+
+    assert c["deletion_protection"] is False
+    assert c["skip_final_snapshot"] is True
+    assert "final_snapshot_identifier" not in c
+
+
+def test_instances_are_private_serverless_and_spread_over_the_zones(prod):
+    instances = sorted(prod["resource"]["aws_rds_cluster_instance"].values(), key=lambda i: i["identifier"])
+
+    assert [i["identifier"] for i in instances] == ["gw-prod-1", "gw-prod-2"]
+    assert {i["instance_class"] for i in instances} == {"db.serverless"}
+    assert [i["availability_zone"] for i in instances] == ["us-east-1a", "us-east-1b"]
+    assert all(
+        i["publicly_accessible"] is False and i["auto_minor_version_upgrade"] is True for i in instances
+    )
+
+
+def test_single_instance_lets_rds_pick_the_zone(dev):
+    (instance,) = dev["resource"]["aws_rds_cluster_instance"].values()
+
+    assert "availability_zone" not in instance
+
+
+def test_performance_insights_are_encrypted_with_the_database_key(prod):
+    key_name, _ = only(prod, "aws_kms_key")
+
+    for instance in prod["resource"]["aws_rds_cluster_instance"].values():
+        assert instance["performance_insights_enabled"] is True
+        assert instance["performance_insights_kms_key_id"] == ref("aws_kms_key", key_name, "arn")
+
+
+def test_security_group_admits_only_postgres_from_the_client_group(prod):
+    sg_name, sg = only(prod, "aws_security_group")
+    _, rule = only(prod, "aws_vpc_security_group_ingress_rule")
+
+    assert "ingress" not in sg
+    assert "egress" not in sg
+    assert rule["security_group_id"] == ref("aws_security_group", sg_name, "id")
+    assert (rule["from_port"], rule["to_port"], rule["ip_protocol"]) == (5432, 5432, "tcp")
+    assert rule["referenced_security_group_id"] == "sg-tasks"
+    assert "cidr_ipv4" not in rule
+    assert cluster(prod)["vpc_security_group_ids"] == [ref("aws_security_group", sg_name, "id")]
+
+
+def test_parameter_group_forces_tls_for_the_engine_family(prod):
+    group_name, group = only(prod, "aws_rds_cluster_parameter_group")
+
+    assert group["family"] == "aurora-postgresql16"
+    assert {"name": "rds.force_ssl", "value": "1"} in group["parameter"]
+    assert cluster(prod)["db_cluster_parameter_group_name"] == ref(
+        "aws_rds_cluster_parameter_group", group_name, "name"
+    )
+
+
+def test_postgresql_logs_go_to_a_precreated_encrypted_log_group(prod):
+    group_name, group = only(prod, "aws_cloudwatch_log_group")
+    key_name, _ = only(prod, "aws_kms_key")
+    c = cluster(prod)
+
+    assert c["enabled_cloudwatch_logs_exports"] == ["postgresql"]
+    assert group["name"] == "/aws/rds/cluster/gw-prod/postgresql"
+    assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
+    assert f"aws_cloudwatch_log_group.{group_name}" in c["depends_on"]
+
+
+def test_subnet_group_holds_the_configured_subnets(prod):
+    group_name, group = only(prod, "aws_db_subnet_group")
+
+    assert group["subnet_ids"] == ["subnet-a", "subnet-b", "subnet-c"]
+    assert cluster(prod)["db_subnet_group_name"] == ref("aws_db_subnet_group", group_name, "name")
+
+
+def test_enhanced_monitoring_uses_a_role_only_rds_monitoring_can_assume(prod):
+    role_name, role = only(prod, "aws_iam_role")
+    trust = json.loads(role["assume_role_policy"])["Statement"]
+
+    assert [s["Principal"] for s in trust] == [{"Service": "monitoring.rds.amazonaws.com"}]
+    for instance in prod["resource"]["aws_rds_cluster_instance"].values():
+        assert instance["monitoring_interval"] == 60
+        assert instance["monitoring_role_arn"] == ref("aws_iam_role", role_name, "arn")
+
+
+def test_without_enhanced_monitoring_no_role_is_created(dev):
+    assert "aws_iam_role" not in dev["resource"]
+    (instance,) = dev["resource"]["aws_rds_cluster_instance"].values()
+    assert instance["monitoring_interval"] == 0
+
+
+def test_port_and_database_name_are_plain_values_for_the_task_environment(prod):
+    assert prod["output"]["port"]["value"] == 5432
+    assert prod["output"]["database_name"]["value"] == "litellm"
+
+
+def test_subnets_given_as_a_terraform_list_are_accepted():
+    def build(stack):
+        subnets = DataAwsSubnets(stack, "private")
+        Database(stack, "database", config=dataclasses.replace(DEV, subnet_ids=subnets.ids))
+
+    doc = synth(build)
+
+    (group,) = doc["resource"]["aws_db_subnet_group"].values()
+    assert group["subnet_ids"] == "${data.aws_subnets.private.ids}"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"instances": 0}, "instances"),
+        ({"min_acu": 4, "max_acu": 2}, "min_acu"),
+        ({"max_acu": 2.3}, "max_acu"),
+        ({"subnet_ids": ("subnet-a",)}, "subnet_ids"),
+        ({"name": "Gateway_DB"}, "name"),
+        ({"backup_retention_days": 0}, "backup_retention_days"),
+        ({"enhanced_monitoring_interval": 7}, "enhanced_monitoring_interval"),
+        ({"engine_version": "16"}, "engine_version"),
+        ({"log_retention_days": 31}, "log_retention_days"),
+    ],
+)
+def test_settings_rds_would_reject_are_refused_at_synth(change, field):
+    stack = cdk.TerraformStack(cdk.Testing.app(), "test")
+
+    with pytest.raises(ValueError, match=f"DatabaseConfig.{field}"):
+        Database(stack, "database", config=dataclasses.replace(DEV, **change))
