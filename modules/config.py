@@ -228,6 +228,7 @@ def _tags(values: Mapping[str, str]) -> None:
 
 
 RESERVED_TAGS = ("project", "environment")
+PHOENIX_CLOUD_HOST = "app.phoenix.arize.com"
 
 
 # ---------------------------------------------------------------- the schema
@@ -350,14 +351,23 @@ class PhoenixSettings:
     api_key_secret_arn: str | None = _setting(
         "Secrets Manager secret holding the Phoenix API key; null sends without a key",
         _pattern(
-            rf"{_ARN_PARTITION}:secretsmanager:{_REGION}:\d{{12}}:secret:[A-Za-z0-9/_+=.@-]+",
-            "a Secrets Manager secret ARN",
+            rf"{_ARN_PARTITION}:secretsmanager:{_REGION}:\d{{12}}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{{6}}",
+            "the full ARN of a Secrets Manager secret, with its 6-character suffix",
         ),
         default=None,
     )
     project_name: str = _setting(
         "Phoenix project the traces land in", _pattern(r"\S.{0,127}", "1-128 characters")
     )
+
+    def _validate(self) -> None:
+        # The image refuses to start without a key when tracing to Phoenix Cloud (gateway/entrypoint.py).
+        if PHOENIX_CLOUD_HOST in self.collector_endpoint and self.api_key_secret_arn is None:
+            raise _Invalid(
+                f"Phoenix Cloud ({PHOENIX_CLOUD_HOST}) needs an API key; allowed: the ARN of a secret "
+                "holding it, or a self-hosted collector_endpoint",
+                "api_key_secret_arn",
+            )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,337 @@
+"""modules/config.py: environment files load into typed settings; every mistake gives ONE clear error."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import main
+from modules.config import ConfigError, EnvironmentConfig, load, load_all
+
+ROOT = Path(__file__).resolve().parents[2]
+ENVIRONMENTS = ROOT / "environments"
+DEV = yaml.safe_load((ENVIRONMENTS / "dev" / "config.yaml").read_text())
+
+
+def write(root: Path, name: str, data: Any) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
+    (folder / "config.yaml").write_text(text)
+    return folder
+
+
+def edit(path: str, value: Any, *, delete: bool = False) -> dict:
+    """dev's settings with one dotted path (list indexes allowed) changed or deleted."""
+    data = copy.deepcopy(DEV)
+    *parents, last = path.split(".")
+    node: Any = data
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    key: Any = int(last) if isinstance(node, list) else last
+    if delete:
+        del node[key]
+    else:
+        node[key] = value
+    return data
+
+
+def error(tmp_path: Path, data: Any, name: str = "dev") -> ConfigError:
+    folder = write(tmp_path, name, data)
+    with pytest.raises(ConfigError) as caught:
+        load(folder)
+    assert str(caught.value).startswith(str(folder / "config.yaml")), "the message names the file"
+    return caught.value
+
+
+# ---------------------------------------------------------------- the shipped files
+def test_shipped_environments_load_with_the_folder_name_as_environment() -> None:
+    configs = load_all(ENVIRONMENTS)
+    assert [c.name for c in configs] == ["dev", "prod"]
+    assert [c.stack_id for c in configs] == ["llm-gateway-dev", "llm-gateway-prod"]
+
+
+def test_fields_are_the_yaml_keys_with_their_types() -> None:
+    dev = load(ENVIRONMENTS / "dev")
+    assert dev.database.min_acu == 0.5 and isinstance(dev.database.max_acu, float)
+    assert dev.models[0].alias == "nova-pro" and dev.models[0].fallbacks == ("nova-lite",)
+    assert dev.edge.certificate_arn is None and dev.network.nat_gateways == "single"
+    assert dev.tags["team"] == "platform"
+
+
+def test_prod_is_stricter_than_dev_where_a_platform_team_would_want() -> None:
+    dev, prod = load(ENVIRONMENTS / "dev"), load(ENVIRONMENTS / "prod")
+    assert prod.network.nat_gateways == "per_az" and dev.network.nat_gateways == "single"
+    assert prod.database.deletion_protection and not prod.database.skip_final_snapshot
+    assert prod.edge.deletion_protection and prod.cache.multi_az and prod.database.instances > 1
+    assert prod.observability.log_retention_days > dev.observability.log_retention_days
+    assert prod.compute.min_count > dev.compute.min_count
+
+
+def test_settings_are_frozen() -> None:
+    dev = load(ENVIRONMENTS / "dev")
+    with pytest.raises(AttributeError):
+        dev.database.min_acu = 4  # type: ignore[misc]
+
+
+def test_a_new_environment_folder_is_all_it_takes(tmp_path: Path) -> None:
+    for name in ("dev", "prod"):
+        shutil.copytree(ENVIRONMENTS / name, tmp_path / name)
+    write(tmp_path, "staging", edit("state.key", "llm-gateway/staging/terraform.tfstate"))
+    assert [c.stack_id for c in load_all(tmp_path)] == [
+        "llm-gateway-dev",
+        "llm-gateway-prod",
+        "llm-gateway-staging",
+    ]
+
+
+def test_load_all_returns_only_the_named_environments_in_order() -> None:
+    assert [c.name for c in load_all(ENVIRONMENTS, ["prod", "dev"])] == ["prod", "dev"]
+
+
+# ---------------------------------------------------------------- one test per mistake
+def test_unknown_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    data = edit("database.min_acus", 1)
+    err = error(tmp_path, data)
+    assert err.field == "database.min_acus"
+    assert "did you mean 'min_acu'" in err.message and "allowed keys: min_acu, max_acu" in err.message
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    err = error(tmp_path, {**DEV, "environment": "dev"})
+    assert err.field == "environment" and "unknown key" in err.message
+
+
+def test_wrong_type(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("compute.cpu", "1024"))
+    assert err.field == "compute.cpu"
+    assert "got a string '1024'; allowed: an integer" in err.message
+
+
+def test_boolean_is_not_accepted_as_a_number(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("network.az_count", True))
+    assert err.field == "network.az_count" and "allowed: an integer" in err.message
+
+
+def test_missing_required_field(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("database.max_acu", None, delete=True))
+    assert err.field == "database.max_acu"
+    assert err.message.startswith("is missing; required: highest Aurora capacity (ACU)")
+
+
+def test_missing_section(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("cache", None, delete=True))
+    assert err.field == "cache" and "is missing" in err.message
+
+
+def test_invalid_vpc_cidr(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("network.vpc_cidr", "10.20.0.300/16"))
+    assert err.field == "network.vpc_cidr" and "is not a valid CIDR" in err.message
+
+
+def test_vpc_cidr_with_host_bits_is_refused(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("network.vpc_cidr", "10.20.1.0/16"))
+    assert err.field == "network.vpc_cidr" and "host bits set" in err.message
+
+
+def test_vpc_cidr_must_be_private_and_sized(tmp_path: Path) -> None:
+    assert "not a private range" in error(tmp_path, edit("network.vpc_cidr", "8.8.0.0/16")).message
+    assert "allowed: /16 to /24" in error(tmp_path, edit("network.vpc_cidr", "10.0.0.0/8")).message
+
+
+def test_invalid_client_cidr_names_the_list_index(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("edge.allowed_client_cidrs", ["203.0.113.0/24", "not-a-cidr"]))
+    assert err.field == "edge.allowed_client_cidrs[1]" and "not a valid CIDR" in err.message
+
+
+def test_client_cidr_for_the_whole_internet_is_refused(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("edge.allowed_client_cidrs", ["0.0.0.0/0"]))
+    assert err.field == "edge.allowed_client_cidrs[0]" and "whole internet" in err.message
+
+
+def test_acu_above_aurora_maximum(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("database.max_acu", 300))
+    assert err.field == "database.max_acu" and "allowed: 1 to 256 in steps of 0.5" in err.message
+
+
+def test_acu_not_a_half_step(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("database.min_acu", 0.7))
+    assert err.field == "database.min_acu" and "not a multiple of 0.5" in err.message
+
+
+def test_max_acu_below_one_is_refused(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("database.max_acu", 0.5))
+    assert err.field == "database.max_acu" and "allowed: 1 to 256" in err.message
+
+
+def test_min_acu_zero_is_aurora_auto_pause_and_allowed(tmp_path: Path) -> None:
+    assert load(write(tmp_path, "dev", edit("database.min_acu", 0))).database.min_acu == 0.0
+
+
+def test_min_acu_greater_than_max_acu(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("database.min_acu", 4))
+    assert err.field == "database.min_acu" and "greater than max_acu 2.0" in err.message
+
+
+def test_min_count_greater_than_max_count(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("compute.min_count", 5))
+    assert err.field == "compute.min_count" and "allowed: min_count <= max_count" in err.message
+
+
+def test_desired_count_outside_min_and_max(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("compute.desired_count", 7))
+    assert err.field == "compute.desired_count" and "allowed: 1 to 3" in err.message
+
+
+def test_memory_must_suit_the_fargate_cpu(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("compute.memory", 1024))
+    assert err.field == "compute.memory" and "allowed: 2048 to 8192 in steps of 1024" in err.message
+
+
+def test_bad_enum(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("network.nat_gateways", "two"))
+    assert err.field == "network.nat_gateways" and "allowed: single | per_az" in err.message
+
+
+def test_account_id_must_be_twelve_digits(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("aws.account_id", "11111111111"))
+    assert err.field == "aws.account_id" and "exactly 12 digits" in err.message
+
+
+def test_unquoted_account_id_asks_for_quotes(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("aws.account_id", 111111111111))
+    assert err.field == "aws.account_id" and "(quote it)" in err.message
+
+
+def test_bad_region(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("aws.region", "us-east"))
+    assert err.field == "aws.region" and "an AWS region" in err.message
+
+
+def test_fallback_to_an_unknown_alias(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("models.0.fallbacks", ["nova-max"]))
+    assert err.field == "models[0].fallbacks[0]" and "unknown alias 'nova-max'" in err.message
+
+
+def test_duplicate_fallback(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("models.0.fallbacks", ["nova-lite", "nova-lite"]))
+    assert err.field == "models[0].fallbacks[1]" and "listed twice" in err.message
+
+
+def test_fallback_to_itself(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("models.0.fallbacks", ["nova-pro"]))
+    assert err.field == "models[0].fallbacks[0]" and "falls back to itself" in err.message
+
+
+def test_fallback_to_a_model_of_another_mode(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("models.0.fallbacks", ["titan-embed"]))
+    assert err.field == "models[0].fallbacks[0]" and "embedding model" in err.message
+
+
+def test_alias_group_listing_a_model_twice(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("models.6.model_id", "us.amazon.nova-micro-v1:0"))
+    assert err.field == "models[6].model_id" and "lists 'us.amazon.nova-micro-v1:0' twice" in err.message
+
+
+def test_bad_model_mode(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("models.1.mode", "image"))
+    assert err.field == "models[1].mode" and "allowed: chat | embedding" in err.message
+
+
+def test_empty_catalogue(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("models", []))
+    assert err.field == "models" and "at least one model" in err.message
+
+
+def test_log_retention_must_be_a_cloudwatch_value(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("observability.log_retention_days", 45))
+    assert err.field == "observability.log_retention_days" and "allowed: 1 | 3 | 5" in err.message
+
+
+def test_multi_az_cache_needs_a_replica(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("cache.multi_az", True))
+    assert err.field == "cache.multi_az" and "nodes >= 2" in err.message
+
+
+def test_certificate_from_another_region(tmp_path: Path) -> None:
+    arn = "arn:aws:acm:eu-west-1:111111111111:certificate/5f1c0a52-6d7e-4c1b-9a35-0e8f2f7d9c11"
+    err = error(tmp_path, edit("edge.certificate_arn", arn))
+    assert err.field == "edge.certificate_arn" and "a certificate in us-east-1" in err.message
+
+
+def test_phoenix_cloud_needs_an_api_key_secret(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("observability.phoenix.api_key_secret_arn", None))
+    assert err.field == "observability.phoenix.api_key_secret_arn" and "needs an API key" in err.message
+
+
+def test_phoenix_secret_needs_its_full_arn(tmp_path: Path) -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:llm-gateway/dev/phoenix-api-key"
+    err = error(tmp_path, edit("observability.phoenix.api_key_secret_arn", arn))
+    assert "6-character suffix" in err.message
+
+
+def test_state_key_must_name_the_environment(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("state.key", "llm-gateway/terraform.tfstate"))
+    assert err.field == "state.key" and "llm-gateway/dev/terraform.tfstate" in err.message
+
+
+def test_two_environments_sharing_a_state_key(tmp_path: Path) -> None:
+    # Each key names its own environment ("dev" folder, "qa" file), yet both are the same object.
+    shared = "llm-gateway/dev/qa.tfstate"
+    write(tmp_path, "dev", edit("state.key", shared))
+    write(tmp_path, "qa", edit("state.key", shared))
+    with pytest.raises(ConfigError) as caught:
+        load_all(tmp_path)
+    assert caught.value.field == "state.key" and "is also the state of 'dev'" in caught.value.message
+    assert caught.value.file.endswith("qa/config.yaml")
+
+
+def test_reserved_tag(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("tags.environment", "production"))
+    assert err.field == "tags.environment" and "set by the stack itself" in err.message
+
+
+def test_duplicate_yaml_key(tmp_path: Path) -> None:
+    text = (ENVIRONMENTS / "dev" / "config.yaml").read_text() + "\nproject: other\n"
+    err = error(tmp_path, text)
+    assert err.field == "project" and "duplicate key at line" in err.message
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    assert "the file is empty" in error(tmp_path, "").message
+
+
+def test_folder_without_config_file(tmp_path: Path) -> None:
+    (tmp_path / "qa").mkdir()
+    with pytest.raises(ConfigError, match="file not found"):
+        load_all(tmp_path)
+
+
+def test_unknown_environment_requested() -> None:
+    with pytest.raises(ConfigError, match="unknown environment 'staging'; allowed: dev, prod"):
+        load_all(ENVIRONMENTS, ["staging"])
+
+
+def test_stack_id_too_long_for_aws_names(tmp_path: Path) -> None:
+    data = edit("project", "a-very-long-project-name")
+    err = error(tmp_path, data)
+    assert err.field == "project" and "at most 24" in err.message
+
+
+def test_main_prints_the_error_without_traceback_and_fails(tmp_path: Path, capsys) -> None:
+    write(tmp_path, "dev", edit("database.min_acu", 300))
+    code = main.main(["--environments-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and "database.min_acu: 300.0 is out of" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_environment_config_is_built_only_by_the_loader() -> None:
+    with pytest.raises(TypeError):
+        EnvironmentConfig("dev")  # type: ignore[misc]  # keyword-only
