@@ -65,7 +65,7 @@ def _steps(job: dict) -> list[dict]:
 
 def _run_commands(script: str) -> list[str]:
     """Logical command lines of a run block (continuations joined, comments and blanks dropped)."""
-    joined = re.sub(r"\\\n\s*", " ", script)
+    joined = re.sub(r"\s*\\\n\s*", " ", script)
     return [line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
