@@ -14,6 +14,7 @@ import threading
 
 from gateway.emulator.server import start_emulator
 from gateway.emulator.sigv4 import Credentials
+from policies.guardrail import GuardrailDefinitionError
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except OSError as exc:
         print(f"bedrock-emulator: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except GuardrailDefinitionError as exc:  # fail closed: never serve without the guardrail it must enforce
+        print(f"bedrock-emulator: {exc}", file=sys.stderr)
         return 1
     print(f"bedrock-emulator listening on {emulator.url}", flush=True)
     try:
