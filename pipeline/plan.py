@@ -78,31 +78,38 @@ def synth(environment: str, args: argparse.Namespace) -> None:
     subprocess.run(command, cwd=ROOT, check=True)
 
 
-def run_policy_gate(plan_json: Path, report_dir: Path) -> PolicyResult | None:
-    """The policy engineer's gate over the plan JSON; None when this checkout has no gate."""
+def run_policy_gate(environment: str, plan_json: Path, report_dir: Path) -> PolicyResult | None:
+    """The policy gate over this plan (policies/gate.py); None when this checkout has no gate.
+
+    The stacks, Dockerfile and workflows are gated in the checks job; here only
+    the plan, which alone shows values known after synth (ids, ARNs, defaults).
+    """
     if not (ROOT / "policies" / "gate.py").is_file():
         print("policy gate: policies/gate.py is missing, so the summary says 'not run'", flush=True)
         return None
-    print("== policy gate", flush=True)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "policies.gate",
-            "--plan-json",
-            str(plan_json),
-            "--report-dir",
-            str(report_dir),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+    print("== policy gate over the plan", flush=True)
+    command = [
+        sys.executable,
+        "-m",
+        "policies.gate",
+        "--env",
+        environment,
+        "--plan-json",
+        str(plan_json.resolve()),
+    ]
+    command += ["--only-plan", "--report-dir", str(report_dir.resolve())]
+    done = subprocess.run(command, cwd=ROOT, check=False)
+    summary_file = report_dir / "summary.json"
+    if not summary_file.is_file():
+        return PolicyResult(False, (f"the gate exited {done.returncode} without writing {summary_file}",))
+    summary = json.loads(summary_file.read_text())
+    waived = summary.get("waived") or []
+    return PolicyResult(
+        passed=bool(summary.get("passed")) and done.returncode == 0,
+        failures=tuple(summary.get("failures") or ()),
+        report=f"{report_dir.name}/ (SARIF, JUnit, summary.json)",
+        note=f"{len(waived)} finding(s) waived (policies/waivers.yaml)." if waived else "",
     )
-    sys.stdout.write(done.stdout)
-    sys.stderr.write(done.stderr)
-    failures = tuple(line.strip() for line in done.stdout.splitlines() if "FAIL" in line.upper())
-    return PolicyResult(passed=done.returncode == 0, failures=failures, report=str(report_dir))
 
 
 def make_plan(environment: str, stack: Path, out: dict[str, Path], env: dict[str, str]) -> bool:
@@ -176,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     except (TerraformError, FileNotFoundError, subprocess.CalledProcessError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
-    policy = None if args.skip_policy else run_policy_gate(out["json"], out["policy"])
+    policy = None if args.skip_policy else run_policy_gate(args.environment, out["json"], out["policy"])
     summary = render_summary(
         json.loads(out["json"].read_text()),
         environment=args.environment,
