@@ -135,7 +135,7 @@ class SigV4Verifier:
         raw = _one(headers, "x-amz-date")
         try:
             if raw:
-                when = datetime.strptime(raw, _AMZ_DATE).replace(tzinfo=UTC)
+                when = _parse_amz_date(raw)
             elif _one(headers, "date"):
                 when = parsedate_to_datetime(_one(headers, "date")).astimezone(UTC)
                 raw = when.strftime(_AMZ_DATE)
@@ -208,6 +208,21 @@ def _remove_dot_segments(path: str) -> str:
     first = "/" if path[0] == "/" else ""
     last = "/" if path[-1] == "/" and output else ""
     return first + "/".join(output) + last
+
+
+def _parse_amz_date(raw: str) -> datetime:
+    """`YYYYMMDDTHHMMSSZ`; hand-parsed because strptime is a noticeable share of a request's cost."""
+    if len(raw) != 16 or raw[8] != "T" or raw[15] != "Z" or not (raw[:8] + raw[9:15]).isdigit():
+        raise ValueError(raw)
+    return datetime(
+        int(raw[0:4]),
+        int(raw[4:6]),
+        int(raw[6:8]),
+        int(raw[9:11]),
+        int(raw[11:13]),
+        int(raw[13:15]),
+        tzinfo=UTC,
+    )
 
 
 def _one(headers: Mapping[str, Sequence[str]], name: str) -> str:
