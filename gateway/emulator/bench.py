@@ -75,7 +75,7 @@ async def _worker(
 async def _run(
     host: str, port: int, request: bytes, total: int, concurrency: int
 ) -> tuple[float, list[float], int]:
-    """(elapsed seconds, per-request latencies, non-200 count) for `total` requests over `concurrency` connections."""
+    """(elapsed seconds, latencies, non-200 count) of `total` requests over `concurrency` connections."""
     quota, latencies, errors = [total], [], [0]
     started = time.perf_counter()
     await asyncio.gather(
