@@ -1,0 +1,23 @@
+"""ElastiCache gaps closed for the integration run: member clusters, deletions, subnet groups."""
+
+from __future__ import annotations
+
+from moto.elasticache.models import ElastiCacheBackend
+from moto.elasticache.responses import ElastiCacheResponse
+
+from .models import BACKEND_METHODS
+from .responses import RESPONSE_METHODS
+
+
+def install() -> None:
+    """Put the methods on moto's ElastiCache backend and responses (idempotent)."""
+    for name, method in BACKEND_METHODS.items():
+        setattr(ElastiCacheBackend, name, method)
+    for name, method in RESPONSE_METHODS.items():
+        setattr(ElastiCacheResponse, name, method)
+
+
+def installed() -> bool:
+    return all(getattr(ElastiCacheBackend, n) is m for n, m in BACKEND_METHODS.items()) and all(
+        getattr(ElastiCacheResponse, n, None) is m for n, m in RESPONSE_METHODS.items()
+    )

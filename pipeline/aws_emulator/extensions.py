@@ -1,0 +1,17 @@
+"""Every in-process moto extension this project needs, installed in one call."""
+
+from __future__ import annotations
+
+from . import bedrock_guardrails, elasticache
+
+MODULES = (bedrock_guardrails, elasticache)
+
+
+def install() -> None:
+    """Idempotent: safe to call before every server start."""
+    for module in MODULES:
+        module.install()
+
+
+def installed() -> bool:
+    return all(module.installed() for module in MODULES)
