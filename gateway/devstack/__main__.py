@@ -79,7 +79,6 @@ def serve(args: argparse.Namespace) -> int:
                     return 1
         except KeyboardInterrupt:
             print("\nstopping the local stack …")
-    print("stopped; no process left running")
     return 0
 
 

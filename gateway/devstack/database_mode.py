@@ -1,21 +1,23 @@
 """Can LiteLLM use the database here? Only where Prisma and its engine binaries are available.
 
 LiteLLM talks to Postgres through prisma-client-py, whose CLI downloads the
-query engine on first use. Offline that download hangs or fails and the proxy
-exits, so the stack decides up front (with a short timeout) and says why.
+query engine on first use. Offline the download fails (or hangs) and the proxy
+exits, so the stack asks `prisma version` up front, in the background while
+Phoenix boots, with a timeout, and says why the database is skipped.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
-import signal
-import subprocess
+import re
 import sys
+import time
 from dataclasses import dataclass
 
-PROBE_TIMEOUT_SECONDS = 20
+from gateway.devstack.supervisor import Child, Supervisor
+
+PROBE_TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -24,44 +26,47 @@ class DatabaseMode:
     reason: str
 
 
-def detect(python: str = sys.executable, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> DatabaseMode:
-    """Enabled when the proxy's Python has `prisma` and `prisma version` finds its engines in time."""
-    override = os.environ.get("DEVSTACK_DATABASE", "").lower()
-    if override in {"0", "off", "false", "no"}:
+def precheck() -> DatabaseMode | None:
+    """A decision that needs no probe (switched off, or no prisma package), else None."""
+    if os.environ.get("DEVSTACK_DATABASE", "").lower() in {"0", "off", "false", "no"}:
         return DatabaseMode(False, "DEVSTACK_DATABASE=off")
-    if python == sys.executable:
-        has_prisma = importlib.util.find_spec("prisma") is not None
-    else:
-        has_prisma = subprocess.run([python, "-c", "import prisma"], capture_output=True).returncode == 0
-    if not has_prisma:
+    if importlib.util.find_spec("prisma") is None:
+        return DatabaseMode(
+            False, f"the `prisma` package (LiteLLM's only database client) is not installed in {sys.prefix}"
+        )
+    return None
+
+
+def start_probe(supervisor: Supervisor) -> Child:
+    """`prisma version` resolves (and, online, downloads) the engines; the supervisor owns it."""
+    env = {**os.environ, "PRISMA_HIDE_UPDATE_MESSAGE": "1"}
+    return supervisor.start("prisma-probe", [sys.executable, "-m", "prisma", "version"], env=env)
+
+
+def finish_probe(
+    supervisor: Supervisor, probe: Child, *, timeout: float = PROBE_TIMEOUT_SECONDS
+) -> DatabaseMode:
+    """Wait for the probe (counting from its start) and turn its outcome into a decision."""
+    deadline = probe.started_at + timeout
+    while probe.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    timed_out = probe.alive()
+    supervisor.stop(probe)
+    if timed_out:
         return DatabaseMode(
             False,
-            "the `prisma` package (LiteLLM's only database client) is not installed in "
-            f"{os.path.dirname(os.path.dirname(python))}",
+            f"`prisma version` did not finish in {timeout:.0f} s: the Prisma engines are not cached and "
+            "cannot be downloaded here",
         )
-    # Own process group: on timeout the CLI's node/download children die with it.
-    probe = subprocess.Popen(
-        [python, "-m", "prisma", "version"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        process_group=0,
-        env={**os.environ, "PRISMA_HIDE_UPDATE_MESSAGE": "1"},
-    )
-    try:
-        output, _ = probe.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(probe.pid, signal.SIGKILL)
-        probe.communicate()
-        return DatabaseMode(
-            False,
-            f"`prisma version` did not finish in {timeout:.0f} s: its engine binaries are "
-            "not cached and cannot be downloaded here",
-        )
-    if probe.returncode != 0:
-        last = output.strip().splitlines()[-1:] or ["no output"]
-        return DatabaseMode(
-            False, f"`prisma version` failed: the engine binaries are missing ({last[0][:160]})"
-        )
+    if probe.process.returncode != 0:
+        return DatabaseMode(False, f"the Prisma engine binaries are not available ({_why(probe.tail(5))})")
     return DatabaseMode(True, "prisma and its engine binaries are available")
+
+
+def _why(output: str) -> str:
+    """The gist of a failed `prisma version`: usually an unreachable download host."""
+    host = re.search(r"https?://([^/\s]+)", output)
+    if host and re.search(r"ENOTFOUND|ECONNREFUSED|ETIMEDOUT|failed", output):
+        return f"`prisma version` cannot download them from {host.group(1)}"
+    last = output.strip().splitlines()[-1:] or ["no output"]
+    return f"`prisma version`: {last[0][:120]}"

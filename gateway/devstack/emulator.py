@@ -34,7 +34,7 @@ def fake_aws_keys() -> tuple[str, str]:
     return access, secret
 
 
-def start_emulator(supervisor: Supervisor, port: int, *, timeout: float = 60) -> Emulator:
+def start_emulator(supervisor: Supervisor, port: int, *, region: str, timeout: float = 60) -> Emulator:
     access, secret = fake_aws_keys()
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -43,6 +43,7 @@ def start_emulator(supervisor: Supervisor, port: int, *, timeout: float = 60) ->
         # Through the environment rather than --access-key/--secret-key: argv is visible to every user.
         "AWS_ACCESS_KEY_ID": access,
         "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_REGION": region,  # the signing region it verifies
     }
     child = supervisor.start(
         "emulator",

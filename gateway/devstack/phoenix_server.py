@@ -29,9 +29,8 @@ class Phoenix:
 
 def phoenix_binary() -> Path:
     """`$NOX_PHOENIX_BIN/phoenix` (set by nox), else the repository's phoenix venv."""
-    candidates = (
-        [Path(os.environ["NOX_PHOENIX_BIN"]) / "phoenix"] if os.environ.get("NOX_PHOENIX_BIN") else []
-    )
+    nox_bin = os.environ.get("NOX_PHOENIX_BIN")
+    candidates = [Path(nox_bin).absolute() / "phoenix"] if nox_bin else []
     candidates.append(REPO / ".nox" / "_envs" / "phoenix" / "bin" / "phoenix")
     for candidate in candidates:
         if candidate.is_file():

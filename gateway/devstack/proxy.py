@@ -24,9 +24,12 @@ REPO = Path(__file__).resolve().parents[2]
 # Variables of the environment that the proxy may inherit: nothing AWS-related
 # (a developer's real credentials or profile must never reach the emulator run).
 INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "TMPDIR")
-# How the entrypoint is told where to listen (the image listens on 0.0.0.0:4000).
-HOST_VARIABLE, PORT_VARIABLE = "GATEWAY_HOST", "GATEWAY_PORT"
+# gateway/entrypoint.py's knobs beyond the contract: where to listen (the image: 0.0.0.0:4000),
+# which config variant, how many workers, and where to write at run time (the image: /tmp/gateway).
+HOST_VARIABLE, PORT_VARIABLE = "HOST", "PORT"
 VARIANT_VARIABLE = "GATEWAY_VARIANT"
+WORKERS_VARIABLE = "GATEWAY_WORKERS"
+SCRATCH_VARIABLE = "GATEWAY_SCRATCH_DIR"
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ def proxy_environment(contract: Mapping[str, str], *, home: Path) -> dict[str, s
     env.update(
         {
             "HOME": str(home),
+            # Per stack, so two stacks (or a stack and a container test) never share a rendered config.
+            SCRATCH_VARIABLE: str(home / "scratch"),
+            # One uvicorn worker: what a 1-vCPU Fargate task runs, and half the memory of two.
+            WORKERS_VARIABLE: "1",
             "PYTHONPATH": str(REPO),
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",

@@ -115,9 +115,19 @@ class LocalStack:
         self.log(f"stack ready in {self.timings['total']:.1f} s; memory {self.memory().describe()}")
 
     def stop(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.close()
-            self._supervisor = None
+        """Stop every service and verify that no process of theirs is left."""
+        if self._supervisor is None:
+            return
+        began = time.monotonic()
+        count = len(self._supervisor.started)
+        self._supervisor.close()
+        survivors = self._supervisor.survivors()
+        self._supervisor = None
+        self.timings["stop"] = time.monotonic() - began
+        if survivors:
+            self.log(f"WARNING: processes survived the stop: {survivors}")
+        else:
+            self.log(f"stopped {count} processes in {self.timings['stop']:.1f} s; none left running")
 
     def _start_services(self) -> None:
         sup = self._supervisor
@@ -128,6 +138,9 @@ class LocalStack:
         # Phoenix takes the longest to boot and depends on nothing: it starts first, in the background.
         phoenix_started = time.monotonic()
         pending_phoenix = launch_phoenix(sup, self.work_dir / "phoenix", ports(), ports())
+        # So does the question whether LiteLLM can have its database (a few seconds offline).
+        mode = database_mode.precheck()
+        probe = database_mode.start_probe(sup) if mode is None else None
 
         self._step(1, total, "postgres")
         self.postgres = self._timed(
@@ -143,7 +156,9 @@ class LocalStack:
         self._done(2, total, "redis", f"{self.redis.host}:{self.redis.port}")
 
         self._step(3, total, "emulator")
-        self.emulator = self._timed("emulator", lambda: start_emulator(sup, ports()))
+        self.emulator = self._timed(
+            "emulator", lambda: start_emulator(sup, ports(), region=self.environment.region)
+        )
         self._done(3, total, "emulator", self.emulator.url)
 
         self._step(4, total, "phoenix")
@@ -151,7 +166,9 @@ class LocalStack:
         self.timings["phoenix"] = time.monotonic() - phoenix_started
         self._done(4, total, "phoenix", f"{self.phoenix.url} (booted in the background)")
 
-        mode = database_mode.detect()
+        if probe is not None:
+            mode = database_mode.finish_probe(sup, probe)
+        assert mode is not None
         self.database_enabled = mode.enabled
         if not mode.enabled:
             self.database_skip_reason = mode.reason
@@ -202,6 +219,7 @@ class LocalStack:
                     "DATABASE_NAME": self.postgres.database,
                     "DATABASE_USERNAME": self.postgres.username,
                     "DATABASE_PASSWORD": self.postgres.password,
+                    "DATABASE_SSLMODE": "disable",  # loopback only; in AWS the default, require, applies
                 }
             )
         return contract

@@ -62,6 +62,7 @@ class Supervisor:
         self.log_dir = Path(log_dir)
         self.grace_seconds = grace_seconds
         self.children: list[Child] = []
+        self.started: list[Child] = []  # every child ever started, for the final no-survivor check
         self._lock = threading.RLock()  # re-entrant: a signal may arrive while start() holds it
         self._previous_handlers: dict[int, object] = {}
         self._closed = False
@@ -100,6 +101,7 @@ class Supervisor:
         child = Child(name=name, process=process, log_path=log_path)
         with self._lock:
             self.children.append(child)
+            self.started.append(child)
         return child
 
     # ------------------------------------------------------------ stopping
@@ -129,6 +131,10 @@ class Supervisor:
                     break
                 child = self.children[-1]
             self.stop(child)
+
+    def survivors(self) -> list[int]:
+        """Live (non-zombie) processes left in any group this supervisor started; after close(): none."""
+        return live_members({child.pid for child in self.started})
 
     def close(self) -> None:
         """Stop everything and give back the signal handlers and the atexit slot."""
@@ -176,6 +182,24 @@ def _primary_group(user: str) -> int:
 def _signal_group(pgid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
+
+
+def live_members(pgids: set[int]) -> list[int]:
+    """Pids of live processes in the given process groups (zombies awaiting a reaper do not count)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name (which may hold spaces) start with the state, ppid, pgrp.
+        fields = stat.rsplit(")", 1)[1].split()
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp in pgids and state != "Z":
+            found.append(int(entry))
+    return found
 
 
 def _group_exists(pgid: int) -> bool:

@@ -29,9 +29,20 @@ def no_key_401(target: Target) -> str:
 
 
 def wrong_key_401(target: Target) -> str:
-    # Shaped like a real key, so the proxy must look it up rather than reject its format.
+    """A key shaped like a real one (so it must be looked up) is refused with 401.
+
+    Without its database LiteLLM 1.108.7 cannot look a key up and answers 400 `no_db_connection`:
+    the request is still refused, but the 401 itself can only be proven where the database runs.
+    """
     wrong = "sk-" + secrets.token_urlsafe(24)
     response = target.http.post(COMPLETIONS, json=_body(target), headers=target.auth(wrong))
+    if response.status_code == 400 and target.local is not None and not target.local.database_enabled:
+        error = openai_error(response, {400})
+        ensure(error.get("type") == "no_db_connection", f"unexpected 400 for a wrong key: {error}")
+        raise Skip(
+            "refused, but with 400 no_db_connection: without its database LiteLLM answers every "
+            f"non-master key so; the 401 needs the database ({target.local.database_skip_reason})"
+        )
     error = openai_error(response, {401})
     return f"401: {error['message'][:80]}"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.smoke.checks import emulator
 from gateway.smoke.checks.common import chat_text, ensure
 from gateway.smoke.runner import Skip
 from gateway.smoke.target import Target
@@ -33,26 +34,26 @@ def chat_on(alias: str) -> Callable[[Target], str]:
 
 
 def chat_streamed(target: Target) -> str:
-    """Server-sent events through the SDK: several content chunks, a finish reason, usage at the end."""
+    """Server-sent events through the SDK: content, a finish reason and usage, then the end of the stream.
+
+    The output guardrail has to see the whole answer before anyone does (to anonymize it), so
+    LiteLLM buffers the model's stream and releases it as one chunk: one content chunk is right
+    here. Locally the emulator proves the model itself was called with ConverseStream.
+    """
     aliases = target.environment.aliases("chat")
     if not aliases:
         raise Skip("the catalogue has no chat alias")
     alias = aliases[0]
+    streams_before = _stream_calls(target)
     stream = target.client().chat.completions.create(
         model=alias,
-        messages=[
-            {
-                "role": "user",
-                "content": f"Describe a streaming response in a few words ({target.nonce('sse')})",
-            }
-        ],
+        messages=[{"role": "user", "content": f"Describe streaming in a few words ({target.nonce('sse')})"}],
         stream=True,
         stream_options={"include_usage": True},
         max_tokens=64,
     )
-    pieces, finish, usage, chunks = [], None, None, 0
+    pieces, finish, usage = [], None, None
     for chunk in stream:
-        chunks += 1
         if chunk.usage is not None:
             usage = chunk.usage
         for choice in chunk.choices:
@@ -60,11 +61,24 @@ def chat_streamed(target: Target) -> str:
                 pieces.append(choice.delta.content)
             finish = choice.finish_reason or finish
     text = "".join(pieces)
-    ensure(len(pieces) >= 2, f"{alias}: expected several content chunks, got {len(pieces)} ({chunks} chunks)")
     ensure(text.strip(), f"{alias}: the streamed answer is empty")
     ensure(finish in {"stop", "length"}, f"{alias}: no finish_reason in the stream (got {finish!r})")
     ensure(usage is not None and usage.completion_tokens > 0, f"{alias}: no usage chunk in the stream")
-    return f"{alias}: {len(pieces)} content chunks, {usage.completion_tokens} completion tokens"
+    detail = f"{alias}: {len(pieces)} content chunk(s), {usage.completion_tokens} completion tokens"
+    if target.local is not None:
+        streams = _stream_calls(target) - streams_before
+        ensure(streams == 1, f"the emulator saw {streams} streaming model calls, expected 1")
+        detail += "; the model was called with ConverseStream"
+    return detail
+
+
+def _stream_calls(target: Target) -> int:
+    if target.local is None:
+        return 0
+    calls = emulator.stats(target).get("calls", {})
+    return sum(
+        ops.get("ConverseStream", 0) + ops.get("InvokeModelWithResponseStream", 0) for ops in calls.values()
+    )
 
 
 def embedding(target: Target) -> str:
