@@ -3,6 +3,10 @@
     python -m pipeline.plan dev [--image-tag TAG] [--detailed-exitcode] [--out-dir plans]
                                 [--aws-endpoint URL --local-backend DIR]
 
+The image comes from --image-tag (a tag or a sha256: digest; Terraform variable
+`image_tag`), else from what the environment runs now, so pull-request and drift
+plans do not propose rolling the image back.
+
 Writes, under the output folder: `<env>.tfplan` (the saved plan), `<env>.plan.json`
 (`terraform show -json`), `<env>.plan.txt`, `<env>.plan.md` (the summary posted on
 the pull request), `<env>.plan.meta.json` (what apply checks) and `policy-<env>/`.
@@ -68,8 +72,6 @@ def paths(out_dir: Path, environment: str) -> dict[str, Path]:
 def synth(environment: str, args: argparse.Namespace) -> None:
     """Run main.py for this environment only, with the local-run pass-through flags."""
     command = [sys.executable, str(ROOT / "main.py"), environment, "--out", str(args.stacks_dir.parent)]
-    if args.image_tag:
-        command += ["--image-tag", args.image_tag]
     if args.aws_endpoint:
         command += ["--aws-endpoint", args.aws_endpoint]
     if args.local_backend:
@@ -112,11 +114,38 @@ def run_policy_gate(environment: str, plan_json: Path, report_dir: Path) -> Poli
     )
 
 
-def make_plan(environment: str, stack: Path, out: dict[str, Path], env: dict[str, str]) -> bool:
-    """init, plan -out, show; returns whether the plan changes anything."""
-    terraform(["init", "-input=false", "-no-color", "-reconfigure"], stack, env=env, capture=True)
+def deployed_image_tag(stack: Path, env: dict[str, str]) -> str | None:
+    """The image the environment runs now (the stack's `image_tag` output), if it was ever applied."""
+    done = terraform(["output", "-json"], stack, env=env, capture=True, check=False)
+    if done.returncode != 0 or not done.stdout.strip():
+        return None
+    value = (json.loads(done.stdout).get("image_tag") or {}).get("value")
+    return value if isinstance(value, str) and value else None
+
+
+def choose_image(requested: str | None, stack: Path, env: dict[str, str]) -> str:
+    """The image to plan with: the one asked for, else the one deployed, so that pull-request
+    and drift plans show configuration changes rather than an image roll-back."""
+    image = requested or env.get("TF_VAR_image_tag") or deployed_image_tag(stack, env)
+    if not image:
+        raise FileNotFoundError(
+            "no --image-tag given and the environment has no deployed image yet: pass --image-tag TAG"
+        )
+    print(f"== image: {image}{'' if requested else ' (currently deployed)'}", flush=True)
+    return image
+
+
+def make_plan(stack: Path, out: dict[str, Path], env: dict[str, str], image: str) -> bool:
+    """plan -out, show; returns whether the plan changes anything."""
     planned = terraform(
-        ["plan", "-input=false", "-lock-timeout=5m", "-detailed-exitcode", f"-out={out['plan'].resolve()}"],
+        [
+            "plan",
+            "-input=false",
+            "-lock-timeout=5m",
+            "-detailed-exitcode",
+            f"-var=image_tag={image}",
+            f"-out={out['plan'].resolve()}",
+        ],
         stack,
         env=env,
         check=False,
@@ -131,7 +160,12 @@ def make_plan(environment: str, stack: Path, out: dict[str, Path], env: dict[str
 
 
 def write_metadata(
-    out: dict[str, Path], environment: str, stack: Path, args: argparse.Namespace, state: dict[str, object]
+    out: dict[str, Path],
+    environment: str,
+    stack: Path,
+    args: argparse.Namespace,
+    state: dict[str, object],
+    image: str,
 ) -> dict[str, object]:
     """What the plan was made from; apply refuses when any of it has moved."""
     meta = {
@@ -139,7 +173,7 @@ def write_metadata(
         "git_sha": git_sha(args.repo),
         "config_hash": file_hash(stack / "cdk.tf.json"),
         "plan_hash": file_hash(out["plan"]),
-        "image_tag": args.image_tag,
+        "image_tag": image,
         "stack_dir": str(stack.resolve()),
         "state": state,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -151,7 +185,9 @@ def write_metadata(
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Plan one environment: plan file, JSON, policy, summary.")
     parser.add_argument("environment")
-    parser.add_argument("--image-tag", help="gateway image tag or sha256: digest to deploy")
+    parser.add_argument(
+        "--image-tag", help="gateway image tag or sha256: digest (default: the one deployed now)"
+    )
     parser.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
     parser.add_argument("--out-dir", type=Path, default=Path("plans"), help="default: %(default)s")
     parser.add_argument("--stacks-dir", type=Path, default=DEFAULT_STACKS, help="default: %(default)s")
@@ -178,8 +214,10 @@ def main(argv: list[str] | None = None) -> int:
             synth(args.environment, args)
         stack = find_stacks(args.stacks_dir, [args.environment])[args.environment]
         env = terraform_env()
-        changed = make_plan(args.environment, stack, out, env)
-        write_metadata(out, args.environment, stack, args, state_identity(stack, env))
+        terraform(["init", "-input=false", "-no-color", "-reconfigure"], stack, env=env, capture=True)
+        image = choose_image(args.image_tag, stack, env)
+        changed = make_plan(stack, out, env, image)
+        write_metadata(out, args.environment, stack, args, state_identity(stack, env), image)
     except (TerraformError, FileNotFoundError, subprocess.CalledProcessError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR

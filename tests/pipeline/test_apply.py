@@ -46,7 +46,11 @@ def write_stack(tmp_path, resources):
     body = {
         "terraform": {"backend": {"local": {"path": str(tmp_path / "dev.tfstate")}}},
         "resource": {"terraform_data": {name: {"input": value} for name, value in resources.items()}},
-        "output": {"gateway_url": {"value": "http://gateway.example"}},
+        "variable": {"image_tag": {"type": "string"}},
+        "output": {
+            "gateway_url": {"value": "http://gateway.example"},
+            "image_tag": {"value": "${var.image_tag}"},
+        },
     }
     (stack / "cdk.tf.json").write_text(json.dumps(body))
     return stack
@@ -77,7 +81,7 @@ def run_apply(tmp_path, repo, *extra):
 def planned(tmp_path):
     repo = make_repo(tmp_path)
     write_stack(tmp_path, {"a": "1"})
-    assert run_plan(tmp_path, repo) == 0
+    assert run_plan(tmp_path, repo, "--image-tag", "abc123") == 0
     return tmp_path, repo
 
 
@@ -87,7 +91,7 @@ def test_a_fresh_plan_applies_and_outputs_are_saved(planned):
     state = json.loads((tmp_path / "dev.tfstate").read_text())
     assert [r["name"] for r in state["resources"]] == ["a"]
     outputs = json.loads((tmp_path / "plans" / "dev.outputs.json").read_text())
-    assert outputs == {"gateway_url": "http://gateway.example"}
+    assert outputs == {"gateway_url": "http://gateway.example", "image_tag": "abc123"}
 
 
 def test_outputs_go_to_github_output_when_asked(planned, monkeypatch):
@@ -95,7 +99,7 @@ def test_outputs_go_to_github_output_when_asked(planned, monkeypatch):
     target = tmp_path / "github_output"
     monkeypatch.setenv("GITHUB_OUTPUT", str(target))
     assert run_apply(tmp_path, repo, "--github-output") == 0
-    assert target.read_text() == "gateway_url=http://gateway.example\n"
+    assert target.read_text() == "gateway_url=http://gateway.example\nimage_tag=abc123\n"
 
 
 def test_applying_the_same_plan_twice_is_refused_as_stale_state(planned, capsys):
@@ -159,7 +163,7 @@ def test_terraform_itself_refuses_a_plan_whose_state_moved(planned, capfd):
     # Re-plan and apply once more so the state serial moves, then restore the first plan and
     # make its metadata claim the current state, so only Terraform's own check is left.
     write_stack(tmp_path, {"a": "2"})
-    assert run_plan(tmp_path, repo) == 0
+    assert run_plan(tmp_path, repo, "--image-tag", "abc123") == 0
     assert run_apply(tmp_path, repo) == 0
     state = json.loads((tmp_path / "dev.tfstate").read_text())
     write_stack(tmp_path, {"a": "1"})
@@ -174,3 +178,10 @@ def test_terraform_itself_refuses_a_plan_whose_state_moved(planned, capfd):
 
 def test_plan_module_paths_are_what_apply_reads():
     assert plan.paths is apply.paths
+
+
+def test_a_plan_without_an_image_keeps_the_deployed_one(planned):
+    tmp_path, repo = planned
+    assert run_apply(tmp_path, repo) == 0
+    assert run_plan(tmp_path, repo, "--detailed-exitcode") == 0
+    assert json.loads((tmp_path / "plans" / "dev.plan.meta.json").read_text())["image_tag"] == "abc123"

@@ -46,7 +46,11 @@ def write_stack(tmp_path, resources):
     body = {
         "terraform": {"backend": {"local": {"path": str(tmp_path / "dev.tfstate")}}},
         "resource": {"terraform_data": {name: {"input": value} for name, value in resources.items()}},
-        "output": {"gateway_url": {"value": "http://gateway.example"}},
+        "variable": {"image_tag": {"type": "string"}},
+        "output": {
+            "gateway_url": {"value": "http://gateway.example"},
+            "image_tag": {"value": "${var.image_tag}"},
+        },
     }
     (stack / "cdk.tf.json").write_text(json.dumps(body))
     return stack
@@ -113,21 +117,29 @@ def test_metadata_records_commit_config_and_image(planned):
 def test_detailed_exitcode_reports_pending_changes_with_2(tmp_path):
     repo = make_repo(tmp_path)
     write_stack(tmp_path, {"a": "1"})
-    assert run_plan(tmp_path, repo, "--detailed-exitcode") == plan.EXIT_CHANGES
+    assert run_plan(tmp_path, repo, "--detailed-exitcode", "--image-tag", "abc123") == plan.EXIT_CHANGES
     assert (tmp_path / "plans" / "dev.plan.md").is_file()
 
 
 def test_without_detailed_exitcode_changes_exit_0(tmp_path):
     repo = make_repo(tmp_path)
     write_stack(tmp_path, {"a": "1"})
-    assert run_plan(tmp_path, repo) == 0
+    assert run_plan(tmp_path, repo, "--image-tag", "abc123") == 0
+
+
+def test_first_plan_without_an_image_asks_for_one(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TF_VAR_image_tag", raising=False)
+    repo = make_repo(tmp_path)
+    write_stack(tmp_path, {"a": "1"})
+    assert run_plan(tmp_path, repo) == plan.EXIT_ERROR
+    assert "pass --image-tag TAG" in capsys.readouterr().err
 
 
 def test_a_terraform_error_exits_1_and_leaves_no_plan(tmp_path):
     repo = make_repo(tmp_path)
     stack = write_stack(tmp_path, {"a": "1"})
     (stack / "cdk.tf.json").write_text('{"resource": {"terraform_data": {"a": {"bogus": 1}}}}')
-    assert run_plan(tmp_path, repo) == plan.EXIT_ERROR
+    assert run_plan(tmp_path, repo, "--image-tag", "abc123") == plan.EXIT_ERROR
     assert not (tmp_path / "plans" / "dev.tfplan").exists()
     assert not (tmp_path / "plans" / "dev.plan.meta.json").exists()
 
