@@ -147,9 +147,17 @@ def _reports(stdout: str) -> list[dict]:
     return data if isinstance(data, list) else [data]
 
 
+def _stack_file(target: Target, file_path: str) -> Path | None:
+    """The stack file a result came from: the target itself, or a file under a scanned folder."""
+    if not target.path.is_dir():
+        return target.path
+    candidate = target.path / file_path.lstrip("/")
+    return candidate if candidate.is_file() else None
+
+
 def parse_checkov(stdout: str, target: Target) -> list[Finding]:
     """checkov's `-o json` output -> findings; raises ValueError on parsing errors it reports."""
-    index = resource_addresses(target.path) if target.framework == "terraform_json" else {}
+    indexes: dict[Path, dict] = {}
     findings = []
     for report in _reports(stdout):
         results = report.get("results") or {}
@@ -163,8 +171,11 @@ def parse_checkov(stdout: str, target: Target) -> list[Finding]:
             for item in results.get(key) or []:
                 lines = tuple(item.get("file_line_range") or (0, 0))
                 resource = item.get("resource_address") or item.get("resource") or ""
-                if index:
-                    resource = _address(resource, lines, index)
+                stack_file = _stack_file(target, item.get("file_path") or "")
+                if target.framework == "terraform_json" and stack_file is not None:
+                    if stack_file not in indexes:
+                        indexes[stack_file] = resource_addresses(stack_file)
+                    resource = _address(resource, lines, indexes[stack_file])
                 findings.append(
                     Finding(
                         check_id=item["check_id"],

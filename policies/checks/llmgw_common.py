@@ -54,12 +54,13 @@ def truthy(raw: Any) -> bool:
 def json_document(raw: Any) -> Any | None:
     """A JSON string attribute (container definitions, IAM documents) parsed, or None.
 
-    None means the value is not literal JSON here (an unresolved `${...}`
-    reference): the caller decides whether that passes.
+    None means the value is not literal JSON here (a whole `${...}` expression
+    such as a reference or jsonencode()): the caller decides whether that passes.
+    References embedded in JSON string values still parse.
     """
     if isinstance(raw, dict | list):
         return raw
-    if not isinstance(raw, str) or "${" in raw:
+    if not isinstance(raw, str):
         return None
     try:
         return json.loads(raw)

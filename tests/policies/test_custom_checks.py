@@ -1,0 +1,234 @@
+"""Every gateway policy (CKV_LLMGW_*) fires on the mistake it exists for, and only then.
+
+Invariants the constructs hard-code (WAF default block, TLS on the cache, ...)
+cannot be broken from an environment file, so they are broken by mutating a
+stack's JSON: once on a small hand-written stack and once on the real
+synthesized prod stack. Each mutated stack must fail with exactly the expected
+policy id and no other custom one. Invariants an environment file CAN break
+(deletion protection, log retention) are broken there and synthesized.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+from conftest import Mutation, failed_custom, mutated, scan_stacks, stack_of, write_stacks
+
+
+# ---------------------------------------------------------------- mutations
+def _resources(stack: dict, type_: str) -> list[dict]:
+    found = list((stack.get("resource") or {}).get(type_, {}).values())
+    assert found, f"the stack has no {type_} to break"
+    return found
+
+
+def _items(raw) -> list[dict]:
+    return [raw] if isinstance(raw, dict) else list(raw or [])
+
+
+def _edit_containers(stack: dict, edit) -> None:
+    for task in _resources(stack, "aws_ecs_task_definition"):
+        definitions = json.loads(task["container_definitions"])
+        edit(definitions[0])
+        task["container_definitions"] = json.dumps(definitions)
+
+
+def waf_allows_by_default(stack: dict) -> None:
+    for acl in _resources(stack, "aws_wafv2_web_acl"):
+        acl["default_action"] = {"allow": {}}
+
+
+def alb_without_web_acl(stack: dict) -> None:
+    assert stack["resource"].pop("aws_wafv2_web_acl_association", None), "no web ACL association to remove"
+
+
+def secret_named_plain_variable(stack: dict) -> None:
+    _edit_containers(
+        stack,
+        lambda c: c.setdefault("environment", []).append(
+            {"name": "REDIS_PASSWORD", "value": "plain-text-password"}
+        ),
+    )
+
+
+def key_shaped_plain_value(stack: dict) -> None:
+    # Generated here, never committed: `sk-` + 24 characters.
+    value = "sk-" + secrets.token_hex(12)
+    _edit_containers(
+        stack, lambda c: c.setdefault("environment", []).append({"name": "UPSTREAM", "value": value})
+    )
+
+
+def prompt_attack_at_medium(stack: dict) -> None:
+    changed = 0
+    for guardrail in _resources(stack, "aws_bedrock_guardrail"):
+        for policy in _items(guardrail.get("content_policy_config")):
+            for entry in _items(policy.get("filters_config")):
+                if entry.get("type") == "PROMPT_ATTACK":
+                    entry["input_strength"] = "MEDIUM"
+                    changed += 1
+    assert changed, "no PROMPT_ATTACK filter to weaken"
+
+
+def phone_numbers_in_clear(stack: dict) -> None:
+    for guardrail in _resources(stack, "aws_bedrock_guardrail"):
+        for policy in _items(guardrail.get("sensitive_information_policy_config")):
+            policy["pii_entities_config"] = [
+                e for e in _items(policy.get("pii_entities_config")) if e.get("type") != "PHONE"
+            ]
+
+
+def cache_without_tls(stack: dict) -> None:
+    for group in _resources(stack, "aws_elasticache_replication_group"):
+        group["transit_encryption_enabled"] = False
+
+
+def cache_without_auth(stack: dict) -> None:
+    for group in _resources(stack, "aws_elasticache_replication_group"):
+        for key in ("auth_token", "auth_token_wo", "user_group_ids"):
+            group.pop(key, None)
+
+
+def database_unencrypted(stack: dict) -> None:
+    for cluster in _resources(stack, "aws_rds_cluster"):
+        cluster["storage_encrypted"] = False
+
+
+def database_deletable(stack: dict) -> None:
+    for cluster in _resources(stack, "aws_rds_cluster"):
+        cluster["deletion_protection"] = False
+
+
+def bedrock_on_any_resource(stack: dict) -> None:
+    """Widen every Bedrock grant to `*`, wherever the stack writes its IAM documents."""
+    changed = 0
+    for type_ in ("aws_iam_role_policy", "aws_iam_policy"):
+        for policy in (stack.get("resource") or {}).get(type_, {}).values():
+            try:
+                document = json.loads(policy["policy"])
+            except (KeyError, ValueError):
+                continue
+            for statement in _items(document.get("Statement")):
+                actions = statement.get("Action")
+                if any(str(a).startswith("bedrock:") for a in _items_str(actions)):
+                    statement["Resource"] = "*"
+                    changed += 1
+            policy["policy"] = json.dumps(document)
+    for document in (stack.get("data") or {}).get("aws_iam_policy_document", {}).values():
+        for statement in _items(document.get("statement")):
+            if any(str(a).startswith("bedrock:") for a in statement.get("actions") or []):
+                statement["resources"] = ["*"]
+                changed += 1
+    assert changed, "no Bedrock grant found to widen"
+
+
+def _items_str(raw) -> list:
+    return raw if isinstance(raw, list) else [raw]
+
+
+def task_with_public_ip(stack: dict) -> None:
+    for service in _resources(stack, "aws_ecs_service"):
+        for network in _items(service.get("network_configuration")):
+            network["assign_public_ip"] = True
+
+
+def one_day_logs(stack: dict) -> None:
+    for group in _resources(stack, "aws_cloudwatch_log_group"):
+        group["retention_in_days"] = 1
+
+
+MUTATIONS: dict[str, tuple[Mutation, str]] = {
+    "waf_allows_by_default": (waf_allows_by_default, "CKV_LLMGW_1"),
+    "alb_without_web_acl": (alb_without_web_acl, "CKV_LLMGW_2"),
+    "secret_named_plain_variable": (secret_named_plain_variable, "CKV_LLMGW_3"),
+    "key_shaped_plain_value": (key_shaped_plain_value, "CKV_LLMGW_3"),
+    "prompt_attack_at_medium": (prompt_attack_at_medium, "CKV_LLMGW_4"),
+    "phone_numbers_in_clear": (phone_numbers_in_clear, "CKV_LLMGW_5"),
+    "cache_without_tls": (cache_without_tls, "CKV_LLMGW_6"),
+    "cache_without_auth": (cache_without_auth, "CKV_LLMGW_6"),
+    "database_unencrypted": (database_unencrypted, "CKV_LLMGW_7"),
+    "database_deletable": (database_deletable, "CKV_LLMGW_8"),
+    "bedrock_on_any_resource": (bedrock_on_any_resource, "CKV_LLMGW_9"),
+    "task_with_public_ip": (task_with_public_ip, "CKV_LLMGW_10"),
+    "one_day_logs": (one_day_logs, "CKV_LLMGW_11"),
+}
+
+
+def _scan_mutations(base: dict, root: Path) -> dict:
+    stacks = {"unchanged": base, **{name: mutated(base, m) for name, (m, _) in MUTATIONS.items()}}
+    return scan_stacks(write_stacks(root, stacks), "prod")
+
+
+@pytest.fixture(scope="module")
+def fixture_results(checkov, tmp_path_factory) -> dict:
+    from conftest import SECURE_STACK
+
+    return _scan_mutations(
+        json.loads(SECURE_STACK.read_text(encoding="utf-8")), tmp_path_factory.mktemp("mut-fx")
+    )
+
+
+@pytest.fixture(scope="module")
+def synthesized_results(checkov, real_stacks, tmp_path_factory) -> dict:
+    return _scan_mutations(stack_of(real_stacks, "prod"), tmp_path_factory.mktemp("mut-real"))
+
+
+@pytest.fixture(params=["fixture", "synthesized"])
+def results(request) -> dict:
+    return request.getfixturevalue(f"{request.param}_results")
+
+
+# ---------------------------------------------------------------- tests
+def test_unchanged_stack_passes_every_custom_policy(results):
+    assert failed_custom(results["unchanged"]) == set()
+
+
+def test_every_custom_policy_evaluates_the_unchanged_stack(results):
+    from policies import catalogue
+
+    evaluated = {f.check_id for f in results["unchanged"] if f.check_id.startswith("CKV_LLMGW_")}
+    assert evaluated == set(catalogue.load())
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+def test_breaking_an_invariant_fails_exactly_its_policy(results, mutation):
+    assert failed_custom(results[mutation]) == {MUTATIONS[mutation][1]}
+
+
+def test_every_custom_policy_has_a_negative_test():
+    from policies import catalogue
+
+    assert {expected for _, expected in MUTATIONS.values()} == set(catalogue.load())
+
+
+# ---------------------------------------------------------------- real environments
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_real_stack_passes_every_custom_policy(checkov, real_stacks, tmp_path, env):
+    findings = scan_stacks(write_stacks(tmp_path, {env: stack_of(real_stacks, env)}), env)[env]
+    assert failed_custom(findings) == set()
+
+
+def test_dev_stack_judged_by_prod_rules_fails_retention_and_deletion_protection(
+    checkov, real_stacks, tmp_path
+):
+    findings = scan_stacks(write_stacks(tmp_path, {"dev": stack_of(real_stacks, "dev")}), "prod")["dev"]
+    assert failed_custom(findings) == {"CKV_LLMGW_8", "CKV_LLMGW_11"}
+
+
+def test_prod_config_without_deletion_protection_fails_ckv_llmgw_8(checkov, broken_prod_stacks, tmp_path):
+    findings = scan_stacks(write_stacks(tmp_path, {"prod": stack_of(broken_prod_stacks, "prod")}), "prod")[
+        "prod"
+    ]
+    failing = {f.resource for f in findings if f.check_id == "CKV_LLMGW_8" and not f.passed}
+    assert failing and all(r.startswith("aws_rds_cluster.") for r in failing)
+
+
+def test_prod_config_with_one_day_logs_fails_ckv_llmgw_11(checkov, broken_prod_stacks, tmp_path):
+    findings = scan_stacks(write_stacks(tmp_path, {"prod": stack_of(broken_prod_stacks, "prod")}), "prod")[
+        "prod"
+    ]
+    failing = {f.resource for f in findings if f.check_id == "CKV_LLMGW_11" and not f.passed}
+    assert failing and all(r.startswith("aws_cloudwatch_log_group.") for r in failing)
