@@ -279,3 +279,30 @@ def test_one_keep_alive_connection_serves_many_requests(emulator, credentials):
             assert response.getheader("Connection") != "close"
     finally:
         connection.close()
+
+
+def test_nova_invoke_model_reads_the_native_schema_including_max_new_tokens(post):
+    native = {
+        "schemaVersion": "messages-v1",
+        **converse_body("Hi"),
+        "inferenceConfig": {"max_new_tokens": 9},
+    }
+
+    reply = post(f"{NOVA_PRO}/invoke", native)
+
+    assert reply.status == 200
+    body = reply.json()
+    assert body["output"]["message"]["content"][0]["text"] == "[nova-pro] Emulated answer to:"
+    assert body["stopReason"] == "max_tokens"
+    assert body["usage"] == {"inputTokens": 1, "outputTokens": 9, "totalTokens": 10}
+
+
+def test_nova_invoke_stream_wraps_converse_events_in_chunks(post):
+    reply = post(f"{NOVA_PRO}/invoke-with-response-stream", converse_body("Hi"))
+
+    chunks = [json.loads(base64.b64decode(e.json()["bytes"])) for e in decode_messages(reply.body)]
+    assert [next(iter(c)) for c in chunks][:1] == ["messageStart"]
+    assert (
+        chunks[-1]["metadata"]["usage"]["outputTokens"]
+        == chunks[-1]["amazon-bedrock-invocationMetrics"]["outputTokenCount"]
+    )
