@@ -3,6 +3,7 @@
     python -m pipeline.github upsert-plan-comment --environment dev --body-file plans/dev.plan.md
     python -m pipeline.github step-summary --file plans/dev.plan.md
     python -m pipeline.github export-secret --secret-id ARN --json-key KEY --env-name NAME
+    python -m pipeline.github image-digest --repository-url URL --tag TAG   # -> $GITHUB_OUTPUT digest=
 
 One comment per environment per pull request, found again by a hidden marker
 and edited in place, so a pull request pushed ten times still shows one
@@ -161,6 +162,35 @@ def read_secret(secret_id: str, json_key: str | None, region: str | None = None)
         raise KeyError(f"secret {secret_id} has no JSON key {json_key!r}") from None
 
 
+def image_digest(repository_url: str, tag: str, region: str | None = None) -> str:
+    """The digest ECR holds for `repository_url:tag`: what prod is promoted with, not the tag."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    match = re.fullmatch(r"(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/(.+)", repository_url)
+    if not match:
+        raise ValueError(f"not an ECR repository URL: {repository_url}")
+    registry, url_region, name = match.groups()
+    try:
+        images = boto3.client("ecr", region_name=region or url_region).describe_images(
+            registryId=registry, repositoryName=name, imageIds=[{"imageTag": tag}]
+        )["imageDetails"]
+    except (BotoCoreError, ClientError) as err:
+        raise ValueError(f"cannot find {repository_url}:{tag}: {err}") from None
+    return images[0]["imageDigest"]
+
+
+def write_output(name: str, value: str, environ: dict[str, str] | None = None) -> None:
+    """One single-line step output, for `steps.<id>.outputs.<name>`."""
+    target = (environ or os.environ).get("GITHUB_OUTPUT")
+    if not target:
+        raise ValueError("GITHUB_OUTPUT is not set (only inside GitHub Actions)")
+    if "\n" in value:
+        raise ValueError(f"output {name} spans lines")
+    with open(target, "a", encoding="utf-8") as fh:
+        fh.write(f"{name}={value}\n")
+
+
 def export_masked(name: str, value: str, environ: dict[str, str] | None = None, out=None) -> None:
     """Mask `value` in every later log line, then hand it to later steps as $name.
 
@@ -208,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     secret.add_argument("--json-key")
     secret.add_argument("--env-name", required=True)
     secret.add_argument("--region")
+    digest = commands.add_parser("image-digest", help="write the digest of an ECR tag to $GITHUB_OUTPUT")
+    digest.add_argument("--repository-url", required=True)
+    digest.add_argument("--tag", required=True)
+    digest.add_argument("--output-name", default="digest")
+    digest.add_argument("--region")
     args = parser.parse_args(argv)
     try:
         if args.command == "upsert-plan-comment":
@@ -218,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{action} plan comment {comment_id} for {args.environment} on #{issue}")
         elif args.command == "step-summary":
             print(f"appended {args.file} to {append_step_summary(args.file.read_text())}")
+        elif args.command == "image-digest":
+            value = image_digest(args.repository_url, args.tag, args.region)
+            write_output(args.output_name, value)
+            print(f"{args.repository_url}:{args.tag} is {value}")
         else:
             export_masked(args.env_name, read_secret(args.secret_id, args.json_key, args.region))
             print(f"exported {args.env_name} (masked)")

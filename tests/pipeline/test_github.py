@@ -258,3 +258,45 @@ def test_missing_secret_is_a_clean_error(monkeypatch, capsys):
         )
     assert code == 1
     assert "cannot read secret nope" in capsys.readouterr().err
+
+
+def test_image_digest_is_looked_up_by_tag_and_written_as_a_step_output(monkeypatch, tmp_path):
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    output = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    manifest = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    )
+    with moto.mock_aws():
+        ecr = boto3.client("ecr", region_name="us-east-1")
+        repo = ecr.create_repository(repositoryName="llm-gateway")["repository"]
+        pushed = ecr.put_image(repositoryName="llm-gateway", imageManifest=manifest, imageTag="3f2a9c1")[
+            "image"
+        ]
+        code = github.main(["image-digest", "--repository-url", repo["repositoryUri"], "--tag", "3f2a9c1"])
+    assert code == 0
+    assert output.read_text() == f"digest={pushed['imageId']['imageDigest']}\n"
+    assert pushed["imageId"]["imageDigest"].startswith("sha256:")
+
+
+def test_image_digest_of_an_unknown_tag_is_a_clean_error(monkeypatch, capsys):
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    with moto.mock_aws():
+        uri = boto3.client("ecr", region_name="us-east-1").create_repository(repositoryName="gw")[
+            "repository"
+        ]["repositoryUri"]
+        assert github.main(["image-digest", "--repository-url", uri, "--tag", "nope"]) == 1
+    assert "cannot find" in capsys.readouterr().err
+
+
+def test_image_digest_refuses_a_non_ecr_url(capsys):
+    assert github.main(["image-digest", "--repository-url", "docker.io/library/python", "--tag", "3"]) == 1
+    assert "not an ECR repository URL" in capsys.readouterr().err
