@@ -71,10 +71,12 @@ def check_traversable(path: Path, user: str | None) -> None:
     """Fail early, clearly, when `user` could not reach `path` (e.g. a work folder under /root)."""
     if user is None:
         return
-    for parent in list(path.resolve().parents)[:-1]:
-        mode = parent.stat().st_mode
-        owner = parent.stat().st_uid
-        if owner != pwd.getpwnam(user).pw_uid and not mode & 0o001:
+    uid = pwd.getpwnam(user).pw_uid
+    for parent in path.resolve().parents:
+        if not parent.exists():
+            continue  # created later, by us, traversable
+        info = parent.stat()
+        if info.st_uid != uid and not info.st_mode & 0o001:
             raise MissingRequirement(
                 f"{parent} is not traversable by {user!r}, which runs PostgreSQL and Redis: "
                 "choose a work folder elsewhere (--work-dir) or `chmod o+x` that folder"
