@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # spawns the emulator as a real process
+
 ROOT = Path(__file__).resolve().parents[3]
 READY_PREFIX = "bedrock-emulator listening on "
 
