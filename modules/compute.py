@@ -14,13 +14,30 @@ import dataclasses
 import json
 from collections.abc import Mapping
 
-from cdktf_cdktf_provider_aws.appautoscaling_policy import AppautoscalingPolicy
+from cdktf_cdktf_provider_aws.appautoscaling_policy import (
+    AppautoscalingPolicy,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification,
+)
 from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
-from cdktf_cdktf_provider_aws.ecr_repository import EcrRepository
-from cdktf_cdktf_provider_aws.ecs_cluster import EcsCluster
-from cdktf_cdktf_provider_aws.ecs_service import EcsService
-from cdktf_cdktf_provider_aws.ecs_task_definition import EcsTaskDefinition
+from cdktf_cdktf_provider_aws.ecr_repository import (
+    EcrRepository,
+    EcrRepositoryEncryptionConfiguration,
+    EcrRepositoryImageScanningConfiguration,
+)
+from cdktf_cdktf_provider_aws.ecs_cluster import EcsCluster, EcsClusterSetting
+from cdktf_cdktf_provider_aws.ecs_service import (
+    EcsService,
+    EcsServiceDeploymentCircuitBreaker,
+    EcsServiceLoadBalancer,
+    EcsServiceNetworkConfiguration,
+)
+from cdktf_cdktf_provider_aws.ecs_task_definition import (
+    EcsTaskDefinition,
+    EcsTaskDefinitionRuntimePlatform,
+    EcsTaskDefinitionVolume,
+)
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
@@ -28,6 +45,9 @@ from constructs import Construct
 
 from modules import cdk
 from modules.secrets import EncryptionKey, KeyConfig
+
+TargetTracking = AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration
+PredefinedMetric = AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification
 
 CONTAINER_NAME = "gateway"
 CONTAINER_PORT = 4000
@@ -189,14 +209,18 @@ class Compute(Construct):
         self._config = config
         self._repository()
         self.cluster = EcsCluster(
-            self, "cluster", name=config.name, setting=[{"name": "containerInsights", "value": "enabled"}]
+            self,
+            "cluster",
+            name=config.name,
+            setting=[EcsClusterSetting(name="containerInsights", value="enabled")],
         )
         image = cdk.Fn.conditional(
             cdk.Fn.startswith(config.image_ref, "sha256:"),
             f"{self.repository.repository_url}@{config.image_ref}",
             f"{self.repository.repository_url}:{config.image_ref}",
         )
-        self.image: str = cdk.Token.as_string(image)
+        # A local keeps the expression out of the container JSON (which stays plain JSON plus one reference).
+        self.image: str = cdk.TerraformLocal(self, "image", image).as_string
         runtime = config.runtime
 
         serving_exec = self._execution_role("execution", runtime.secrets())
@@ -254,8 +278,10 @@ class Compute(Construct):
             name=config.name,
             # A tag names one image forever: deploys are reproducible and a tag cannot be hijacked.
             image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration={"scan_on_push": True},
-            encryption_configuration=[{"encryption_type": "KMS", "kms_key": key.key_arn}],
+            image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
+            encryption_configuration=[
+                EcrRepositoryEncryptionConfiguration(encryption_type="KMS", kms_key=key.key_arn)
+            ],
             force_delete=not config.retain_images,
         )
         EcrLifecyclePolicy(
@@ -404,10 +430,12 @@ class Compute(Construct):
             network_mode="awsvpc",
             cpu=str(config.cpu),
             memory=str(config.memory),
-            runtime_platform={"cpu_architecture": "X86_64", "operating_system_family": "LINUX"},
+            runtime_platform=EcsTaskDefinitionRuntimePlatform(
+                cpu_architecture="X86_64", operating_system_family="LINUX"
+            ),
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role_arn,
-            volume=[{"name": v} for v in SCRATCH_VOLUMES],
+            volume=[EcsTaskDefinitionVolume(name=v) for v in SCRATCH_VOLUMES],
             container_definitions=json.dumps([container]),
         )
 
@@ -423,19 +451,19 @@ class Compute(Construct):
             desired_count=config.desired_count,
             launch_type="FARGATE",
             platform_version="1.4.0",
-            network_configuration={
-                "subnets": config.private_subnet_ids,
-                "security_groups": [config.security_group_id],
-                "assign_public_ip": False,
-            },
+            network_configuration=EcsServiceNetworkConfiguration(
+                subnets=config.private_subnet_ids,
+                security_groups=[config.security_group_id],
+                assign_public_ip=False,
+            ),
             load_balancer=[
-                {
-                    "target_group_arn": config.target_group_arn,
-                    "container_name": CONTAINER_NAME,
-                    "container_port": CONTAINER_PORT,
-                }
+                EcsServiceLoadBalancer(
+                    target_group_arn=config.target_group_arn,
+                    container_name=CONTAINER_NAME,
+                    container_port=CONTAINER_PORT,
+                )
             ],
-            deployment_circuit_breaker={"enable": True, "rollback": True},
+            deployment_circuit_breaker=EcsServiceDeploymentCircuitBreaker(enable=True, rollback=True),
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             # LiteLLM needs 10-20 s to start; give it time before the ALB's verdict counts.
@@ -473,13 +501,12 @@ class Compute(Construct):
                 service_namespace=target.service_namespace,
                 resource_id=target.resource_id,
                 scalable_dimension=target.scalable_dimension,
-                target_tracking_scaling_policy_configuration={
-                    "target_value": value,
-                    "predefined_metric_specification": {
-                        "predefined_metric_type": metric,
-                        **({"resource_label": label} if label else {}),
-                    },
-                    "scale_out_cooldown": 60,
-                    "scale_in_cooldown": 300,
-                },
+                target_tracking_scaling_policy_configuration=TargetTracking(
+                    target_value=value,
+                    predefined_metric_specification=PredefinedMetric(
+                        predefined_metric_type=metric, resource_label=label
+                    ),
+                    scale_out_cooldown=60,
+                    scale_in_cooldown=300,
+                ),
             )

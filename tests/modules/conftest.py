@@ -38,3 +38,32 @@ def dev(synthesized: dict[str, dict]) -> dict:
 @pytest.fixture(scope="session")
 def prod(synthesized: dict[str, dict]) -> dict:
     return synthesized["prod"]
+
+
+def synth_construct(build) -> dict:
+    """Terraform JSON of `build(stack)` in a bare stack with only an AWS provider (fast unit synth)."""
+    from cdktf_cdktf_provider_aws.provider import AwsProvider
+
+    from modules import cdk
+
+    stack = cdk.TerraformStack(cdk.Testing.app(), "test")
+    AwsProvider(stack, "aws", region="us-east-1")
+    build(stack)
+    return json.loads(cdk.Testing.synth(stack))
+
+
+@pytest.fixture(scope="session")
+def synth_in_stack():
+    """The `synth_construct` helper, for module-scoped fixtures of the construct tests."""
+    return synth_construct
+
+
+def resources(doc: dict, kind: str) -> list[dict]:
+    """Every resource of one Terraform type in a synthesized document."""
+    return list(doc.get("resource", {}).get(kind, {}).values())
+
+
+@pytest.fixture(scope="session")
+def of_type():
+    """The `resources` helper as a fixture."""
+    return resources

@@ -1,0 +1,276 @@
+"""modules/compute.py: hardened Fargate service, secrets only via `secrets`, scoped roles, autoscaling."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modules.compute import CONTAINER_PORT, Compute, ComputeConfig, GatewayRuntime
+
+MASTER = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gw/master-AAAAAA"
+SALT = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gw/salt-BBBBBB"
+DB = "arn:aws:secretsmanager:us-east-1:111111111111:secret:rds!cluster-CCCCCC"
+REDIS = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gw/redis-DDDDDD"
+PHOENIX = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gw/phoenix-EEEEEE"
+KEYS = ("arn:aws:kms:us-east-1:111111111111:key/secrets", "arn:aws:kms:us-east-1:111111111111:key/db")
+BEDROCK_POLICY = "arn:aws:iam::111111111111:policy/gw-bedrock"
+CONTRACT_ENV = {
+    "GATEWAY_ENVIRONMENT",
+    "GATEWAY_MODELS",
+    "AWS_REGION",
+    "GUARDRAIL_ID",
+    "GUARDRAIL_VERSION",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_SSL",
+    "DATABASE_HOST",
+    "DATABASE_PORT",
+    "DATABASE_NAME",
+    "PHOENIX_COLLECTOR_ENDPOINT",
+    "PHOENIX_PROJECT_NAME",
+}
+CONTRACT_SECRETS = {
+    "LITELLM_MASTER_KEY",
+    "LITELLM_SALT_KEY",
+    "DATABASE_USERNAME",
+    "DATABASE_PASSWORD",
+    "REDIS_PASSWORD",
+    "PHOENIX_API_KEY",
+}
+
+
+def runtime() -> GatewayRuntime:
+    return GatewayRuntime(
+        environment="test",
+        models_json='[{"alias":"a","model_id":"amazon.titan-text-express-v1","mode":"chat","fallbacks":[]}]',
+        region="us-east-1",
+        guardrail_id="gr-1",
+        guardrail_version="1",
+        redis_host="cache.internal",
+        redis_port="6379",
+        database_host="db.internal",
+        database_port="5432",
+        database_name="litellm",
+        phoenix_collector_endpoint="https://app.phoenix.arize.com/v1/traces",
+        phoenix_project_name="gw-test",
+        master_key_secret_arn=MASTER,
+        salt_key_secret_arn=SALT,
+        database_secret_arn=DB,
+        redis_secret_arn=REDIS,
+        phoenix_api_key_secret_arn=PHOENIX,
+    )
+
+
+def config(**changes) -> ComputeConfig:
+    base = dict(
+        name="gw-test",
+        region="us-east-1",
+        account_id="111111111111",
+        image_ref="sha256:" + "a" * 64,
+        cpu=1024,
+        memory=2048,
+        desired_count=2,
+        min_count=2,
+        max_count=6,
+        target_requests_per_task=300,
+        target_cpu_percent=60,
+        private_subnet_ids=["subnet-a", "subnet-b"],
+        security_group_id="sg-service",
+        target_group_arn="arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/gw/1",
+        alb_request_label="app/gw/1/targetgroup/gw/1",
+        log_group_name="/gw/test",
+        log_group_arn="arn:aws:logs:us-east-1:111111111111:log-group:/gw/test",
+        runtime=runtime(),
+        secret_kms_key_arns=KEYS,
+        task_policy_arns=(BEDROCK_POLICY,),
+        retain_images=False,
+    )
+    return ComputeConfig(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def doc(synth_in_stack) -> dict:
+    return synth_in_stack(lambda stack: Compute(stack, "compute", config=config()))
+
+
+def task_definition(doc: dict, family: str) -> tuple[dict, dict]:
+    (task,) = [t for t in doc["resource"]["aws_ecs_task_definition"].values() if t["family"] == family]
+    (container,) = json.loads(task["container_definitions"])
+    return task, container
+
+
+def role_policy(doc: dict, role_name: str) -> list[dict]:
+    (key,) = [k for k, r in doc["resource"]["aws_iam_role"].items() if r["name"] == role_name]
+    policies = [
+        p
+        for p in doc["resource"]["aws_iam_role_policy"].values()
+        if p["role"] == f"${{aws_iam_role.{key}.id}}"
+    ]
+    return [s for p in policies for s in json.loads(p["policy"])["Statement"]]
+
+
+def one(doc: dict, kind: str) -> dict:
+    (item,) = doc["resource"][kind].values()
+    return item
+
+
+# ---------------------------------------------------------------- image repository and cluster
+def test_repository_is_immutable_scanned_and_kms_encrypted(doc) -> None:
+    repo = one(doc, "aws_ecr_repository")
+    assert repo["image_tag_mutability"] == "IMMUTABLE"
+    assert repo["image_scanning_configuration"]["scan_on_push"] is True
+    (encryption,) = repo["encryption_configuration"]
+    assert encryption["encryption_type"] == "KMS" and encryption["kms_key"].startswith("${aws_kms_key.")
+
+
+def test_repository_lifecycle_expires_untagged_images(doc) -> None:
+    rules = json.loads(one(doc, "aws_ecr_lifecycle_policy")["policy"])["rules"]
+    assert rules[0]["selection"]["tagStatus"] == "untagged" and rules[0]["action"]["type"] == "expire"
+
+
+def test_cluster_has_container_insights(doc) -> None:
+    assert one(doc, "aws_ecs_cluster")["setting"] == [{"name": "containerInsights", "value": "enabled"}]
+
+
+# ---------------------------------------------------------------- serving task definition
+def test_task_runs_on_fargate_x86_linux_with_the_configured_size(doc) -> None:
+    task, _ = task_definition(doc, "gw-test")
+    assert task["requires_compatibilities"] == ["FARGATE"] and task["network_mode"] == "awsvpc"
+    assert (task["cpu"], task["memory"]) == ("1024", "2048")
+    assert task["runtime_platform"] == {"cpu_architecture": "X86_64", "operating_system_family": "LINUX"}
+
+
+def test_container_is_non_root_with_a_read_only_root_and_a_scratch_volume(doc) -> None:
+    task, container = task_definition(doc, "gw-test")
+    assert container["readonlyRootFilesystem"] is True
+    assert container["user"] and not container["user"].startswith(("0", "root"))
+    assert container["mountPoints"] == [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}]
+    assert task["volume"] == [{"name": "tmp"}]
+    assert container["linuxParameters"]["capabilities"]["drop"] == ["ALL"]
+
+
+def test_environment_is_exactly_the_runtime_contract(doc) -> None:
+    _, container = task_definition(doc, "gw-test")
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert set(env) == CONTRACT_ENV
+    assert env["REDIS_SSL"] == "true" and json.loads(env["GATEWAY_MODELS"])[0]["alias"] == "a"
+
+
+def test_every_secret_comes_through_secrets_with_json_key_selectors(doc) -> None:
+    _, container = task_definition(doc, "gw-test")
+    secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+    assert set(secrets) == CONTRACT_SECRETS
+    assert secrets["LITELLM_MASTER_KEY"] == f"{MASTER}:LITELLM_MASTER_KEY::"
+    assert secrets["LITELLM_SALT_KEY"] == f"{SALT}:LITELLM_SALT_KEY::"
+    assert secrets["DATABASE_PASSWORD"] == f"{DB}:password::" and secrets["REDIS_PASSWORD"] == REDIS
+
+
+def test_no_secret_is_a_plain_environment_value(doc) -> None:
+    _, container = task_definition(doc, "gw-test")
+    env = container["environment"]
+    assert not {e["name"] for e in env} & CONTRACT_SECRETS
+    assert not any("secretsmanager" in e["value"] or e["value"].startswith("sk-") for e in env)
+
+
+def test_health_check_needs_no_curl(doc) -> None:
+    _, container = task_definition(doc, "gw-test")
+    assert container["healthCheck"]["command"] == ["CMD", "python", "-m", "gateway.healthcheck"]
+    assert container["portMappings"][0]["containerPort"] == CONTAINER_PORT
+
+
+def test_logs_go_to_the_gateway_group(doc) -> None:
+    _, container = task_definition(doc, "gw-test")
+    log = container["logConfiguration"]
+    assert log["logDriver"] == "awslogs" and log["options"]["awslogs-group"] == "/gw/test"
+
+
+def test_image_is_the_repository_at_a_digest_or_tag_from_the_variable(doc) -> None:
+    _, container = task_definition(doc, "gw-test")
+    (name, expression) = next(iter(doc["locals"].items()))
+    assert container["image"] == f"${{local.{name}}}"
+    digest = "sha256:" + "a" * 64
+    assert expression.startswith(f'${{startswith("{digest}", "sha256:") ?')
+    assert f".repository_url}}@{digest}" in expression and f".repository_url}}:{digest}" in expression
+
+
+# ---------------------------------------------------------------- migration task
+def test_migration_task_runs_migrate_with_database_secrets_and_no_task_role(doc) -> None:
+    task, container = task_definition(doc, "gw-test-migrate")
+    assert container["command"] == ["migrate"]
+    assert {s["name"] for s in container["secrets"]} == {
+        "DATABASE_USERNAME",
+        "DATABASE_PASSWORD",
+        "LITELLM_MASTER_KEY",
+    }
+    assert "task_role_arn" not in task
+    assert "portMappings" not in container and container["readonlyRootFilesystem"] is True
+
+
+def test_migration_execution_role_reads_only_its_secrets(doc) -> None:
+    statements = {s["Sid"]: s for s in role_policy(doc, "gw-test-migrate-execution")}
+    assert sorted(statements["ReadTaskSecrets"]["Resource"]) == sorted([MASTER, DB])
+
+
+# ---------------------------------------------------------------- roles
+def test_execution_role_reads_exactly_the_task_secrets_and_their_keys(doc) -> None:
+    statements = {s["Sid"]: s for s in role_policy(doc, "gw-test-execution")}
+    assert sorted(statements["ReadTaskSecrets"]["Resource"]) == sorted([MASTER, SALT, DB, REDIS, PHOENIX])
+    assert statements["ReadTaskSecrets"]["Action"] == "secretsmanager:GetSecretValue"
+    assert statements["DecryptTaskSecrets"]["Resource"] == list(KEYS)
+
+
+def test_execution_role_uses_a_wildcard_only_where_aws_has_no_resource_level_permission(doc) -> None:
+    wildcard = [s for s in role_policy(doc, "gw-test-execution") if s["Resource"] == "*"]
+    assert [s["Action"] for s in wildcard] == ["ecr:GetAuthorizationToken"]
+
+
+def test_task_role_has_only_the_bedrock_policy(doc) -> None:
+    (attachment,) = doc["resource"]["aws_iam_role_policy_attachment"].values()
+    assert attachment["policy_arn"] == BEDROCK_POLICY
+    assert role_policy(doc, "gw-test-task") == []
+
+
+def test_roles_trust_only_ecs_tasks_of_this_account(doc) -> None:
+    for role in doc["resource"]["aws_iam_role"].values():
+        (statement,) = json.loads(role["assume_role_policy"])["Statement"]
+        assert statement["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "111111111111"}}
+
+
+# ---------------------------------------------------------------- service and scaling
+def test_service_runs_in_private_subnets_without_public_ip(doc) -> None:
+    network = one(doc, "aws_ecs_service")["network_configuration"]
+    assert network == {
+        "subnets": ["subnet-a", "subnet-b"],
+        "security_groups": ["sg-service"],
+        "assign_public_ip": False,
+    }
+
+
+def test_service_deploys_safely_and_allows_no_shell(doc) -> None:
+    service = one(doc, "aws_ecs_service")
+    assert service["deployment_circuit_breaker"] == {"enable": True, "rollback": True}
+    assert (service["deployment_minimum_healthy_percent"], service["deployment_maximum_percent"]) == (
+        100,
+        200,
+    )
+    assert service["enable_execute_command"] is False and service["propagate_tags"] == "SERVICE"
+    assert service["load_balancer"][0]["container_port"] == 4000
+
+
+def test_autoscaling_tracks_requests_per_target_and_cpu(doc) -> None:
+    target = one(doc, "aws_appautoscaling_target")
+    assert (target["min_capacity"], target["max_capacity"]) == (2, 6)
+    policies = {
+        p["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"][
+            "predefined_metric_type"
+        ]: p["target_tracking_scaling_policy_configuration"]
+        for p in doc["resource"]["aws_appautoscaling_policy"].values()
+    }
+    assert set(policies) == {"ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"}
+    assert policies["ALBRequestCountPerTarget"]["target_value"] == 300
+    assert policies["ALBRequestCountPerTarget"]["predefined_metric_specification"]["resource_label"] == (
+        "app/gw/1/targetgroup/gw/1"
+    )
+    assert policies["ECSServiceAverageCPUUtilization"]["target_value"] == 60

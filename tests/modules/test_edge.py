@@ -1,0 +1,162 @@
+"""modules/edge.py: hardened ALB, private TLS-only log bucket, WAF blocking by default, rate limiting all."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modules.edge import TLS_POLICY, Edge, EdgeConfig
+
+CERT = "arn:aws:acm:us-east-1:111111111111:certificate/5f1c0a52-6d7e-4c1b-9a35-0e8f2f7d9c11"
+KEY = "arn:aws:kms:us-east-1:111111111111:key/test"
+
+
+def config(**changes) -> EdgeConfig:
+    base = dict(
+        name="gw-test",
+        account_id="111111111111",
+        vpc_id="vpc-1",
+        public_subnet_ids=["subnet-a", "subnet-b"],
+        security_group_id="sg-alb",
+        container_port=4000,
+        certificate_arn=None,
+        deletion_protection=False,
+        allowed_client_cidrs=("203.0.113.0/24",),
+        waf_rate_limit=2000,
+        log_kms_key_arn=KEY,
+        log_retention_days=30,
+    )
+    return EdgeConfig(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def plain(synth_in_stack) -> dict:
+    return synth_in_stack(lambda stack: Edge(stack, "edge", config=config()))
+
+
+@pytest.fixture(scope="module")
+def tls(synth_in_stack) -> dict:
+    return synth_in_stack(
+        lambda stack: Edge(stack, "edge", config=config(certificate_arn=CERT, deletion_protection=True))
+    )
+
+
+def one(doc: dict, kind: str) -> dict:
+    (item,) = doc["resource"][kind].values()
+    return item
+
+
+def test_alb_is_internet_facing_and_drops_invalid_headers(plain) -> None:
+    alb = one(plain, "aws_lb")
+    assert alb["internal"] is False and alb["load_balancer_type"] == "application"
+    assert alb["drop_invalid_header_fields"] is True
+    assert alb["access_logs"]["enabled"] is True
+
+
+def test_deletion_protection_follows_the_config(plain, tls) -> None:
+    assert one(plain, "aws_lb")["enable_deletion_protection"] is False
+    assert one(tls, "aws_lb")["enable_deletion_protection"] is True
+    assert one(tls, "aws_s3_bucket")["force_destroy"] is False
+
+
+def test_without_a_certificate_only_plain_http_forwards(plain) -> None:
+    listener = one(plain, "aws_lb_listener")
+    assert (listener["port"], listener["protocol"]) == (80, "HTTP")
+    assert listener["default_action"][0]["type"] == "forward"
+
+
+def test_with_a_certificate_https_uses_tls13_policy_and_http_redirects(tls) -> None:
+    listeners = {x["protocol"]: x for x in tls["resource"]["aws_lb_listener"].values()}
+    assert set(listeners) == {"HTTP", "HTTPS"}
+    https = listeners["HTTPS"]
+    assert https["ssl_policy"] == TLS_POLICY == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["certificate_arn"] == CERT and https["default_action"][0]["type"] == "forward"
+    redirect = listeners["HTTP"]["default_action"][0]
+    assert redirect["type"] == "redirect" and redirect["redirect"]["protocol"] == "HTTPS"
+
+
+def test_target_group_checks_litellm_liveliness_on_the_container_port(plain) -> None:
+    group = one(plain, "aws_lb_target_group")
+    assert (group["target_type"], group["port"], group["protocol"]) == ("ip", 4000, "HTTP")
+    assert group["health_check"]["path"] == "/health/liveliness"
+
+
+def test_log_bucket_is_private_versioned_encrypted_and_expiring(plain) -> None:
+    block = one(plain, "aws_s3_bucket_public_access_block")
+    assert all(
+        block[k]
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
+    assert one(plain, "aws_s3_bucket_versioning")["versioning_configuration"]["status"] == "Enabled"
+    sse = one(plain, "aws_s3_bucket_server_side_encryption_configuration")["rule"][0]
+    assert sse["apply_server_side_encryption_by_default"]["sse_algorithm"] == "AES256"
+    assert one(plain, "aws_s3_bucket_lifecycle_configuration")["rule"][0]["expiration"][0]["days"] == 30
+
+
+def test_log_bucket_policy_admits_elb_delivery_and_refuses_plain_http(plain) -> None:
+    statements = {s["Sid"]: s for s in json.loads(one(plain, "aws_s3_bucket_policy")["policy"])["Statement"]}
+    assert statements["ElbLogDeliveryService"]["Principal"] == {
+        "Service": "logdelivery.elasticloadbalancing.amazonaws.com"
+    }
+    assert statements["ElbLogDeliveryAccount"]["Action"] == "s3:PutObject"
+    assert statements["ElbLogDeliveryAccount"]["Resource"].endswith("/alb/AWSLogs/111111111111/*")
+    deny = statements["TlsOnly"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_waf_blocks_by_default(plain) -> None:
+    acl = one(plain, "aws_wafv2_web_acl")
+    assert acl["default_action"] == {"block": {}} and acl["scope"] == "REGIONAL"
+
+
+def test_rate_limit_runs_first_and_the_allow_list_last(plain) -> None:
+    ordered = sorted(one(plain, "aws_wafv2_web_acl")["rule"], key=lambda r: r["priority"])
+    assert ordered[0]["name"] == "rate-limit-per-ip" and ordered[0]["action"] == {"block": {}}
+    assert ordered[0]["statement"]["rate_based_statement"] == {"limit": 2000, "aggregate_key_type": "IP"}
+    assert ordered[-1]["action"] == {"allow": {}}
+    assert "ip_set_reference_statement" in ordered[-1]["statement"]
+    assert [r for r in ordered if "allow" in r.get("action", {})] == [ordered[-1]]
+
+
+def test_aws_managed_rule_groups_are_enforced(plain) -> None:
+    groups = {
+        r["statement"]["managed_rule_group_statement"]["name"]: r
+        for r in one(plain, "aws_wafv2_web_acl")["rule"]
+        if "managed_rule_group_statement" in r["statement"]
+    }
+    assert set(groups) == {
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesSQLiRuleSet",
+        "AWSManagedRulesAmazonIpReputationList",
+    }
+    assert all(r["override_action"] == {"none": {}} for r in groups.values())
+
+
+def test_body_size_rule_only_counts_because_prompts_exceed_8kb(plain) -> None:
+    (common,) = [
+        r for r in one(plain, "aws_wafv2_web_acl")["rule"] if r["name"] == "AWSManagedRulesCommonRuleSet"
+    ]
+    overrides = common["statement"]["managed_rule_group_statement"]["rule_action_override"]
+    assert overrides == [{"name": "SizeRestrictions_BODY", "action_to_use": {"count": {}}}]
+
+
+def test_allow_list_holds_exactly_the_configured_clients(plain) -> None:
+    ip_set = one(plain, "aws_wafv2_ip_set")
+    assert ip_set["addresses"] == ["203.0.113.0/24"] and ip_set["ip_address_version"] == "IPV4"
+
+
+def test_waf_is_attached_to_the_alb(plain) -> None:
+    association = one(plain, "aws_wafv2_web_acl_association")
+    assert (
+        association["resource_arn"].startswith("${aws_lb.")
+        and "aws_wafv2_web_acl." in association["web_acl_arn"]
+    )
+
+
+def test_waf_logs_to_an_encrypted_group_without_the_api_key(plain) -> None:
+    group = one(plain, "aws_cloudwatch_log_group")
+    assert group["name"] == "aws-waf-logs-gw-test" and group["kms_key_id"] == KEY
+    logging = one(plain, "aws_wafv2_web_acl_logging_configuration")
+    assert logging["redacted_fields"] == [{"single_header": {"name": "authorization"}}]

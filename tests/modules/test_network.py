@@ -1,0 +1,158 @@
+"""modules/network.py: endpoints for AWS APIs, NAT per config, closed defaults, scoped security groups."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+
+from modules.network import INTERFACE_ENDPOINTS, Network, NetworkConfig, subnet_cidrs
+
+KEY = "arn:aws:kms:us-east-1:111111111111:key/test"
+
+
+def config(**changes) -> NetworkConfig:
+    base = dict(
+        name="gw-test",
+        region="us-east-1",
+        account_id="111111111111",
+        vpc_cidr="10.20.0.0/16",
+        az_count=2,
+        nat_gateways="single",
+        allowed_client_cidrs=("203.0.113.0/24", "198.51.100.17/32"),
+        https=False,
+        container_port=4000,
+        log_kms_key_arn=KEY,
+        log_retention_days=30,
+    )
+    return NetworkConfig(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def single(synth_in_stack) -> dict:
+    return synth_in_stack(lambda stack: Network(stack, "network", config=config()))
+
+
+@pytest.fixture(scope="module")
+def per_az(synth_in_stack) -> dict:
+    return synth_in_stack(
+        lambda stack: Network(stack, "network", config=config(az_count=3, nat_gateways="per_az", https=True))
+    )
+
+
+def sg_id(doc: dict, name: str) -> str:
+    (key,) = [k for k, v in doc["resource"]["aws_security_group"].items() if v["name"] == name]
+    return f"${{aws_security_group.{key}.id}}"
+
+
+def rules(doc: dict, kind: str, group: str) -> list[dict]:
+    return [r for r in doc["resource"].get(kind, {}).values() if r["security_group_id"] == group]
+
+
+def test_single_nat_gateway_serves_every_private_subnet(single, of_type) -> None:
+    assert len(of_type(single, "aws_nat_gateway")) == 1
+    private_routes = [r for r in of_type(single, "aws_route") if "nat_gateway_id" in r]
+    assert len(private_routes) == 2 and len({r["nat_gateway_id"] for r in private_routes}) == 1
+
+
+def test_one_nat_gateway_per_az_when_configured(per_az, of_type) -> None:
+    assert len(of_type(per_az, "aws_nat_gateway")) == 3 and len(of_type(per_az, "aws_eip")) == 3
+    private_routes = [r for r in of_type(per_az, "aws_route") if "nat_gateway_id" in r]
+    assert len({r["nat_gateway_id"] for r in private_routes}) == 3
+
+
+def test_subnets_are_spread_over_the_azs_and_inside_the_vpc(per_az, of_type) -> None:
+    subnets = of_type(per_az, "aws_subnet")
+    assert len(subnets) == 6
+    vpc = ipaddress.ip_network("10.20.0.0/16")
+    nets = [ipaddress.ip_network(s["cidr_block"]) for s in subnets]
+    assert all(n.subnet_of(vpc) for n in nets)
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
+    zones = [s["availability_zone"] for s in subnets]
+    assert all(z.startswith("${element(data.aws_availability_zones.") for z in zones)
+    assert sorted(z.rsplit(", ", 1)[1] for z in zones) == ["0)}", "0)}", "1)}", "1)}", "2)}", "2)}"]
+
+
+def test_subnet_ranges_leave_room_for_more_azs() -> None:
+    public, private = subnet_cidrs("10.20.0.0/16", 2)
+    assert public == ["10.20.0.0/20", "10.20.16.0/20"] and private == ["10.20.128.0/20", "10.20.144.0/20"]
+
+
+def test_no_subnet_hands_out_public_ips(single, of_type) -> None:
+    public = [s for s in of_type(single, "aws_subnet") if s["tags"]["tier"] == "public"]
+    assert len(public) == 2 and all(s["map_public_ip_on_launch"] is False for s in public)
+    assert not any(s.get("map_public_ip_on_launch") for s in of_type(single, "aws_subnet"))
+
+
+def test_default_security_group_is_closed(single, of_type) -> None:
+    (default,) = of_type(single, "aws_default_security_group")
+    assert default["ingress"] == [] and default["egress"] == []
+
+
+def test_interface_endpoints_for_every_aws_api_the_tasks_use(single, of_type) -> None:
+    endpoints = of_type(single, "aws_vpc_endpoint")
+    interface = {e["service_name"] for e in endpoints if e["vpc_endpoint_type"] == "Interface"}
+    assert interface == {f"com.amazonaws.us-east-1.{s}" for s in INTERFACE_ENDPOINTS}
+    assert {"bedrock-runtime", "secretsmanager", "ecr.api", "ecr.dkr", "logs"} == set(INTERFACE_ENDPOINTS)
+    assert all(e["private_dns_enabled"] for e in endpoints if e["vpc_endpoint_type"] == "Interface")
+    (s3,) = [e for e in endpoints if e["vpc_endpoint_type"] == "Gateway"]
+    assert s3["service_name"] == "com.amazonaws.us-east-1.s3" and len(s3["route_table_ids"]) == 2
+
+
+def test_endpoints_accept_only_https_from_the_vpc(single) -> None:
+    group = sg_id(single, "gw-test-endpoints")
+    (ingress,) = rules(single, "aws_vpc_security_group_ingress_rule", group)
+    assert (ingress["from_port"], ingress["to_port"], ingress["cidr_ipv4"]) == (443, 443, "10.20.0.0/16")
+    assert rules(single, "aws_vpc_security_group_egress_rule", group) == []
+
+
+def test_flow_logs_capture_all_traffic_into_an_encrypted_group(single, of_type) -> None:
+    (flow,) = of_type(single, "aws_flow_log")
+    assert flow["traffic_type"] == "ALL"
+    (group,) = [g for g in of_type(single, "aws_cloudwatch_log_group") if "flow" in g["name"]]
+    assert group["kms_key_id"] == KEY and group["retention_in_days"] == 30
+
+
+def test_flow_log_role_is_scoped_to_its_log_group_and_account(single, of_type) -> None:
+    (role,) = of_type(single, "aws_iam_role")
+    trust = json.loads(role["assume_role_policy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "111111111111"}}
+    (statement,) = json.loads(of_type(single, "aws_iam_role_policy")[0]["policy"])["Statement"]
+    assert "*" not in json.dumps(statement["Resource"]).replace(":*", "")
+    assert all("aws_cloudwatch_log_group.network_flow-log-group" in r for r in statement["Resource"])
+
+
+def test_alb_accepts_only_the_allowed_clients_on_http_without_a_certificate(single) -> None:
+    ingress = rules(single, "aws_vpc_security_group_ingress_rule", sg_id(single, "gw-test-alb"))
+    assert {(r["cidr_ipv4"], r["from_port"]) for r in ingress} == {
+        ("203.0.113.0/24", 80),
+        ("198.51.100.17/32", 80),
+    }
+
+
+def test_alb_opens_https_when_a_certificate_is_configured(per_az) -> None:
+    ingress = rules(per_az, "aws_vpc_security_group_ingress_rule", sg_id(per_az, "gw-test-alb"))
+    assert {r["from_port"] for r in ingress} == {80, 443}
+
+
+def test_alb_talks_only_to_the_service_on_the_container_port(single) -> None:
+    (egress,) = rules(single, "aws_vpc_security_group_egress_rule", sg_id(single, "gw-test-alb"))
+    assert egress["referenced_security_group_id"] == sg_id(single, "gw-test-service")
+    assert (egress["from_port"], egress["to_port"]) == (4000, 4000)
+
+
+def test_service_accepts_only_the_alb(single) -> None:
+    (ingress,) = rules(single, "aws_vpc_security_group_ingress_rule", sg_id(single, "gw-test-service"))
+    assert ingress["referenced_security_group_id"] == sg_id(single, "gw-test-alb")
+    assert (ingress["from_port"], ingress["to_port"]) == (4000, 4000) and "cidr_ipv4" not in ingress
+
+
+def test_service_egress_is_https_and_the_data_ports_inside_the_vpc(single) -> None:
+    egress = rules(single, "aws_vpc_security_group_egress_rule", sg_id(single, "gw-test-service"))
+    assert {(r["from_port"], r["cidr_ipv4"]) for r in egress} == {
+        (443, "0.0.0.0/0"),
+        (5432, "10.20.0.0/16"),
+        (6379, "10.20.0.0/16"),
+    }
