@@ -110,7 +110,8 @@ class BedrockBackend:
 
     # ------------------------------------------------------------ guardrail
     def prepare_guardrail(self, guardrail_id: str, version: str, body: bytes) -> Prepared:
-        if version != "DRAFT" and not (set(version) <= _GUARDRAIL_VERSION_CHARS and version[:1] != "0"):
+        numbered = 1 <= len(version) <= 8 and set(version) <= _GUARDRAIL_VERSION_CHARS and version[0] != "0"
+        if version != "DRAFT" and not numbered:
             raise ValidationException(
                 "1 validation error detected: Value at 'guardrailVersion' failed to satisfy constraint: "
                 "Member must satisfy regular expression pattern: (([1-9][0-9]{0,7})|(DRAFT))"

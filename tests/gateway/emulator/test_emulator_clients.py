@@ -236,6 +236,22 @@ def test_litellm_with_wrong_credentials_fails_with_403(via_litellm):
     assert raised.value.status_code == 403
 
 
+def test_litellm_async_calls_as_the_proxy_makes_them(via_litellm):
+    """The proxy uses LiteLLM's async transport, which builds and sends the percent-encoded URL itself."""
+
+    async def calls() -> tuple[str, str]:
+        response = await litellm.acompletion(model=f"bedrock/{NOVA_PRO}", messages=HELLO, **via_litellm)
+        stream = await litellm.acompletion(
+            model=f"bedrock/{NOVA_PRO}", messages=HELLO, stream=True, **via_litellm
+        )
+        streamed = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        return response.choices[0].message.content, streamed
+
+    whole, streamed = asyncio.run(calls())
+
+    assert whole == streamed == '[nova-pro] Emulated answer to: "Hello"'
+
+
 # ---------------------------------------------------------------- LiteLLM's Bedrock guardrail hook
 @pytest.fixture
 def bedrock_guardrail(emulator, credentials: Credentials, monkeypatch):
