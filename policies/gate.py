@@ -174,12 +174,21 @@ def run_one(target: Target) -> Outcome:
 
 
 def require_coverage(outcome: Outcome, policies: dict[str, catalogue.Policy]) -> None:
-    """Turn a custom policy that evaluated nothing in a stack or plan into a scan error."""
+    """A custom policy that evaluated nothing in a stack is a scan error.
+
+    In a plan it is a note: values known only after apply (endpoints inside the
+    container definitions) cannot be checked there, and the stack scan checks
+    the same resource from its literal configuration.
+    """
     if outcome.error or not outcome.target.custom_checks:
         return
     seen = {f.check_id for f in outcome.findings}
     silent = sorted(set(policies) - seen, key=lambda i: int(i.rsplit("_", 1)[1]))
-    if silent:
+    if not silent:
+        return
+    if outcome.target.framework == "terraform_plan":
+        outcome.notes.append(f"not evaluable in this plan (values known after apply): {', '.join(silent)}")
+    else:
         outcome.error = (
             f"custom policies evaluated nothing: {', '.join(silent)} (check failed to load, or the "
             "resource it guards is missing from the stack)"
@@ -235,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{len(problems)} problem(s):")
         for line in problems:
             print(f"  - {line}")
+    for outcome in outcomes:
+        for note in outcome.notes:
+            print(f"note: {outcome.target.label}: {note}")
     not_scanned = [m for m in missing if not m.fails]
     for item in not_scanned:
         print(f"NOT SCANNED (not counted as passed): {item.label}: {item.reason}")

@@ -225,6 +225,7 @@ def write(
                 "passed": len(o.passed),
                 "failed": len(o.failed),
                 "error": o.error,
+                "notes": o.notes,
             }
             for o in outcomes
         ],

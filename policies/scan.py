@@ -58,6 +58,7 @@ class Outcome:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # worth reading, not failing
 
     @property
     def failed(self) -> list[Finding]:

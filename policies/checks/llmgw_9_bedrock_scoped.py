@@ -13,7 +13,7 @@ from __future__ import annotations
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.data.base_check import BaseDataCheck
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-from llmgw_common import blocks, json_document, value
+from llmgw_common import blocks, documents, json_document, value
 
 POLICY = {
     "id": "CKV_LLMGW_9",
@@ -99,8 +99,10 @@ class BedrockScopedInPolicies(BaseResourceCheck):
         )
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
-        documents = [value(conf, "policy")] + [value(b, "policy") for b in blocks(conf, "inline_policy")]
-        parsed = [json_document(d) for d in documents if d is not None]
+        raw = documents(conf, "policy") + [
+            d for b in blocks(conf, "inline_policy") for d in documents(b, "policy")
+        ]
+        parsed = [json_document(d) for d in raw]
         literal = [d for d in parsed if isinstance(d, dict)]
         if not literal:
             # Only references (e.g. a policy document data source, checked below): nothing literal here.

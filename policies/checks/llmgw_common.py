@@ -31,17 +31,36 @@ def value(conf: dict, key: str, default: Any = None) -> Any:
 
 
 def blocks(conf: dict, key: str) -> list[dict]:
-    """Nested blocks under `key` as a list of dicts, whatever the nesting style."""
-    raw = conf.get(key) or []
+    """Nested blocks under `key` as a list of dicts, whatever the nesting style.
+
+    An empty block (`"block": {}` in CDKTF JSON) is present; an unset one in a
+    plan arrives as `[[]]` and is absent.
+    """
+    raw = conf.get(key)
+    if raw is None:
+        return []
     if isinstance(raw, dict):
-        raw = [raw]
+        return [raw]
     out: list[dict] = []
-    for item in raw:
+    for item in raw if isinstance(raw, list) else []:
         if isinstance(item, dict):
             out.append(item)
         elif isinstance(item, list):
             out.extend(i for i in item if isinstance(i, dict))
     return out
+
+
+def documents(conf: dict, key: str) -> list[Any]:
+    """Every value under `key`: CDKTF gives `["<json string>"]`, a plan gives `[{parsed}]`."""
+    raw = conf.get(key)
+    if raw is None:
+        return []
+    return raw if isinstance(raw, list) else [raw]
+
+
+def is_expression(raw: Any) -> bool:
+    """A whole-value Terraform expression (`${...}`) that CDKTF wrote instead of a literal."""
+    return isinstance(raw, str) and raw.strip().startswith("${") and raw.strip().endswith("}")
 
 
 def truthy(raw: Any) -> bool:

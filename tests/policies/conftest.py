@@ -115,3 +115,39 @@ def mutated(stack: dict, mutation: Mutation) -> dict:
     copy_ = copy.deepcopy(stack)
     mutation(copy_)
     return copy_
+
+
+def plan_json(stack: dict, workdir: Path) -> Path:
+    """`terraform show -json` of a create-only plan of `stack`, made offline (fake credentials, no API call).
+
+    Skips when Terraform or the aws provider mirror is absent (a plan needs both).
+    """
+    terraform_mod = pytest.importorskip("pipeline.terraform")
+    if shutil.which("terraform") is None or terraform_mod.provider_mirror() is None:
+        pytest.skip("terraform or the hashicorp/aws provider mirror is not on this machine")
+    config = copy.deepcopy(stack)
+    config["terraform"].pop("backend", None)
+    config["terraform"]["required_providers"]["aws"]["source"] = "hashicorp/aws"
+    config["provider"]["aws"][0].update(
+        {
+            "access_key": "test",
+            "secret_key": "test",
+            "skip_credentials_validation": True,
+            "skip_requesting_account_id": True,
+            "skip_metadata_api_check": "true",
+            "skip_region_validation": True,
+        }
+    )
+    # The fixture's token comes from a secret version the plan does not have: a sensitive variable instead.
+    config["variable"] = {"cache_auth_token": {"type": "string", "sensitive": True, "default": "t" * 32}}
+    for group in (config["resource"].get("aws_elasticache_replication_group") or {}).values():
+        if "auth_token" in group:
+            group["auth_token"] = "${var.cache_auth_token}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "main.tf.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    terraform_mod.terraform(["init", "-no-color"], workdir, capture=True)
+    terraform_mod.terraform(["plan", "-no-color", "-out=gate.tfplan"], workdir, capture=True)
+    shown = terraform_mod.terraform(["show", "-json", "gate.tfplan"], workdir, capture=True)
+    out = workdir / "plan.json"
+    out.write_text(shown.stdout, encoding="utf-8")
+    return out

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import SECURE_STACK, write_stacks
+from conftest import SECURE_STACK, plan_json, write_stacks
 
 from policies import gate, scan
 from policies.scan import Target
@@ -171,3 +171,57 @@ def test_gate_passes_on_every_real_environment(checkov, capsys, tmp_path, real_s
     code, out = run_gate(capsys, "--stacks-dir", str(real_stacks), "--report-dir", str(tmp_path / "reports"))
     print(out)
     assert code == 0, out
+
+
+# ---------------------------------------------------------------- plans
+@pytest.fixture(scope="module")
+def secure_plan(checkov, tmp_path_factory) -> Path:
+    return plan_json(json.loads(SECURE_STACK.read_text()), tmp_path_factory.mktemp("plan-secure"))
+
+
+def test_plan_is_scanned_with_the_terraform_plan_framework(isolated, capsys, tmp_path, secure_plan):
+    _, out = run_gate(
+        capsys,
+        "--plan-json",
+        str(secure_plan),
+        "--only-plan",
+        "--env",
+        "prod",
+        "--report-dir",
+        str(tmp_path / "reports"),
+        "--waivers",
+        str(tmp_path / "none.yaml"),
+    )
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    assert [(t["framework"], t["scope"]) for t in summary["targets"]] == [("terraform_plan", "prod")]
+    assert not [line for line in summary["failures"] if line.startswith("CKV_LLMGW_")]
+    assert "stack" not in " ".join(t["label"] for t in summary["targets"])
+    # The container definitions hold endpoints known only after apply: said, not passed.
+    assert "not evaluable in this plan (values known after apply): CKV_LLMGW_3" in out
+
+
+def test_plan_breaking_invariants_fails_with_their_ids(checkov, isolated, capsys, tmp_path, secure_stack):
+    from test_custom_checks import one_day_logs, task_with_public_ip, waf_allows_by_default
+
+    for mutation in (one_day_logs, task_with_public_ip, waf_allows_by_default):
+        mutation(secure_stack)
+    plan = plan_json(secure_stack, tmp_path / "plan")
+    code, _ = run_gate(
+        capsys,
+        "--plan-json",
+        str(plan),
+        "--only-plan",
+        "--env",
+        "prod",
+        "--report-dir",
+        str(tmp_path / "reports"),
+        "--waivers",
+        str(tmp_path / "none.yaml"),
+    )
+    failures = json.loads((tmp_path / "reports" / "summary.json").read_text())["failures"]
+    assert code == 1
+    assert {line.split()[0] for line in failures if line.startswith("CKV_LLMGW_")} == {
+        "CKV_LLMGW_1",
+        "CKV_LLMGW_10",
+        "CKV_LLMGW_11",
+    }
