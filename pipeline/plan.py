@@ -76,6 +76,7 @@ def synth(environment: str, args: argparse.Namespace) -> None:
         command += ["--aws-endpoint", args.aws_endpoint]
     if args.local_backend:
         command += ["--local-backend", str(args.local_backend)]
+    args.stacks_dir.parent.parent.mkdir(parents=True, exist_ok=True)  # main.py creates only the last level
     print(f"== synth {environment}", flush=True)
     subprocess.run(command, cwd=ROOT, check=True)
 
