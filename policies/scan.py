@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POLICY_BIN = ROOT / ".nox" / "_envs" / "policy" / "bin"
 ENVIRONMENT_VARIABLE = "LLMGW_POLICY_ENVIRONMENT"  # read by policies/checks/llmgw_common.py
@@ -172,6 +174,9 @@ def parse_checkov(stdout: str, target: Target) -> list[Finding]:
             for item in results.get(key) or []:
                 lines = tuple(item.get("file_line_range") or (0, 0))
                 resource = item.get("resource_address") or item.get("resource") or ""
+                if resource.startswith("/"):
+                    # Files (Dockerfile, workflows) are named by path: keep it relative to the repository.
+                    resource = resource.removeprefix(f"{ROOT}/").lstrip("/")
                 stack_file = _stack_file(target, item.get("file_path") or "")
                 if target.framework == "terraform_json" and stack_file is not None:
                     if stack_file not in indexes:
@@ -223,11 +228,26 @@ def run_checkov(target: Target, checks_dir: Path) -> Outcome:
 
 
 # ---------------------------------------------------------------- hadolint
-HADOLINT_FAILING_LEVELS = ("error", "warning")
+HADOLINT_LEVELS = ("style", "info", "warning", "error")  # ascending
+
+
+def hadolint_threshold(config: Path | None) -> str:
+    """The level at which findings fail: the config's `failure-threshold`, else hadolint's default (info)."""
+    if config is not None and config.exists():
+        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        level = str(data.get("failure-threshold", "info")).lower()
+        if level in HADOLINT_LEVELS:
+            return level
+    return "info"
+
+
+def _below(level: str | None, floor: int) -> bool:
+    """An unknown level counts as failing."""
+    return level in HADOLINT_LEVELS and HADOLINT_LEVELS.index(level) < floor
 
 
 def run_hadolint(target: Target, config: Path | None) -> Outcome:
-    """hadolint errors and warnings fail; info and style findings are listed but pass."""
+    """Findings at or above the configured failure threshold fail; those below are listed as passed."""
     started = time.perf_counter()
     outcome = Outcome(target)
     hadolint = hadolint_path()
@@ -243,14 +263,15 @@ def run_hadolint(target: Target, config: Path | None) -> Outcome:
         if proc.returncode != 0:
             raise RuntimeError(f"hadolint exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
         relative = target.path.relative_to(ROOT) if target.path.is_relative_to(ROOT) else target.path
+        floor = HADOLINT_LEVELS.index(hadolint_threshold(config))
         for item in json.loads(proc.stdout or "[]"):
             line = int(item.get("line", 0))
             outcome.findings.append(
                 Finding(
                     check_id=item.get("code", "hadolint"),
                     check_name=item.get("message", ""),
-                    resource=f"{relative}:{line}",
-                    passed=item.get("level") not in HADOLINT_FAILING_LEVELS,
+                    resource=str(relative),
+                    passed=_below(item.get("level"), floor),
                     target=target,
                     file=str(relative),
                     lines=(line, line),
@@ -261,7 +282,7 @@ def run_hadolint(target: Target, config: Path | None) -> Outcome:
             outcome.findings.append(
                 Finding(
                     check_id="HADOLINT",
-                    check_name="no hadolint error or warning",
+                    check_name="no hadolint finding at or above the failure threshold",
                     resource=str(relative),
                     passed=True,
                     target=target,

@@ -225,3 +225,40 @@ def test_plan_breaking_invariants_fails_with_their_ids(checkov, isolated, capsys
         "CKV_LLMGW_10",
         "CKV_LLMGW_11",
     }
+
+
+# ---------------------------------------------------------------- Dockerfile
+@pytest.fixture
+def dockerfile(monkeypatch, tmp_path) -> Path:
+    """A Dockerfile with textbook mistakes, scanned instead of the repository's."""
+    path = tmp_path / "Dockerfile"
+    path.write_text(
+        "FROM debian:latest\n"
+        "# checkov:skip=CKV_DOCKER_2:no reason\n"
+        "RUN apt-get update && apt-get install -y curl\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(gate, "DOCKERFILES", (str(path),))
+    monkeypatch.setattr(gate, "HADOLINT_CONFIG", tmp_path / "no-hadolint-config.yaml")
+    monkeypatch.setattr(gate, "WORKFLOWS_DIR", tmp_path / "no-workflows")
+    return path
+
+
+def dockerfile_failures(capsys, tmp_path, fixture_stacks) -> dict[str, set[str]]:
+    run_gate(capsys, *gate_args(tmp_path, fixture_stacks))
+    sarif = json.loads((tmp_path / "reports" / "policy.sarif").read_text())
+    found: dict[str, set[str]] = {}
+    for result in sarif["runs"][0]["results"]:
+        found.setdefault(result["properties"]["framework"], set()).add(result["ruleId"])
+    return found
+
+
+def test_dockerfile_is_scanned_by_checkov_and_hadolint(checkov, dockerfile, capsys, tmp_path, fixture_stacks):
+    found = dockerfile_failures(capsys, tmp_path, fixture_stacks)
+    assert "CKV_DOCKER_7" in found["dockerfile"]  # FROM ...:latest
+    assert {"DL3007", "DL3008"} <= found["hadolint"]  # latest tag; unpinned apt package
+
+
+def test_inline_checkov_skip_is_no_waiver(checkov, dockerfile, capsys, tmp_path, fixture_stacks):
+    _, out = run_gate(capsys, *gate_args(tmp_path, fixture_stacks))
+    assert "CKV_DOCKER_2" in out and "inline suppression ignored: use policies/waivers.yaml" in out
