@@ -14,12 +14,16 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from modules import cdk
+from modules.bedrock import BedrockAccess, BedrockAccessConfig, Guardrail, GuardrailConfig
+from modules.cache import Cache, CacheConfig
 from modules.compute import CONTAINER_PORT, Compute, ComputeConfig, GatewayRuntime, models_json
 from modules.config import EnvironmentConfig
+from modules.data import Database, DatabaseConfig
 from modules.edge import Edge, EdgeConfig
 from modules.logs import GatewayLogs, LogsConfig
 from modules.network import Network, NetworkConfig
 from modules.secrets import GatewaySecrets, SecretsConfig
+from policies.guardrail import load_guardrail
 
 # An image tag, or an image digest: the digest built and tested in dev is what prod deploys.
 IMAGE_REF_PATTERN = "^(sha256:[0-9a-f]{64}|[A-Za-z0-9_][A-Za-z0-9._-]{0,127})$"
@@ -147,16 +151,9 @@ class GatewayStack(cdk.TerraformStack):
                 log_retention_days=retention,
             ),
         )
-        if not all(_available(m) for m in ("modules.data", "modules.cache", "modules.bedrock")):
-            return  # the data tier is still being written (see the report); compute needs it
         self._compose_data_and_compute()
 
     def _compose_data_and_compute(self) -> None:
-        from modules.bedrock import BedrockAccess, BedrockAccessConfig, Guardrail, GuardrailConfig
-        from modules.cache import Cache, CacheConfig
-        from modules.data import Database, DatabaseConfig
-        from policies.guardrail import load_guardrail
-
         config = self.config
         name = config.stack_id
         private = tuple(self.network.private_subnet_ids)
@@ -188,6 +185,9 @@ class GatewayStack(cdk.TerraformStack):
                 node_type=config.cache.node_type,
                 nodes=config.cache.nodes,
                 multi_az=config.cache.multi_az,
+                # The cache follows the database's snapshot policy: disposable environments keep none.
+                final_snapshot=not config.database.skip_final_snapshot,
+                log_retention_days=config.observability.log_retention_days,
             ),
         )
         self.guardrail = Guardrail(
@@ -202,6 +202,7 @@ class GatewayStack(cdk.TerraformStack):
                 account_id=config.aws.account_id,
                 model_ids=tuple(dict.fromkeys(m.model_id for m in config.models)),
                 guardrail_arn=self.guardrail.guardrail_arn,
+                guardrail_kms_key_arn=self.guardrail.kms_key_arn,
             ),
         )
         image_ref = cdk.TerraformVariable(
@@ -267,7 +268,10 @@ class GatewayStack(cdk.TerraformStack):
             ),
         )
         # The target group must be attached to the ALB (through a listener) before a service can use it.
-        self.compute.service.depends_on = [self.edge.listener.fqn]
+        listener = self.edge.listener
+        self.compute.service.add_override(
+            "depends_on", [f"{listener.terraform_resource_type}.{listener.friendly_unique_id}"]
+        )
         if _available("modules.observability"):
             self._compose_monitoring()
         self._outputs()
@@ -287,6 +291,7 @@ class GatewayStack(cdk.TerraformStack):
                 service_name=self.compute.service_name,
                 db_cluster_identifier=self.database.cluster_identifier,
                 cache_replication_group_id=self.cache.replication_group_id,
+                cache_nodes=self.config.cache.nodes,
             ),
         )
         self._output("alarm_topic_arn", self.monitoring.topic_arn, "SNS topic receiving the gateway's alarms")
