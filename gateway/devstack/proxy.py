@@ -81,7 +81,25 @@ def migrate(supervisor: Supervisor, env: Mapping[str, str], *, timeout: float = 
         raise RuntimeError(f"`python -m gateway.entrypoint migrate` failed ({outcome}):\n{child.tail(30)}")
 
 
-def start_gateway(
+@dataclass(frozen=True)
+class PendingGateway:
+    """A proxy that was started and may still be importing LiteLLM (15-45 s on a busy machine)."""
+
+    gateway: Gateway
+    timeout: float
+
+    def wait(self) -> Gateway:
+        wait_until(
+            http_ok(f"{self.gateway.url}/health/readiness"),
+            timeout=self.timeout,
+            what="gateway",
+            alive=self.gateway.child.alive,
+            interval=0.5,
+        )
+        return self.gateway
+
+
+def launch_gateway(
     supervisor: Supervisor,
     port: int,
     contract: Mapping[str, str],
@@ -89,8 +107,8 @@ def start_gateway(
     home: Path,
     variant: str = "full",
     timeout: float = 180,
-) -> Gateway:
-    """Start the proxy on 127.0.0.1:`port` and wait for /health/readiness."""
+) -> PendingGateway:
+    """Start the proxy on 127.0.0.1:`port`; `.wait()` for /health/readiness."""
     home.mkdir(parents=True, exist_ok=True)
     env = proxy_environment(
         {**contract, HOST_VARIABLE: LOOPBACK, PORT_VARIABLE: str(port), VARIANT_VARIABLE: variant}, home=home
@@ -98,8 +116,5 @@ def start_gateway(
     child = supervisor.start(
         "gateway", [sys.executable, "-m", "gateway.entrypoint", "serve"], env=env, cwd=REPO
     )
-    url = f"http://{LOOPBACK}:{port}"
-    wait_until(
-        http_ok(f"{url}/health/readiness"), timeout=timeout, what="gateway", alive=child.alive, interval=0.5
-    )
-    return Gateway(url=url, master_key=contract["LITELLM_MASTER_KEY"], child=child)
+    gateway = Gateway(url=f"http://{LOOPBACK}:{port}", master_key=contract["LITELLM_MASTER_KEY"], child=child)
+    return PendingGateway(gateway=gateway, timeout=timeout)

@@ -25,7 +25,7 @@ from gateway.devstack.memory import Usage, tree_usage
 from gateway.devstack.phoenix_server import Phoenix, launch_phoenix
 from gateway.devstack.ports import PortAllocator
 from gateway.devstack.postgres import Postgres, start_postgres
-from gateway.devstack.proxy import Gateway, generated_key, migrate, proxy_environment, start_gateway
+from gateway.devstack.proxy import Gateway, generated_key, launch_gateway, migrate, proxy_environment
 from gateway.devstack.readiness import NotReady
 from gateway.devstack.redis_server import Redis, start_redis
 from gateway.devstack.supervisor import Supervisor
@@ -161,11 +161,6 @@ class LocalStack:
         )
         self._done(3, total, "emulator", self.emulator.url)
 
-        self._step(4, total, "phoenix")
-        self.phoenix = pending_phoenix.wait()
-        self.timings["phoenix"] = time.monotonic() - phoenix_started
-        self._done(4, total, "phoenix", f"{self.phoenix.url} (booted in the background)")
-
         if probe is not None:
             mode = database_mode.finish_probe(sup, probe)
         assert mode is not None
@@ -176,23 +171,32 @@ class LocalStack:
                 f"      database: SKIPPED for LiteLLM (no virtual keys, budgets or spend): {mode.reason}; "
                 f"PostgreSQL runs, unused"
             )
-        contract = self._contract()
+        contract = self._contract(pending_phoenix.phoenix)
         if mode.enabled:
             self.log("      database: migrating the schema (python -m gateway.entrypoint migrate)")
             migrate(sup, proxy_environment(contract, home=self.work_dir / "gateway"))
 
-        self._step(5, total, "gateway")
-        self.gateway = self._timed(
-            "gateway",
-            lambda: start_gateway(
-                sup, ports(), contract, home=self.work_dir / "gateway", variant=self.variant
-            ),
+        # The gateway's hard dependencies are ready. Phoenix only receives its traces, and no request
+        # is sent before both are ready, so LiteLLM's long import overlaps Phoenix's boot.
+        gateway_started = time.monotonic()
+        pending_gateway = launch_gateway(
+            sup, ports(), contract, home=self.work_dir / "gateway", variant=self.variant
         )
+        self._note(f"gateway starting on {pending_gateway.gateway.url} while phoenix finishes booting")
+
+        self._step(4, total, "phoenix")
+        self.phoenix = pending_phoenix.wait()
+        self.timings["phoenix"] = time.monotonic() - phoenix_started
+        self._done(4, total, "phoenix", f"{self.phoenix.url} (booting since the stack started)")
+
+        self._step(5, total, "gateway")
+        self.gateway = pending_gateway.wait()
+        self.timings["gateway"] = time.monotonic() - gateway_started
         self._done(5, total, "gateway", self.gateway.url)
 
-    def _contract(self) -> dict[str, str]:
+    def _contract(self, phoenix: Phoenix) -> dict[str, str]:
         """docs/contracts.md "Container runtime contract", pointing at the local services."""
-        assert self.postgres and self.redis and self.phoenix and self.emulator
+        assert self.postgres and self.redis and self.emulator
         contract = {
             "GATEWAY_ENVIRONMENT": "local",
             "GATEWAY_MODELS": self.environment.gateway_models_json(),
@@ -206,7 +210,7 @@ class LocalStack:
             "REDIS_PORT": str(self.redis.port),
             "REDIS_SSL": "false",
             "REDIS_PASSWORD": self.redis.password,
-            "PHOENIX_COLLECTOR_ENDPOINT": self.phoenix.collector_endpoint,
+            "PHOENIX_COLLECTOR_ENDPOINT": phoenix.collector_endpoint,
             "PHOENIX_PROJECT_NAME": self.phoenix_project,
             "LITELLM_MASTER_KEY": self.master_key,
             "LITELLM_SALT_KEY": "sk-" + secrets.token_urlsafe(32),

@@ -90,13 +90,11 @@ def ensure_binary(name: str, *, package: str, search: tuple[Path, ...] = (), log
         return found
     if is_root() and shutil.which("apt-get"):
         log(f"{name} not found: installing it (apt-get install -y --no-install-recommends {package})")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        result = subprocess.run(
-            ["apt-get", "install", "-y", "--no-install-recommends", package],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+        result = _apt("install", "-y", "--no-install-recommends", package)
+        if result.returncode != 0 and "Unable to locate package" in result.stderr:
+            log("apt-get knows no such package yet: apt-get update, then again")  # a machine never updated
+            _apt("update", "-q")
+            result = _apt("install", "-y", "--no-install-recommends", package)
         if result.returncode != 0:
             raise MissingRequirement(
                 f"`apt-get install -y {package}` failed ({result.returncode}):\n{result.stdout[-2000:]}"
@@ -108,6 +106,11 @@ def ensure_binary(name: str, *, package: str, search: tuple[Path, ...] = (), log
     raise MissingRequirement(
         f"{name} is not installed: run `sudo apt-get install -y {package}` (Debian/Ubuntu)"
     )
+
+
+def _apt(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    return subprocess.run(["apt-get", *args], env=env, capture_output=True, text=True, timeout=900)
 
 
 def _find(name: str, search: tuple[Path, ...]) -> Path | None:
