@@ -67,8 +67,8 @@ class CacheConfig:
     final_snapshot: bool = True
     # Deliver the slow log to an encrypted CloudWatch log group.
     enable_slow_log: bool = True
-    # Days to keep the slow log.
-    log_retention_days: int = 30
+    # Days to keep the slow log (a year by default, like the other audit-relevant logs).
+    log_retention_days: int = 365
     # Bump to generate and set a NEW AUTH token (ElastiCache keeps the old one valid too: ROTATE strategy).
     auth_token_version: int = 1
     # Days a deleted AUTH token secret stays recoverable (7-30).

@@ -65,8 +65,8 @@ class DatabaseConfig:
     availability_zones: tuple[str, ...] = ()
     # Enhanced Monitoring granularity in seconds (0 turns it off and creates no monitoring role).
     enhanced_monitoring_interval: int = 0
-    # Days to keep the exported PostgreSQL logs in CloudWatch.
-    log_retention_days: int = 30
+    # Days to keep the exported PostgreSQL logs in CloudWatch (a year by default, for audits).
+    log_retention_days: int = 365
     # Daily backup window (UTC); must not overlap the maintenance window.
     backup_window: str = "03:00-04:00"
     # Weekly maintenance window (UTC) for minor upgrades and patches.
@@ -122,8 +122,14 @@ class Database(Construct):
             "parameters",
             name=f"{name}-aurora-postgresql{major}",
             family=f"aurora-postgresql{major}",
-            description=f"{name}: TLS required for every connection",
-            parameter=[RdsClusterParameterGroupParameter(name="rds.force_ssl", value="1")],
+            description=f"{name}: TLS required, DDL and slow queries logged",
+            parameter=[
+                RdsClusterParameterGroupParameter(name="rds.force_ssl", value="1"),
+                # Audit schema changes only: "all" would copy request data (and key hashes) into the logs.
+                RdsClusterParameterGroupParameter(name="log_statement", value="ddl"),
+                # Slow queries (ms), to find what to index as spend logs grow.
+                RdsClusterParameterGroupParameter(name="log_min_duration_statement", value="5000"),
+            ],
             lifecycle=cdk.TerraformResourceLifecycle(create_before_destroy=True),
         )
         # Created before the cluster so RDS writes into an encrypted group with a retention.

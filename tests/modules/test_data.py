@@ -199,6 +199,14 @@ def test_parameter_group_forces_tls_for_the_engine_family(prod):
     )
 
 
+def test_parameter_group_logs_schema_changes_and_slow_queries_but_not_every_statement(prod):
+    _, group = only(prod, "aws_rds_cluster_parameter_group")
+    parameters = {p["name"]: p["value"] for p in group["parameter"]}
+
+    assert parameters["log_statement"] == "ddl"
+    assert int(parameters["log_min_duration_statement"]) > 0
+
+
 def test_postgresql_logs_go_to_a_precreated_encrypted_log_group(prod):
     group_name, group = only(prod, "aws_cloudwatch_log_group")
     key_name, _ = only(prod, "aws_kms_key")
@@ -206,6 +214,7 @@ def test_postgresql_logs_go_to_a_precreated_encrypted_log_group(prod):
 
     assert c["enabled_cloudwatch_logs_exports"] == ["postgresql"]
     assert group["name"] == "/aws/rds/cluster/gw-prod/postgresql"
+    assert group["retention_in_days"] == 365
     assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
     assert f"aws_cloudwatch_log_group.{group_name}" in c["depends_on"]
 
