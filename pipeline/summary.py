@@ -210,7 +210,11 @@ def render_summary(
     if d.outputs_changed:
         lines += ["Outputs changing: " + ", ".join(f"`{o}`" for o in d.outputs_changed), ""]
     if d.drifted:
-        lines += [f"Changed outside Terraform since the last apply: {len(d.drifted)} resource(s).", ""]
+        lines += [f"**Changed outside Terraform** since the last apply: {len(d.drifted)} resource(s)."]
+        lines += [f"- `{address}`" for address in d.drifted[:20]]
+        if len(d.drifted) > 20:
+            lines.append(f"- … and {len(d.drifted) - 20} more")
+        lines.append("")
     lines += _policy(policy)
     version = plan_json.get("terraform_version")
     if version:

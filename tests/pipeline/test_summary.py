@@ -127,3 +127,14 @@ def test_backticks_in_plan_text_cannot_close_the_code_block():
     plan, _ = load("create")
     md = render_summary(plan, environment="dev", policy=None, plan_text="a\n```\nb")
     assert "````text\na\n```\nb\n````" in md
+
+
+def test_changes_made_outside_terraform_are_listed():
+    md = render_summary(load("drift")[0], environment="dev", policy=None)
+    heading = "**Changed outside Terraform** since the last apply: 1 resource(s)."
+    assert f"{heading}\n- `aws_ssm_parameter.feature_flag`" in md
+    assert "| `aws_ssm_parameter` |  | 1 |  |  |" in md
+
+
+def test_a_plan_without_drift_does_not_mention_it():
+    assert "outside Terraform" not in render_summary(load("mixed")[0], environment="dev", policy=None)
