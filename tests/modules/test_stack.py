@@ -1,0 +1,194 @@
+"""modules/stack.py and main.py: one valid stack per environment, wired to its config, with its outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from modules.config import load
+from modules.stack import EMULATED_SERVICES, GatewayStack
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIRED_OUTPUTS = {"alb_dns_name", "gateway_url", "ecr_repository_url", "guardrail_id", "guardrail_version"}
+
+
+def one(doc: dict, kind: str) -> dict:
+    (item,) = doc["resource"][kind].values()
+    return item
+
+
+def container(doc: dict, family: str) -> dict:
+    (task,) = [t for t in doc["resource"]["aws_ecs_task_definition"].values() if t["family"] == family]
+    (definition,) = json.loads(task["container_definitions"])
+    return definition
+
+
+# ---------------------------------------------------------------- one stack per environment
+def test_every_environment_folder_becomes_a_stack(synthesized) -> None:
+    assert set(synthesized) == {p.name for p in (ROOT / "environments").iterdir() if p.is_dir()}
+    assert {doc["//"]["metadata"]["stackName"] for doc in synthesized.values()} == {
+        "llm-gateway-dev",
+        "llm-gateway-prod",
+    }
+
+
+def test_state_lives_in_s3_encrypted_locked_and_per_environment(dev, prod) -> None:
+    backends = [doc["terraform"]["backend"]["s3"] for doc in (dev, prod)]
+    assert all(b["encrypt"] is True and b["use_lockfile"] is True for b in backends)
+    assert backends[0]["key"] == "llm-gateway/dev/terraform.tfstate"
+    assert backends[0]["key"] != backends[1]["key"]
+
+
+def test_provider_is_pinned_to_the_account_region_and_tags(prod) -> None:
+    (provider,) = prod["provider"]["aws"]
+    assert provider["region"] == "us-east-1" and provider["allowed_account_ids"] == ["222222222222"]
+    tags = provider["default_tags"][0]["tags"]
+    assert tags["project"] == "llm-gateway" and tags["environment"] == "prod"
+    assert tags["data-classification"] == "confidential"
+    assert "endpoints" not in provider and "skip_credentials_validation" not in provider
+
+
+def test_required_outputs_exist(dev, prod) -> None:
+    assert set(dev["output"]) >= REQUIRED_OUTPUTS and set(prod["output"]) >= REQUIRED_OUTPUTS
+
+
+def test_gateway_url_is_http_without_a_certificate_and_https_with_one(dev, prod) -> None:
+    assert dev["output"]["gateway_url"]["value"].startswith("http://${aws_lb.")
+    assert prod["output"]["gateway_url"]["value"].startswith("https://${aws_lb.")
+
+
+def test_https_listener_only_where_a_certificate_is_configured(dev, prod) -> None:
+    assert {x["protocol"] for x in dev["resource"]["aws_lb_listener"].values()} == {"HTTP"}
+    assert {x["protocol"] for x in prod["resource"]["aws_lb_listener"].values()} == {"HTTP", "HTTPS"}
+
+
+def test_nat_gateways_follow_the_config(dev, prod) -> None:
+    assert len(dev["resource"]["aws_nat_gateway"]) == 1
+    assert len(prod["resource"]["aws_nat_gateway"]) == 3
+
+
+def test_prod_is_protected_from_deletion_and_dev_is_not(dev, prod) -> None:
+    assert one(prod, "aws_lb")["enable_deletion_protection"] is True
+    assert one(prod, "aws_rds_cluster")["deletion_protection"] is True
+    assert one(dev, "aws_lb")["enable_deletion_protection"] is False
+    assert one(dev, "aws_rds_cluster")["deletion_protection"] is False
+
+
+def test_sizes_come_from_the_config(prod) -> None:
+    task = [
+        t for t in prod["resource"]["aws_ecs_task_definition"].values() if t["family"] == "llm-gateway-prod"
+    ]
+    assert (task[0]["cpu"], task[0]["memory"]) == ("2048", "4096")
+    target = one(prod, "aws_appautoscaling_target")
+    assert (target["min_capacity"], target["max_capacity"]) == (3, 12)
+    scaling = one(prod, "aws_rds_cluster")["serverlessv2_scaling_configuration"]
+    assert (scaling["min_capacity"], scaling["max_capacity"]) == (1, 16)
+
+
+# ---------------------------------------------------------------- wiring between constructs
+def test_container_points_at_the_stacks_database_cache_and_guardrail(dev) -> None:
+    env = {e["name"]: e["value"] for e in container(dev, "llm-gateway-dev")["environment"]}
+    assert env["DATABASE_HOST"].startswith("${aws_rds_cluster.") and env["DATABASE_HOST"].endswith(
+        ".endpoint}"
+    )
+    assert env["REDIS_HOST"].startswith("${aws_elasticache_replication_group.")
+    assert env["GUARDRAIL_ID"].startswith("${aws_bedrock_guardrail.")
+    assert env["GUARDRAIL_VERSION"].startswith("${aws_bedrock_guardrail_version.")
+    assert env["GATEWAY_ENVIRONMENT"] == "dev" and env["PHOENIX_PROJECT_NAME"] == "llm-gateway-dev"
+
+
+def test_catalogue_reaches_the_container_in_config_order(dev) -> None:
+    env = {e["name"]: e["value"] for e in container(dev, "llm-gateway-dev")["environment"]}
+    models = json.loads(env["GATEWAY_MODELS"])
+    config = load(ROOT / "environments" / "dev")
+    assert [(m["alias"], m["model_id"]) for m in models] == [(m.alias, m.model_id) for m in config.models]
+    assert models[0]["fallbacks"] == ["nova-lite"]
+
+
+def test_container_secrets_reference_the_stacks_secrets(dev) -> None:
+    secrets = {s["name"]: s["valueFrom"] for s in container(dev, "llm-gateway-dev")["secrets"]}
+    assert secrets["LITELLM_MASTER_KEY"].startswith("${aws_secretsmanager_secret.")
+    assert secrets["DATABASE_PASSWORD"].startswith("${aws_rds_cluster.")
+    assert secrets["DATABASE_PASSWORD"].endswith(".master_user_secret[0].secret_arn}:password::")
+    assert secrets["PHOENIX_API_KEY"].endswith("secret:llm-gateway/dev/phoenix-api-key-Q3v7Zk")
+
+
+def test_task_role_gets_the_bedrock_policy(dev) -> None:
+    (attachment,) = dev["resource"]["aws_iam_role_policy_attachment"].values()
+    assert attachment["policy_arn"].startswith("${aws_iam_policy.bedrock")
+
+
+def test_service_waits_for_its_listener(dev) -> None:
+    service = one(dev, "aws_ecs_service")
+    assert service["depends_on"] == [f"aws_lb_listener.{next(iter(dev['resource']['aws_lb_listener']))}"]
+
+
+def test_image_tag_variable_accepts_only_a_tag_or_digest(dev) -> None:
+    variable = dev["variable"]["image_tag"]
+    assert variable["type"] == "string" and "default" not in variable
+    assert "sha256:[0-9a-f]{64}" in variable["validation"][0]["condition"]
+
+
+def test_no_generated_secret_value_is_in_the_synthesized_json(synthesized) -> None:
+    for doc in synthesized.values():
+        text = json.dumps(doc)
+        assert not re.search(r"sk-[A-Za-z0-9]{16,}", text)
+        assert '"password":' not in text and "master_password" not in text
+
+
+# ---------------------------------------------------------------- emulator mode
+@pytest.fixture(scope="module")
+def emulated(tmp_path_factory) -> tuple[dict, Path]:
+    from modules import cdk
+
+    state_dir = tmp_path_factory.mktemp("state")
+    stack = GatewayStack(
+        cdk.Testing.app(),
+        "llm-gateway-dev",
+        config=load(ROOT / "environments" / "dev"),
+        aws_endpoint="http://127.0.0.1:5999",
+        local_backend=state_dir,
+    )
+    return json.loads(cdk.Testing.synth(stack)), state_dir
+
+
+def test_aws_endpoint_redirects_every_service_with_test_flags(emulated) -> None:
+    doc, _ = emulated
+    (provider,) = doc["provider"]["aws"]
+    assert provider["endpoints"] == [dict.fromkeys(EMULATED_SERVICES, "http://127.0.0.1:5999")]
+    assert provider["skip_credentials_validation"] is True and provider["skip_requesting_account_id"] is True
+    assert provider["s3_use_path_style"] is True and provider["max_retries"] == 1
+    assert "allowed_account_ids" not in provider
+
+
+def test_local_backend_replaces_s3(emulated) -> None:
+    doc, state_dir = emulated
+    assert doc["terraform"]["backend"] == {
+        "local": {"path": str(state_dir.resolve() / "llm-gateway-dev.tfstate")}
+    }
+
+
+# ---------------------------------------------------------------- Terraform accepts the stacks
+@pytest.mark.slow
+def test_every_stack_is_valid_terraform(synthesized, tmp_path: Path) -> None:
+    if shutil.which("terraform") is None:
+        pytest.skip("terraform is not installed: cannot run terraform validate")
+    from pipeline.terraform import provider_mirror, terraform_env
+
+    if provider_mirror() is None:
+        pytest.skip(
+            "no provider mirror (TF_PROVIDER_MIRROR or /opt/tf-plugins): terraform init would download"
+        )
+    env = terraform_env()
+    for name, doc in synthesized.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "cdk.tf.json").write_text(json.dumps(doc))
+        for args in (["init", "-backend=false", "-input=false", "-no-color"], ["validate", "-no-color"]):
+            result = subprocess.run(["terraform", *args], cwd=folder, env=env, capture_output=True, text=True)
+            assert result.returncode == 0, f"{name}: terraform {args[0]}:\n{result.stdout}{result.stderr}"
