@@ -55,8 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def synth(configs: list[EnvironmentConfig], args: argparse.Namespace) -> list[Path]:
     """Build every stack in one app and write them; returns the stack files."""
+    started = time.perf_counter()
+    print("  loading CDKTF and the AWS provider bindings (jsii starts node)...", flush=True)
     from modules import cdk
     from modules.stack import GatewayStack
+
+    print(f"  loaded in {time.perf_counter() - started:.1f} s", flush=True)
 
     app = cdk.App(outdir=str(args.out), stack_traces=False)
     for config in configs:
