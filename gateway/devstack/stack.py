@@ -118,12 +118,11 @@ class LocalStack:
         """Stop every service and verify that no process of theirs is left."""
         if self._supervisor is None:
             return
-        began = time.monotonic()
         count = len(self._supervisor.started)
         self._supervisor.close()
         survivors = self._supervisor.survivors()
+        self.timings["stop"] = self._supervisor.stop_seconds
         self._supervisor = None
-        self.timings["stop"] = time.monotonic() - began
         if survivors:
             self.log(f"WARNING: processes survived the stop: {survivors}")
         else:

@@ -63,6 +63,7 @@ class Supervisor:
         self.grace_seconds = grace_seconds
         self.children: list[Child] = []
         self.started: list[Child] = []  # every child ever started, for the final no-survivor check
+        self.stop_seconds = 0.0  # time spent stopping, whoever triggered it (close, a signal, atexit)
         self._lock = threading.RLock()  # re-entrant: a signal may arrive while start() holds it
         self._previous_handlers: dict[int, object] = {}
         self._closed = False
@@ -107,30 +108,41 @@ class Supervisor:
     # ------------------------------------------------------------ stopping
     def stop(self, child: Child) -> None:
         """SIGTERM the child's process group, SIGKILL it after the grace period."""
-        _signal_group(child.pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.grace_seconds
-        while time.monotonic() < deadline:
-            if child.process.poll() is not None and not _group_exists(child.pid):
-                break
-            time.sleep(0.05)
-        else:
-            _signal_group(child.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.process.wait(timeout=self.grace_seconds)
-        # Members that outlived the leader (rare) get the same treatment.
-        if _group_exists(child.pid):
-            _signal_group(child.pid, signal.SIGKILL)
-        with self._lock, contextlib.suppress(ValueError):
-            self.children.remove(child)
+        self._stop_together([child])
 
     def stop_all(self) -> None:
-        """Stop every child, the last started first (dependents before their dependencies)."""
+        """Stop every child at once: SIGTERM to all groups, then SIGKILL whatever outlives the grace period.
+
+        All at once rather than one after another because whoever stops us may not wait long
+        (nox sends SIGTERM 0.3 s after Ctrl-C and SIGKILL 0.2 s later).
+        """
         while True:
             with self._lock:
-                if not self.children:
-                    break
-                child = self.children[-1]
-            self.stop(child)
+                children = list(reversed(self.children))
+            if not children:
+                break
+            self._stop_together(children)
+
+    def _stop_together(self, children: list[Child]) -> None:
+        began = time.monotonic()
+        for child in children:
+            _signal_group(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_seconds
+        pending = list(children)
+        while pending and time.monotonic() < deadline:
+            pending = [child for child in pending if not _finished(child)]
+            if pending:
+                time.sleep(0.05)
+        for child in pending:
+            _signal_group(child.pid, signal.SIGKILL)
+        for child in children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(timeout=self.grace_seconds)
+            if live_members({child.pid}):  # members that outlived their leader
+                _signal_group(child.pid, signal.SIGKILL)
+            with self._lock, contextlib.suppress(ValueError):
+                self.children.remove(child)
+        self.stop_seconds += time.monotonic() - began
 
     def survivors(self) -> list[int]:
         """Live (non-zombie) processes left in any group this supervisor started; after close(): none."""
@@ -202,11 +214,6 @@ def live_members(pgids: set[int]) -> list[int]:
     return found
 
 
-def _group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _finished(child: Child) -> bool:
+    """The leader exited (and is reaped) and no live process is left in its group."""
+    return child.process.poll() is not None and not live_members({child.pid})

@@ -78,21 +78,20 @@ def test_a_child_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path):
     assert time.monotonic() - began < 5
 
 
-def test_children_stop_in_reverse_start_order(tmp_path):
+def test_all_children_are_stopped_at_once_not_one_after_another(tmp_path):
+    slow_exit = (
+        "import signal, sys, time; "
+        "signal.signal(signal.SIGTERM, lambda *a: (time.sleep(1), sys.exit(0))); "
+        "print('up', flush=True); time.sleep(300)"
+    )
     sup = Supervisor(tmp_path)
-    first = sup.start("first", [sys.executable, "-c", "import time; time.sleep(300)"])
-    second = sup.start("second", [sys.executable, "-c", "import time; time.sleep(300)"])
-    order = []
-    original = sup.stop
-
-    def recording_stop(child):
-        order.append(child.name)
-        original(child)
-
-    sup.stop = recording_stop
+    children = [sup.start(f"slow{i}", [sys.executable, "-c", slow_exit]) for i in range(3)]
+    for child in children:
+        _wait_for_line(child.log_path, "up")
+    began = time.monotonic()
     sup.close()
-    assert order == ["second", "first"]
-    assert not _alive(first.pid) and not _alive(second.pid)
+    assert time.monotonic() - began < 2.5  # one after another would take 3 s or more
+    assert all(child.process.returncode == 0 for child in children)
 
 
 def test_an_exception_inside_the_with_block_stops_every_child(tmp_path):
