@@ -44,7 +44,6 @@ BARE_LITELLM_SETTINGS = (
     "default_key_generate_params",
     "upperbound_key_generate_params",
 )
-BARE_GENERAL_SETTINGS = ("max_parallel_requests",)
 BARE_ROUTER_SETTINGS = ("redis_host", "redis_port", "redis_password")
 
 
@@ -196,8 +195,6 @@ def render_config(
         config.pop("guardrails", None)
         for key in BARE_LITELLM_SETTINGS:
             litellm_settings.pop(key, None)
-        for key in BARE_GENERAL_SETTINGS:
-            general.pop(key, None)
         for key in BARE_ROUTER_SETTINGS:
             router.pop(key, None)
     return config

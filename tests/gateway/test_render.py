@@ -129,7 +129,6 @@ def test_bare_variant_keeps_models_and_routing_but_drops_every_measured_feature(
     ):
         assert key in full["litellm_settings"]
         assert key not in bare["litellm_settings"]
-    assert "max_parallel_requests" not in bare["general_settings"]
     assert not {k for k in bare["router_settings"] if k.startswith("redis_")}
     assert bare["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
 
