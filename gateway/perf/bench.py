@@ -1,0 +1,172 @@
+"""`python -m gateway.perf.bench` — what the gateway adds: direct vs through LiteLLM, full vs bare.
+
+    python -m gateway.perf.bench [--levels 1,5,20] [--requests 400] [--max-seconds 15] [--rounds 1]
+                                 [--variants full,bare] [--alias nova-pro] [--url URL --key KEY]
+
+Locally it starts one stack per variant (both stay up for the whole run) and
+interleaves the targets level by level, so machine noise hits all of them
+alike: `direct` (signed Converse calls to the Bedrock emulator), then
+`gateway-<variant>` for each variant. With --url only that gateway is measured
+(direct Bedrock calls need AWS credentials and cost money; no bare twin exists).
+Writes reports/bench/results.json and chart.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.metadata
+import os
+import sys
+import time
+from pathlib import Path
+
+from gateway.perf import charts
+from gateway.perf.bench_load import Call, direct_call, gateway_call, run
+from gateway.perf.bench_stats import LevelResult, Sample, differences, ratios, summarise, table, write_results
+from gateway.perf.target import add_target_arguments, key_from, strip_separator
+
+REPO = Path(__file__).resolve().parents[2]
+REPORTS = REPO / "reports" / "bench"
+MIB = 1024 * 1024
+TARGET_RATIO = 0.85
+WARM_UP_REQUESTS = 30
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m gateway.perf.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1,5,20", help="concurrency levels (default 1,5,20)")
+    parser.add_argument(
+        "--requests", type=int, default=400, help="requests per target and level (default 400)"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=15, help="time cap per target and level (default 15)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat the interleaved sweep (pooled; default 1)"
+    )
+    parser.add_argument("--variants", default="full,bare", help="local gateway variants (default full,bare)")
+    parser.add_argument("--alias", default="nova-pro", help="chat alias to call (default nova-pro)")
+    parser.add_argument("--reports", type=Path, default=REPORTS, help="output folder (default reports/bench)")
+    add_target_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def model_id_of(alias: str) -> str:
+    from gateway.devstack.catalogue import load_environment
+
+    for model in load_environment("dev").models:
+        if model.alias == alias:
+            return model.model_id
+    raise SystemExit(f"alias {alias!r} is not in environments/dev/config.yaml")
+
+
+def sweep(
+    targets: dict[str, Call], levels: list[int], args: argparse.Namespace, rss: dict[str, callable]
+) -> tuple[list[LevelResult], dict[str, float]]:
+    """Every level, every target, `rounds` times; RSS of each gateway read right after its run."""
+    samples: dict[tuple[str, int], list[Sample]] = {}
+    peak_rss: dict[str, float] = {}
+    for name, call in targets.items():
+        print(f"warm-up {name}: {WARM_UP_REQUESTS} requests", flush=True)
+        run(call, concurrency=5, requests=WARM_UP_REQUESTS, max_seconds=60)
+    for round_no in range(1, args.rounds + 1):
+        for level in levels:
+            for name, call in targets.items():
+                sample = run(call, concurrency=level, requests=args.requests, max_seconds=args.max_seconds)
+                samples.setdefault((name, level), []).append(sample)
+                if name in rss:
+                    peak_rss[name] = max(peak_rss.get(name, 0.0), rss[name]())
+                rate = len(sample.latencies_s) / sample.elapsed_s if sample.elapsed_s else 0
+                print(
+                    f"  round {round_no} c={level:<3} {name:<14} {len(sample.latencies_s):>4} ok "
+                    f"{sample.errors:>3} err  {rate:7.1f} req/s  (load average {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
+    results = [
+        summarise(name, level, samples[(name, level)], peak_rss.get(name))
+        for level in levels
+        for name in targets
+    ]
+    return results, peak_rss
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(strip_separator(list(sys.argv[1:] if argv is None else argv)))
+    levels = [int(x) for x in args.levels.split(",") if x.strip()]
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    notes: list[str] = []
+    with contextlib.ExitStack() as stacks:
+        targets: dict[str, Call] = {}
+        rss: dict[str, callable] = {}
+        idle_rss: dict[str, float] = {}
+        if args.url:
+            key = key_from(args.key)
+            if not key:
+                raise SystemExit("--url needs --key or $GATEWAY_API_KEY")
+            targets["gateway"] = gateway_call(args.url, key, args.alias)
+            notes.append("deployed gateway: direct Bedrock calls and the bare variant are not measured")
+        else:
+            from gateway.devstack import LocalStack
+
+            running = {}
+            for variant in variants:
+                print(f"starting the local stack, variant {variant}", flush=True)
+                running[variant] = stacks.enter_context(LocalStack(variant=variant))
+            first = running[variants[0]]
+            emulator = first.emulator
+            targets["direct"] = direct_call(
+                first.emulator_url, model_id_of(args.alias), emulator.access_key, emulator.secret_key,
+                first.environment.region,
+            )  # fmt: skip
+            for variant, stack in running.items():
+                name = f"gateway-{variant}"
+                targets[name] = gateway_call(stack.gateway_url, stack.master_key, args.alias)
+                rss[name] = lambda stack=stack: stack.memory_by_service()["gateway"].rss / MIB
+                idle_rss[name] = rss[name]()
+        results, peak_rss = sweep(targets, levels, args, rss)
+    full_vs_bare = ratios(results, "gateway-full", "gateway-bare")
+    payload = {
+        "litellm": importlib.metadata.version("litellm"),
+        "alias": args.alias,
+        "levels": levels,
+        "requests_per_level": args.requests,
+        "max_seconds_per_level": args.max_seconds,
+        "rounds": args.rounds,
+        "cpus": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "gateway_rss_idle_mib": {k: round(v, 1) for k, v in idle_rss.items()},
+        "gateway_rss_peak_mib": {k: round(v, 1) for k, v in peak_rss.items()},
+        "full_vs_bare_throughput": full_vs_bare,
+        "added_latency_ms": {
+            name: differences(results, name, "direct") for name in (f"gateway-{v}" for v in variants)
+        }
+        if not args.url
+        else {},
+        "target_ratio": TARGET_RATIO,
+        "notes": notes,
+        "duration_s": round(time.monotonic() - started, 1),
+    }
+    path = write_results(args.reports / "results.json", results, payload)
+    chart = charts.bench_chart([r.__dict__ for r in results], args.reports / "chart.png")
+    print("\n" + table(results))
+    for level, ratio in full_vs_bare.items():
+        print(f"full/bare throughput at c={level}: {ratio:.2f}")
+    if full_vs_bare:
+        top = full_vs_bare[max(full_vs_bare)]
+        verdict = "reached" if top >= TARGET_RATIO else "NOT reached"
+        print(f"target full >= {TARGET_RATIO}x bare at c={max(full_vs_bare)}: {verdict} ({top:.2f})")
+    print(f"\nresults: {path}")
+    print(f"chart: {chart}" if chart else f"chart: {charts.MISSING}")
+    failed = [r for r in results if r.errors]
+    if failed:
+        print("WARNING: errors in " + ", ".join(f"{r.target} c={r.concurrency}" for r in failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""The benchmark's two callers and its closed-loop driver.
+
+Both callers send the same question (made unique per request so the gateway's
+response cache always misses and every call reaches the model) over one
+keep-alive httpx connection pool:
+
+- `direct`: a Converse call to the Bedrock emulator, SigV4-signed per request
+  with botocore, exactly as LiteLLM signs (the signing cost is on the client,
+  as it would be in any direct integration);
+- `gateway`: the OpenAI-compatible chat call to LiteLLM with the same content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from gateway.perf.bench_stats import Sample
+
+QUESTION = "What is Amazon Bedrock?"
+MAX_TOKENS = 64
+OVERHEAD_HEADER = "x-litellm-overhead-duration-ms"
+
+# One call: returns (ok, overhead ms or None).
+Call = Callable[[httpx.AsyncClient, str], Awaitable[tuple[bool, float | None]]]
+
+
+def unique_prompt(run_id: str, n: int) -> str:
+    return f"[bench {run_id}-{n}] {QUESTION}"
+
+
+def direct_call(endpoint: str, model_id: str, access_key: str, secret_key: str, region: str) -> Call:
+    url = f"{endpoint.rstrip('/')}/model/{quote(model_id, safe='')}/converse"
+    signer = SigV4Auth(Credentials(access_key, secret_key), "bedrock", region)
+
+    async def call(client: httpx.AsyncClient, prompt: str) -> tuple[bool, float | None]:
+        body = json.dumps(
+            {
+                "messages": [{"role": "user", "content": [{"text": prompt}]}],
+                "inferenceConfig": {"maxTokens": MAX_TOKENS},
+            }
+        ).encode()
+        request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
+        signer.add_auth(request)
+        response = await client.post(url, content=body, headers=dict(request.headers.items()))
+        return response.status_code == 200 and "output" in response.json(), None
+
+    return call
+
+
+def gateway_call(url: str, key: str, alias: str) -> Call:
+    endpoint = f"{url.rstrip('/')}/v1/chat/completions"
+    headers = {"Authorization": f"Bearer {key}"}
+
+    async def call(client: httpx.AsyncClient, prompt: str) -> tuple[bool, float | None]:
+        body = {"model": alias, "messages": [{"role": "user", "content": prompt}], "max_tokens": MAX_TOKENS}
+        response = await client.post(endpoint, json=body, headers=headers)
+        overhead = response.headers.get(OVERHEAD_HEADER)
+        ok = response.status_code == 200 and bool(response.json()["choices"][0]["message"].get("content"))
+        return ok, float(overhead) if overhead else None
+
+    return call
+
+
+async def drive(call: Call, *, concurrency: int, requests: int, max_seconds: float, run_id: str) -> Sample:
+    """`concurrency` workers send back-to-back requests until `requests` are sent or time is up."""
+    latencies: list[float] = []
+    overheads: list[float] = []
+    errors = 0
+    issued = 0
+    deadline = time.perf_counter() + max_seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal issued, errors
+        while issued < requests and time.perf_counter() < deadline:
+            issued += 1
+            prompt = unique_prompt(run_id, issued)
+            started = time.perf_counter()
+            try:
+                ok, overhead = await call(client, prompt)
+            except (httpx.HTTPError, ValueError, KeyError):
+                ok, overhead = False, None
+            if ok:
+                latencies.append(time.perf_counter() - started)
+                if overhead is not None:
+                    overheads.append(overhead)
+            else:
+                errors += 1
+
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return Sample(latencies_s=latencies, errors=errors, elapsed_s=elapsed, overheads_ms=overheads)
+
+
+def run(call: Call, *, concurrency: int, requests: int, max_seconds: float) -> Sample:
+    return asyncio.run(
+        drive(
+            call,
+            concurrency=concurrency,
+            requests=requests,
+            max_seconds=max_seconds,
+            run_id=uuid.uuid4().hex[:8],
+        )
+    )

@@ -1,0 +1,48 @@
+"""Each tool's chart is written as a real PNG, and nothing is written when there is nothing to draw."""
+
+import pytest
+
+from gateway.perf import charts
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+pytest.importorskip("matplotlib", reason="matplotlib (devtools group) is not installed: charts are skipped")
+
+
+def _is_png(path):
+    return path.is_file() and path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_the_load_chart_is_a_png(tmp_path):
+    history = [
+        {"timestamp": 100.0 + i, "users": min(i, 5), "rps": 2.0 * i, "failures_per_s": 0.0,
+         "p50_ms": 100.0 + i, "p95_ms": 300.0 + i}
+        for i in range(6)
+    ]  # fmt: skip
+    assert _is_png(charts.load_chart(history, tmp_path / "load" / "latency.png"))
+
+
+def test_the_eval_chart_is_a_png(tmp_path):
+    scores = {"nova-pro": {"exact_match": 38.3, "f1": 48.4}, "nova-lite": {"exact_match": 0.0, "f1": 20.5}}
+    assert _is_png(charts.eval_chart(scores, tmp_path / "scores.png"))
+
+
+def test_the_bench_chart_is_a_png(tmp_path):
+    rows = [
+        {"target": target, "concurrency": level, "throughput_rps": rps, "p95_ms": 10.0 * level}
+        for target, rps in (("direct", 900.0), ("gateway-full", 90.0), ("gateway-bare", 110.0))
+        for level in (1, 5, 20)
+    ]
+    assert _is_png(charts.bench_chart(rows, tmp_path / "chart.png"))
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda p: charts.load_chart([], p),
+        lambda p: charts.eval_chart({}, p),
+        lambda p: charts.bench_chart([], p),
+    ],
+)
+def test_no_data_writes_no_chart(tmp_path, draw):
+    assert draw(tmp_path / "empty.png") is None
+    assert not (tmp_path / "empty.png").exists()
