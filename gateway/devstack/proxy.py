@@ -106,9 +106,9 @@ def launch_gateway(
     *,
     home: Path,
     variant: str = "full",
-    timeout: float = 180,
+    timeout: float = 300,
 ) -> PendingGateway:
-    """Start the proxy on 127.0.0.1:`port`; `.wait()` for /health/readiness."""
+    """Start the proxy on 127.0.0.1:`port`; `.wait()` for /health/readiness (16 s quiet, 96 s busy)."""
     home.mkdir(parents=True, exist_ok=True)
     env = proxy_environment(
         {**contract, HOST_VARIABLE: LOOPBACK, PORT_VARIABLE: str(port), VARIANT_VARIABLE: variant}, home=home
