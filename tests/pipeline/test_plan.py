@@ -149,3 +149,16 @@ def test_missing_stack_exits_1_with_the_synth_command(tmp_path, capsys):
     (tmp_path / "out" / "stacks").mkdir(parents=True)
     assert run_plan(tmp_path, repo) == plan.EXIT_ERROR
     assert "python main.py dev" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    not (plan.ROOT / ".nox/_envs/policy/bin/checkov").exists(),
+    reason="the policy venv (checkov) is not installed",
+)
+def test_policy_gate_findings_reach_the_summary(tmp_path):
+    """The real gate over a real plan (an unencrypted SSM parameter, from make_plans.py --drift)."""
+    fixture = plan.ROOT / "tests/pipeline/fixtures/drift.plan.json"
+    result = plan.run_policy_gate("dev", fixture, tmp_path / "policy-dev")
+    assert result is not None and not result.passed
+    assert any("aws_ssm_parameter.feature_flag" in f for f in result.failures)
+    assert (tmp_path / "policy-dev" / "summary.json").is_file()
