@@ -87,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", type=Path, default=ROOT, help="checkout whose commit must match the plan's")
     args = parser.parse_args(argv)
     out = paths(args.out_dir, args.environment)
-    env = terraform_env()
     try:
+        env = terraform_env()
         meta = check_plan(out, args.environment, args.repo, env)
-    except StalePlan as err:
+    except (StalePlan, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_REFUSED
     stack = Path(meta["stack_dir"])

@@ -64,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         stacks = find_stacks(args.stacks_dir, args.environments)
+        env = terraform_env()
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    env = terraform_env()
     results = {}
     for name, stack in stacks.items():
         print(f"== validating {stack}", flush=True)
