@@ -89,8 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     out = paths(args.out_dir, args.environment)
     try:
         env = terraform_env()
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
         meta = check_plan(out, args.environment, args.repo, env)
-    except (StalePlan, FileNotFoundError) as err:
+    except StalePlan as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_REFUSED
     stack = Path(meta["stack_dir"])
