@@ -288,7 +288,7 @@ def log(message: str, level: str = "INFO", **fields: object) -> None:
 
 def prepare_scratch(settings: Settings, config: Mapping) -> Path:
     """Create the scratch tree and write the config readable by this user only."""
-    for sub in ("ui", "assets", "migrations"):
+    for sub in ("ui", "assets", "migrations", "home"):  # home: the image sets HOME there
         (settings.scratch / sub).mkdir(parents=True, exist_ok=True)
     path = settings.scratch / "litellm.yaml"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
