@@ -7,7 +7,6 @@ an environment file is all that differs between stacks. `aws_endpoint` and
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
@@ -22,6 +21,7 @@ from modules.data import Database, DatabaseConfig
 from modules.edge import Edge, EdgeConfig
 from modules.logs import GatewayLogs, LogsConfig
 from modules.network import Network, NetworkConfig
+from modules.observability import Monitoring, MonitoringConfig
 from modules.secrets import GatewaySecrets, SecretsConfig
 from policies.guardrail import load_guardrail
 
@@ -67,7 +67,10 @@ class GatewayStack(cdk.TerraformStack):
         self.config = config
         self._provider(aws_endpoint)
         self._backend(local_backend)
-        self._compose()
+        self._foundation()
+        self._data_and_compute()
+        self._monitoring()
+        self._outputs()
 
     # ------------------------------------------------------------ provider and state
     def _provider(self, aws_endpoint: str | None) -> None:
@@ -110,7 +113,8 @@ class GatewayStack(cdk.TerraformStack):
         self.add_override("terraform.backend.s3.use_lockfile", state.use_lockfile)
 
     # ------------------------------------------------------------ composition
-    def _compose(self) -> None:
+    def _foundation(self) -> None:
+        """Logs, secrets, network and edge: what the data tier and the service build on."""
         config = self.config
         name = config.stack_id
         retention = config.observability.log_retention_days
@@ -151,9 +155,8 @@ class GatewayStack(cdk.TerraformStack):
                 log_retention_days=retention,
             ),
         )
-        self._compose_data_and_compute()
 
-    def _compose_data_and_compute(self) -> None:
+    def _data_and_compute(self) -> None:
         config = self.config
         name = config.stack_id
         private = tuple(self.network.private_subnet_ids)
@@ -272,13 +275,8 @@ class GatewayStack(cdk.TerraformStack):
         self.compute.service.add_override(
             "depends_on", [f"{listener.terraform_resource_type}.{listener.friendly_unique_id}"]
         )
-        if _available("modules.observability"):
-            self._compose_monitoring()
-        self._outputs()
 
-    def _compose_monitoring(self) -> None:
-        from modules.observability import Monitoring, MonitoringConfig
-
+    def _monitoring(self) -> None:
         self.monitoring = Monitoring(
             self,
             "monitoring",
@@ -332,8 +330,3 @@ class GatewayStack(cdk.TerraformStack):
 
     def _output(self, name: str, value: object, description: str) -> None:
         cdk.TerraformOutput(self, name, value=value, description=description)
-
-
-def _available(module: str) -> bool:
-    """Whether a construct module exists yet (the constructs are written in parallel)."""
-    return importlib.util.find_spec(module) is not None
