@@ -48,13 +48,14 @@ class PendingPhoenix:
     phoenix: Phoenix
     timeout: float
 
-    def wait(self) -> Phoenix:
+    def wait(self, progress=None) -> Phoenix:
         wait_until(
             http_ok(f"{self.phoenix.url}/healthz"),
             timeout=self.timeout,
             what="phoenix",
             alive=self.phoenix.child.alive,
             interval=0.5,
+            progress=progress,
         )
         return self.phoenix
 

@@ -88,13 +88,14 @@ class PendingGateway:
     gateway: Gateway
     timeout: float
 
-    def wait(self) -> Gateway:
+    def wait(self, progress=None) -> Gateway:
         wait_until(
             http_ok(f"{self.gateway.url}/health/readiness"),
             timeout=self.timeout,
             what="gateway",
             alive=self.gateway.child.alive,
             interval=0.5,
+            progress=progress,
         )
         return self.gateway
 

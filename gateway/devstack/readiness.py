@@ -24,14 +24,19 @@ def wait_until(
     what: str,
     interval: float = 0.25,
     alive: Callable[[], bool] | None = None,
+    progress: Callable[[float], None] | None = None,
+    progress_every: float = 20.0,
 ) -> float:
     """Poll `probe` until it returns True; return the seconds it took.
 
     `alive` is checked between polls so a crashed service fails at once
     instead of after the whole timeout. A probe that raises counts as not ready.
+    `progress(elapsed)` is called every `progress_every` seconds of waiting, so
+    a slow start never looks like a hang.
     """
     start = time.monotonic()
     deadline = start + timeout
+    next_progress = start + progress_every
     last_error = ""
     while True:
         try:
@@ -43,6 +48,9 @@ def wait_until(
             raise NotReady(what, f"{what} exited before it was ready{last_error}")
         if time.monotonic() >= deadline:
             raise NotReady(what, f"{what} not ready after {timeout:.0f} s{last_error}")
+        if progress is not None and time.monotonic() >= next_progress:
+            progress(time.monotonic() - start)
+            next_progress += progress_every
         time.sleep(interval)
 
 

@@ -184,12 +184,12 @@ class LocalStack:
         self._note(f"gateway starting on {pending_gateway.gateway.url} while phoenix finishes booting")
 
         self._step(4, total, "phoenix")
-        self.phoenix = pending_phoenix.wait()
+        self.phoenix = pending_phoenix.wait(progress=self._still_waiting("phoenix", phoenix_started))
         self.timings["phoenix"] = time.monotonic() - phoenix_started
         self._done(4, total, "phoenix", f"{self.phoenix.url} (booting since the stack started)")
 
         self._step(5, total, "gateway")
-        self.gateway = pending_gateway.wait()
+        self.gateway = pending_gateway.wait(progress=self._still_waiting("gateway", gateway_started))
         self.timings["gateway"] = time.monotonic() - gateway_started
         self._done(5, total, "gateway", self.gateway.url)
 
@@ -256,6 +256,14 @@ class LocalStack:
 
     def _done(self, index: int, total: int, name: str, where: str) -> None:
         self.log(f"[{index}/{total}] {name} ready in {self.timings[name]:.1f} s  {where}")
+
+    def _still_waiting(self, name: str, since: float) -> Callable[[float], None]:
+        def report(_elapsed: float) -> None:
+            self._note(
+                f"{name}: still starting after {time.monotonic() - since:.0f} s (log: logs/{name}.log)"
+            )
+
+        return report
 
     def _note(self, message: str) -> None:
         self.log(f"      {message}")

@@ -62,3 +62,17 @@ def test_tcp_probe_sees_a_listening_port_and_raises_on_a_closed_one(http_server)
     assert tcp_open(LOOPBACK, http_server)() is True
     with pytest.raises(OSError):
         tcp_open(LOOPBACK, 1)()
+
+
+def test_a_slow_start_reports_progress_while_waiting():
+    reports = []
+    calls = iter([False] * 8 + [True])
+    wait_until(
+        lambda: next(calls),
+        timeout=5,
+        what="svc",
+        interval=0.02,
+        progress=reports.append,
+        progress_every=0.05,
+    )
+    assert reports and all(elapsed >= 0.05 for elapsed in reports)
