@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import bedrock_guardrails, elasticache
+from . import applicationautoscaling, bedrock_guardrails, ec2, ecs, elasticache, rds
 
-MODULES = (bedrock_guardrails, elasticache)
+MODULES = (applicationautoscaling, bedrock_guardrails, ec2, ecs, elasticache, rds)
 
 
 def install() -> None:

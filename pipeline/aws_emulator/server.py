@@ -6,6 +6,7 @@ the extensions patch moto's classes, and only this process's moto sees them.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -47,6 +48,8 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         extensions.install()
+        # werkzeug logs every request at INFO: thousands of lines during an apply.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         for key, value in self._settings.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
