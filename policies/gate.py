@@ -90,17 +90,29 @@ def stack_environment(stack_file: Path) -> str | None:
     return None
 
 
-def find_stacks(stacks_dir: Path) -> dict[str, Path]:
-    """environment -> stack file, for every synthesized stack in `stacks_dir`."""
+def find_stacks(stacks_dir: Path) -> tuple[dict[str, Path], list[Missing]]:
+    """environment -> stack file for every synthesized stack, and the stacks that cannot be attributed."""
     found: dict[str, Path] = {}
+    problems: list[Missing] = []
     for stack_file in sorted(stacks_dir.glob("*/cdk.tf.json")) if stacks_dir.is_dir() else []:
         env = stack_environment(stack_file)
         if env is None:
             # No provider tag: the folder is <project>-<env>; an environment folder name settles it.
             env = next((e for e in known_environments() if stack_file.parent.name.endswith(f"-{e}")), None)
-        if env is not None:
-            found[env] = stack_file
-    return found
+        if env is None:
+            continue
+        if env in found:
+            # Two stacks claiming one environment (a stale folder after a rename): scanning either is a guess.
+            problems.append(
+                Missing(
+                    f"stack for {env}",
+                    f"both {found[env].parent.name} and "
+                    f"{stack_file.parent.name} are tagged environment={env}",
+                    fails=True,
+                )
+            )
+        found[env] = stack_file
+    return found, problems
 
 
 def known_environments() -> list[str]:
@@ -137,7 +149,8 @@ def targets(args: argparse.Namespace) -> tuple[list[Target], list[Missing]]:
             missing.append(Missing(f"plan {args.plan_json}", "file not found", fails=True))
         if args.only_plan:
             return todo, missing
-    stacks = find_stacks(args.stacks_dir)
+    stacks, ambiguous = find_stacks(args.stacks_dir)
+    missing += [m for m in ambiguous if not args.env or m.label.removeprefix("stack for ") in args.env]
     for env in args.env or known_environments() or sorted(stacks):
         if env in stacks:
             todo.append(
@@ -239,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(report.table(outcomes, missing, verdict))
-    problems = report._failures(outcomes, missing, verdict, policies)
+    problems = report.failures(outcomes, missing, verdict, policies)
     if problems:
         print(f"\n{len(problems)} problem(s):")
         for line in problems:

@@ -75,7 +75,7 @@ def describe(finding: Finding, policies: dict[str, Policy]) -> str:
     return f"{finding.check_id}{sev} {finding.resource} in {finding.target.label}: {name}{details}{skipped}"
 
 
-def _failures(
+def failures(
     outcomes: Sequence[Outcome], missing: Sequence[Missing], verdict: Verdict, policies: dict[str, Policy]
 ) -> list[str]:
     lines = [describe(f, policies) for f in verdict.unwaived]
@@ -214,7 +214,7 @@ def write(
     summary = {
         "passed": passed,
         "seconds": round(seconds, 1),
-        "failures": _failures(outcomes, missing, verdict, policies),
+        "failures": failures(outcomes, missing, verdict, policies),
         "waived": [describe(f, policies) + f" -- waived until {w.expires}" for f, w in verdict.waived],
         "not_scanned": [f"{m.label}: {m.reason}" for m in missing],
         "targets": [

@@ -87,6 +87,22 @@ def test_stack_environment_comes_from_the_provider_default_tags(fixture_stacks):
     assert gate.stack_environment(fixture_stacks / "fixture-prod" / "cdk.tf.json") == "prod"
 
 
+def test_two_stacks_claiming_one_environment_fail_instead_of_a_guess(isolated, tmp_path, secure_stack):
+    stacks = write_stacks(tmp_path / "stacks", {"old-prod": secure_stack, "new-prod": secure_stack})
+    _, missing = gate.targets(gate.parse_args(["--stacks-dir", str(stacks), "--env", "prod"]))
+    (failing,) = [m for m in missing if m.fails]
+    assert "both" in failing.reason
+
+
+def test_only_plan_scans_nothing_but_the_plan(isolated, tmp_path, fixture_stacks):
+    plan = tmp_path / "dev.plan.json"
+    plan.write_text("{}")
+    args = ["--stacks-dir", str(fixture_stacks), "--env", "dev", "--plan-json", str(plan), "--only-plan"]
+    todo, missing = gate.targets(gate.parse_args(args))
+    assert [(t.framework, t.scope) for t in todo] == [("terraform_plan", "dev")] and not missing
+    # (no "NOT SCANNED" rows either: the plan session gates only the plan)
+
+
 def test_terraform_framework_on_cdktf_json_is_an_error_not_a_pass(checkov):
     outcome = scan.run_checkov(Target("trap", "terraform", "prod", SECURE_STACK), gate.catalogue.CHECKS_DIR)
     assert outcome.error and "evaluated nothing" in outcome.error
