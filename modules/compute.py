@@ -450,7 +450,7 @@ class Compute(Construct):
             task_definition=self.task_definition.arn,
             desired_count=config.desired_count,
             launch_type="FARGATE",
-            platform_version="1.4.0",
+            platform_version="LATEST",
             network_configuration=EcsServiceNetworkConfiguration(
                 subnets=config.private_subnet_ids,
                 security_groups=[config.security_group_id],

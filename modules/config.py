@@ -251,6 +251,14 @@ class NetworkSettings:
     vpc_cidr: str = _setting("VPC IPv4 range", _vpc_cidr)
     az_count: int = _setting("availability zones used (the ALB needs two)", _int_range(2, 6))
     nat_gateways: str = _setting("one NAT gateway in total, or one per AZ", _one_of("single", "per_az"))
+    availability_zones: tuple[str, ...] = _setting(
+        "AZ names, one per az_count; default: the region's zones a, b, c, ... (pinned, never looked up)",
+        default=(),
+    )
+
+    def zone_names(self, region: str) -> tuple[str, ...]:
+        """The AZs used, fixed by name: a lookup could shift when AWS adds or withdraws a zone."""
+        return self.availability_zones or tuple(f"{region}{chr(ord('a') + i)}" for i in range(self.az_count))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -449,6 +457,20 @@ class EnvironmentConfig:
                 f"environment name together at most {MAX_STACK_ID} (AWS name limits)",
                 "project",
             )
+        zones = self.network.availability_zones
+        if zones:
+            region = self.aws.region
+            for index, zone in enumerate(zones):
+                if not re.fullmatch(rf"{re.escape(region)}[a-z]", zone) or zone in zones[:index]:
+                    raise _Invalid(
+                        f"{zone!r} is not allowed; allowed: distinct zone names of {region}, e.g. {region}a",
+                        f"network.availability_zones[{index}]",
+                    )
+            if len(zones) != self.network.az_count:
+                raise _Invalid(
+                    f"{len(zones)} zones, az_count {self.network.az_count}; allowed: exactly az_count zones",
+                    "network.availability_zones",
+                )
         cert = self.edge.certificate_arn
         if cert is not None and cert.split(":")[3] != self.aws.region:
             raise _Invalid(

@@ -12,10 +12,6 @@ import ipaddress
 import json
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
-    DataAwsAvailabilityZones,
-    DataAwsAvailabilityZonesFilter,
-)
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
@@ -34,8 +30,6 @@ from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityG
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
-from modules import cdk
-
 # Interface endpoints the tasks need: model calls, secrets, image pulls, logs.
 INTERFACE_ENDPOINTS = ("bedrock-runtime", "secretsmanager", "ecr.api", "ecr.dkr", "logs")
 POSTGRES_PORT = 5432
@@ -50,7 +44,7 @@ class NetworkConfig:
     region: str  # for endpoint service names
     account_id: str  # scopes the flow-log role's trust
     vpc_cidr: str  # VPC IPv4 range
-    az_count: int  # availability zones used
+    availability_zones: tuple[str, ...]  # AZ names, pinned (one public and one private subnet each)
     nat_gateways: str  # "single" or "per_az"
     allowed_client_cidrs: tuple[str, ...]  # networks allowed to reach the ALB
     https: bool  # open 443 on the ALB (a certificate is configured)
@@ -66,17 +60,11 @@ def subnet_cidrs(vpc_cidr: str, az_count: int) -> tuple[list[str], list[str]]:
 
 
 class Network(Construct):
-    """VPC over `az_count` AZs with public/private subnets, NAT, endpoints, flow logs and app-tier SGs."""
+    """VPC over the given AZs with public/private subnets, NAT, endpoints, flow logs and app-tier SGs."""
 
     def __init__(self, scope: Construct, id: str, *, config: NetworkConfig) -> None:
         super().__init__(scope, id)
         name = config.name
-        zones = DataAwsAvailabilityZones(
-            self,
-            "zones",
-            state="available",
-            filter=[DataAwsAvailabilityZonesFilter(name="opt-in-status", values=["opt-in-not-required"])],
-        )
         self.vpc = Vpc(
             self,
             "vpc",
@@ -88,7 +76,7 @@ class Network(Construct):
         # Closing the default security group: nothing may fall back on its allow-all rules.
         DefaultSecurityGroup(self, "default-sg", vpc_id=self.vpc.id, ingress=[], egress=[])
 
-        public_cidrs, private_cidrs = subnet_cidrs(config.vpc_cidr, config.az_count)
+        public_cidrs, private_cidrs = subnet_cidrs(config.vpc_cidr, len(config.availability_zones))
         igw = InternetGateway(self, "igw", vpc_id=self.vpc.id, tags={"Name": name})
         public_rt = RouteTable(self, "public-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-public"})
         Route(
@@ -100,9 +88,9 @@ class Network(Construct):
         )
 
         public, private, private_rts, nats = [], [], [], []
-        nat_count = config.az_count if config.nat_gateways == "per_az" else 1
-        for i in range(config.az_count):
-            az = cdk.Fn.element(zones.names, i)
+        zones = config.availability_zones
+        nat_count = len(zones) if config.nat_gateways == "per_az" else 1
+        for i, az in enumerate(zones):
             subnet = Subnet(
                 self,
                 f"public-{i}",
@@ -126,13 +114,13 @@ class Network(Construct):
                         depends_on=[igw],
                     )
                 )
-        for i in range(config.az_count):
+        for i, az in enumerate(zones):
             subnet = Subnet(
                 self,
                 f"private-{i}",
                 vpc_id=self.vpc.id,
                 cidr_block=private_cidrs[i],
-                availability_zone=cdk.Fn.element(zones.names, i),
+                availability_zone=az,
                 tags={"Name": f"{name}-private-{i}", "tier": "private"},
             )
             rt = RouteTable(self, f"private-{i}-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-private-{i}"})

@@ -128,7 +128,7 @@ class GatewayStack(cdk.TerraformStack):
                 region=config.aws.region,
                 account_id=config.aws.account_id,
                 vpc_cidr=config.network.vpc_cidr,
-                az_count=config.network.az_count,
+                availability_zones=config.network.zone_names(config.aws.region),
                 nat_gateways=config.network.nat_gateways,
                 allowed_client_cidrs=config.edge.allowed_client_cidrs,
                 https=config.edge.certificate_arn is not None,

@@ -198,6 +198,26 @@ def test_bad_enum(tmp_path: Path) -> None:
     assert err.field == "network.nat_gateways" and "allowed: single | per_az" in err.message
 
 
+def test_availability_zones_default_to_the_regions_first_zones() -> None:
+    dev = load(ENVIRONMENTS / "dev")
+    assert dev.network.zone_names(dev.aws.region) == ("us-east-1a", "us-east-1b")
+
+
+def test_availability_zones_can_be_pinned_by_name(tmp_path: Path) -> None:
+    config = load(write(tmp_path, "dev", edit("network.availability_zones", ["us-east-1c", "us-east-1d"])))
+    assert config.network.zone_names("us-east-1") == ("us-east-1c", "us-east-1d")
+
+
+def test_availability_zone_of_another_region(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("network.availability_zones", ["us-east-1a", "eu-west-1b"]))
+    assert err.field == "network.availability_zones[1]" and "zone names of us-east-1" in err.message
+
+
+def test_availability_zones_must_match_az_count(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("network.availability_zones", ["us-east-1a", "us-east-1b", "us-east-1c"]))
+    assert err.field == "network.availability_zones" and "exactly az_count zones" in err.message
+
+
 def test_account_id_must_be_twelve_digits(tmp_path: Path) -> None:
     err = error(tmp_path, edit("aws.account_id", "11111111111"))
     assert err.field == "aws.account_id" and "exactly 12 digits" in err.message
