@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from modules import cdk
 from modules.bedrock import (
@@ -27,15 +26,6 @@ REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "111111111111"
 GUARDRAIL_ARN = "arn:aws:bedrock:us-east-1:111111111111:guardrail/abc123"
 KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/0000"
-
-
-def synth(build) -> dict:
-    """Synthesize `build(stack)` in a bare stack and return the Terraform JSON."""
-    app = cdk.Testing.app()
-    stack = cdk.TerraformStack(app, "test")
-    AwsProvider(stack, "aws", region="us-east-1")
-    build(stack)
-    return json.loads(cdk.Testing.synth(stack))
 
 
 def only(doc: dict, kind: str) -> tuple[str, dict]:
@@ -61,7 +51,7 @@ def source() -> dict:
 
 
 @pytest.fixture(scope="module")
-def doc() -> dict:
+def doc(synth_in_stack) -> dict:
     def build(stack):
         guardrail = Guardrail(
             stack, "guardrail", config=GuardrailConfig(name="gw-test-content", definition=load_guardrail())
@@ -79,7 +69,7 @@ def doc() -> dict:
         ):
             cdk.TerraformOutput(stack, name, value=value)
 
-    return synth(build)
+    return synth_in_stack(build)
 
 
 def guardrail(doc: dict) -> dict:
@@ -166,10 +156,12 @@ def test_attributes_expose_the_guardrail_and_its_published_version(doc):
     assert outputs["guardrail_version"] == f"${{aws_bedrock_guardrail_version.{version_name}.version}}"
 
 
-def test_policies_absent_from_the_definition_are_not_emitted():
+def test_policies_absent_from_the_definition_are_not_emitted(synth_in_stack):
     definition = dataclasses.replace(load_guardrail(), pii_entities=(), managed_word_lists=())
 
-    doc = synth(lambda stack: Guardrail(stack, "g", config=GuardrailConfig(name="g", definition=definition)))
+    doc = synth_in_stack(
+        lambda stack: Guardrail(stack, "g", config=GuardrailConfig(name="g", definition=definition))
+    )
 
     assert "sensitive_information_policy_config" not in guardrail(doc)
     assert "word_policy_config" not in guardrail(doc)

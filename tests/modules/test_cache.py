@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
-from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from modules import cdk
 from modules.cache import Cache, CacheConfig
@@ -21,15 +19,6 @@ PROD = CacheConfig(
     multi_az=True,
 )
 DEV = dataclasses.replace(PROD, name="gw-dev", node_type="cache.t4g.small", nodes=1, multi_az=False)
-
-
-def synth(build) -> dict:
-    """Synthesize `build(stack)` in a bare stack and return the Terraform JSON."""
-    app = cdk.Testing.app()
-    stack = cdk.TerraformStack(app, "test")
-    AwsProvider(stack, "aws", region="us-east-1")
-    build(stack)
-    return json.loads(cdk.Testing.synth(stack))
 
 
 def build_cache(config: CacheConfig):
@@ -58,40 +47,40 @@ def ref(kind: str, name: str, attr: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def prod() -> dict:
-    return synth(build_cache(PROD))
+def prod_cache(synth_in_stack) -> dict:
+    return synth_in_stack(build_cache(PROD))
 
 
 @pytest.fixture(scope="module")
-def dev() -> dict:
-    return synth(build_cache(DEV))
+def dev_cache(synth_in_stack) -> dict:
+    return synth_in_stack(build_cache(DEV))
 
 
 def group(doc: dict) -> dict:
     return only(doc, "aws_elasticache_replication_group")[1]
 
 
-def test_group_runs_valkey_7_2_with_cluster_mode_disabled(prod):
-    g = group(prod)
+def test_group_runs_valkey_7_2_with_cluster_mode_disabled(prod_cache):
+    g = group(prod_cache)
 
     assert (g["engine"], g["engine_version"], g["cluster_mode"]) == ("valkey", "7.2", "disabled")
     assert g["parameter_group_name"] == "default.valkey7"
     assert g["port"] == 6379
 
 
-def test_node_count_and_type_follow_config(prod, dev):
-    assert (group(prod)["num_cache_clusters"], group(prod)["node_type"]) == (2, "cache.r7g.large")
-    assert (group(dev)["num_cache_clusters"], group(dev)["node_type"]) == (1, "cache.t4g.small")
+def test_node_count_and_type_follow_config(prod_cache, dev_cache):
+    assert (group(prod_cache)["num_cache_clusters"], group(prod_cache)["node_type"]) == (2, "cache.r7g.large")
+    assert (group(dev_cache)["num_cache_clusters"], group(dev_cache)["node_type"]) == (1, "cache.t4g.small")
 
 
-def test_multi_az_turns_on_automatic_failover(prod):
-    assert group(prod)["multi_az_enabled"] is True
-    assert group(prod)["automatic_failover_enabled"] is True
+def test_multi_az_turns_on_automatic_failover(prod_cache):
+    assert group(prod_cache)["multi_az_enabled"] is True
+    assert group(prod_cache)["automatic_failover_enabled"] is True
 
 
-def test_single_node_has_neither_multi_az_nor_failover(dev):
-    assert group(dev)["multi_az_enabled"] is False
-    assert group(dev)["automatic_failover_enabled"] is False
+def test_single_node_has_neither_multi_az_nor_failover(dev_cache):
+    assert group(dev_cache)["multi_az_enabled"] is False
+    assert group(dev_cache)["automatic_failover_enabled"] is False
 
 
 def test_multi_az_with_one_node_is_refused():
@@ -101,24 +90,24 @@ def test_multi_az_with_one_node_is_refused():
         Cache(stack, "cache", config=dataclasses.replace(PROD, nodes=1))
 
 
-def test_traffic_must_use_tls(prod):
-    assert group(prod)["transit_encryption_enabled"] is True
-    assert group(prod)["transit_encryption_mode"] == "required"
+def test_traffic_must_use_tls(prod_cache):
+    assert group(prod_cache)["transit_encryption_enabled"] is True
+    assert group(prod_cache)["transit_encryption_mode"] == "required"
 
 
-def test_data_at_rest_is_encrypted_with_the_caches_rotating_key(prod):
-    key_name, key = only(prod, "aws_kms_key")
+def test_data_at_rest_is_encrypted_with_the_caches_rotating_key(prod_cache):
+    key_name, key = only(prod_cache, "aws_kms_key")
 
-    assert group(prod)["at_rest_encryption_enabled"] == "true"
-    assert group(prod)["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
+    assert group(prod_cache)["at_rest_encryption_enabled"] == "true"
+    assert group(prod_cache)["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
     assert key["enable_key_rotation"] is True
 
 
-def test_auth_token_is_generated_ephemerally_into_its_encrypted_secret(prod):
-    secret_name, secret = only(prod, "aws_secretsmanager_secret")
-    _, version = only(prod, "aws_secretsmanager_secret_version")
-    key_name, _ = only(prod, "aws_kms_key")
-    (password,) = prod["ephemeral"]["aws_secretsmanager_random_password"]
+def test_auth_token_is_generated_ephemerally_into_its_encrypted_secret(prod_cache):
+    secret_name, secret = only(prod_cache, "aws_secretsmanager_secret")
+    _, version = only(prod_cache, "aws_secretsmanager_secret_version")
+    key_name, _ = only(prod_cache, "aws_kms_key")
+    (password,) = prod_cache["ephemeral"]["aws_secretsmanager_random_password"]
 
     assert secret["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
     assert version["secret_id"] == ref("aws_secretsmanager_secret", secret_name, "id")
@@ -129,65 +118,68 @@ def test_auth_token_is_generated_ephemerally_into_its_encrypted_secret(prod):
     assert "secret_string" not in version
 
 
-def test_auth_token_is_long_and_free_of_characters_elasticache_refuses(prod):
-    (password,) = prod["ephemeral"]["aws_secretsmanager_random_password"].values()
+def test_auth_token_is_long_and_free_of_characters_elasticache_refuses(prod_cache):
+    (password,) = prod_cache["ephemeral"]["aws_secretsmanager_random_password"].values()
 
     assert 16 <= password["password_length"] <= 128
     assert password["exclude_punctuation"] is True
     assert password["include_space"] is False
 
 
-def test_group_takes_the_token_read_back_from_the_written_secret_version(prod):
-    version_name, _ = only(prod, "aws_secretsmanager_secret_version")
-    read_name, read = only(prod, "aws_secretsmanager_secret_version", block="data")
+def test_group_takes_the_token_read_back_from_the_written_secret_version(prod_cache):
+    version_name, _ = only(prod_cache, "aws_secretsmanager_secret_version")
+    read_name, read = only(prod_cache, "aws_secretsmanager_secret_version", block="data")
 
     assert read["version_id"] == ref("aws_secretsmanager_secret_version", version_name, "version_id")
     assert (
-        group(prod)["auth_token"] == f"${{data.aws_secretsmanager_secret_version.{read_name}.secret_string}}"
+        group(prod_cache)["auth_token"]
+        == f"${{data.aws_secretsmanager_secret_version.{read_name}.secret_string}}"
     )
-    assert "aws_secretsmanager_random_password" not in prod["data"]
+    assert "aws_secretsmanager_random_password" not in prod_cache["data"]
 
 
-def test_auth_token_rotation_writes_a_new_version_and_keeps_the_old_token_valid(prod):
-    rotated = synth(build_cache(dataclasses.replace(PROD, auth_token_version=2)))
+def test_auth_token_rotation_writes_a_new_version_and_keeps_the_old_token_valid(synth_in_stack, prod_cache):
+    rotated = synth_in_stack(build_cache(dataclasses.replace(PROD, auth_token_version=2)))
 
     assert only(rotated, "aws_secretsmanager_secret_version")[1]["secret_string_wo_version"] == 2
     assert group(rotated)["auth_token_update_strategy"] == "ROTATE"
 
 
-def test_security_group_admits_only_valkey_from_the_client_group(prod):
-    sg_name, sg = only(prod, "aws_security_group")
-    _, rule = only(prod, "aws_vpc_security_group_ingress_rule")
+def test_security_group_admits_only_valkey_from_the_client_group(prod_cache):
+    sg_name, sg = only(prod_cache, "aws_security_group")
+    _, rule = only(prod_cache, "aws_vpc_security_group_ingress_rule")
 
     assert "ingress" not in sg
     assert "egress" not in sg
     assert (rule["from_port"], rule["to_port"], rule["ip_protocol"]) == (6379, 6379, "tcp")
     assert rule["referenced_security_group_id"] == "sg-tasks"
     assert "cidr_ipv4" not in rule
-    assert group(prod)["security_group_ids"] == [ref("aws_security_group", sg_name, "id")]
+    assert group(prod_cache)["security_group_ids"] == [ref("aws_security_group", sg_name, "id")]
 
 
-def test_nodes_live_in_the_configured_subnets(prod):
-    subnet_group_name, subnet_group = only(prod, "aws_elasticache_subnet_group")
+def test_nodes_live_in_the_configured_subnets(prod_cache):
+    subnet_group_name, subnet_group = only(prod_cache, "aws_elasticache_subnet_group")
 
     assert subnet_group["subnet_ids"] == ["subnet-a", "subnet-b"]
-    assert group(prod)["subnet_group_name"] == ref("aws_elasticache_subnet_group", subnet_group_name, "name")
+    assert group(prod_cache)["subnet_group_name"] == ref(
+        "aws_elasticache_subnet_group", subnet_group_name, "name"
+    )
 
 
-def test_snapshots_and_maintenance_have_separate_windows_and_a_final_snapshot(prod):
-    g = group(prod)
+def test_snapshots_and_maintenance_have_separate_windows_and_a_final_snapshot(prod_cache):
+    g = group(prod_cache)
 
     assert g["snapshot_retention_limit"] == 7
     assert (g["snapshot_window"], g["maintenance_window"]) == ("02:00-03:00", "sun:05:30-sun:06:30")
     assert g["final_snapshot_identifier"] == "gw-prod-final"
 
 
-def test_slow_log_goes_to_an_encrypted_log_group(prod):
-    log_name, log_group = only(prod, "aws_cloudwatch_log_group")
-    key_name, _ = only(prod, "aws_kms_key")
+def test_slow_log_goes_to_an_encrypted_log_group(prod_cache):
+    log_name, log_group = only(prod_cache, "aws_cloudwatch_log_group")
+    key_name, _ = only(prod_cache, "aws_kms_key")
 
     assert log_group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
-    assert group(prod)["log_delivery_configuration"] == [
+    assert group(prod_cache)["log_delivery_configuration"] == [
         {
             "destination": ref("aws_cloudwatch_log_group", log_name, "name"),
             "destination_type": "cloudwatch-logs",
@@ -197,17 +189,17 @@ def test_slow_log_goes_to_an_encrypted_log_group(prod):
     ]
 
 
-def test_slow_log_can_be_turned_off():
-    doc = synth(build_cache(dataclasses.replace(DEV, enable_slow_log=False)))
+def test_slow_log_can_be_turned_off(synth_in_stack):
+    doc = synth_in_stack(build_cache(dataclasses.replace(DEV, enable_slow_log=False)))
 
     assert "log_delivery_configuration" not in group(doc)
     assert "aws_cloudwatch_log_group" not in doc["resource"]
 
 
-def test_attributes_point_at_the_group_secret_and_key(prod):
-    outputs = {name: out["value"] for name, out in prod["output"].items()}
-    group_name, _ = only(prod, "aws_elasticache_replication_group")
-    secret_name, _ = only(prod, "aws_secretsmanager_secret")
+def test_attributes_point_at_the_group_secret_and_key(prod_cache):
+    outputs = {name: out["value"] for name, out in prod_cache["output"].items()}
+    group_name, _ = only(prod_cache, "aws_elasticache_replication_group")
+    secret_name, _ = only(prod_cache, "aws_secretsmanager_secret")
 
     assert outputs["primary_endpoint_address"] == ref(
         "aws_elasticache_replication_group", group_name, "primary_endpoint_address"

@@ -7,7 +7,6 @@ import json
 
 import pytest
 from cdktf_cdktf_provider_aws.data_aws_subnets import DataAwsSubnets
-from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from modules import cdk
 from modules.data import Database, DatabaseConfig
@@ -38,15 +37,6 @@ DEV = dataclasses.replace(
 )
 
 
-def synth(build) -> dict:
-    """Synthesize `build(stack)` in a bare stack and return the Terraform JSON."""
-    app = cdk.Testing.app()
-    stack = cdk.TerraformStack(app, "test")
-    AwsProvider(stack, "aws", region="us-east-1")
-    build(stack)
-    return json.loads(cdk.Testing.synth(stack))
-
-
 def build_database(config: DatabaseConfig):
     def build(stack):
         db = Database(stack, "database", config=config)
@@ -74,39 +64,39 @@ def ref(kind: str, name: str, attr: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def prod() -> dict:
-    return synth(build_database(PROD))
+def prod_db(synth_in_stack) -> dict:
+    return synth_in_stack(build_database(PROD))
 
 
 @pytest.fixture(scope="module")
-def dev() -> dict:
-    return synth(build_database(DEV))
+def dev_db(synth_in_stack) -> dict:
+    return synth_in_stack(build_database(DEV))
 
 
 def cluster(doc: dict) -> dict:
     return only(doc, "aws_rds_cluster")[1]
 
 
-def test_cluster_is_aurora_postgresql_serverless_v2_with_configured_capacity(prod):
-    c = cluster(prod)
+def test_cluster_is_aurora_postgresql_serverless_v2_with_configured_capacity(prod_db):
+    c = cluster(prod_db)
 
     assert (c["engine"], c["engine_mode"]) == ("aurora-postgresql", "provisioned")
     assert c["engine_version"].startswith("16.")
     assert c["serverlessv2_scaling_configuration"] == {"min_capacity": 0.5, "max_capacity": 8}
 
 
-def test_storage_is_encrypted_with_the_databases_own_rotating_key(prod):
-    key_name, key = only(prod, "aws_kms_key")
+def test_storage_is_encrypted_with_the_databases_own_rotating_key(prod_db):
+    key_name, key = only(prod_db, "aws_kms_key")
 
-    assert cluster(prod)["storage_encrypted"] is True
-    assert cluster(prod)["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
+    assert cluster(prod_db)["storage_encrypted"] is True
+    assert cluster(prod_db)["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
     assert key["enable_key_rotation"] is True
 
 
-def test_master_password_is_managed_by_rds_and_never_an_argument(prod):
-    key_name, _ = only(prod, "aws_kms_key")
-    c = cluster(prod)
-    text = json.dumps(prod)
+def test_master_password_is_managed_by_rds_and_never_an_argument(prod_db):
+    key_name, _ = only(prod_db, "aws_kms_key")
+    c = cluster(prod_db)
+    text = json.dumps(prod_db)
 
     assert c["manage_master_user_password"] is True
     assert c["master_user_secret_kms_key_id"] == ref("aws_kms_key", key_name, "arn")
@@ -114,20 +104,20 @@ def test_master_password_is_managed_by_rds_and_never_an_argument(prod):
     assert "password_wo" not in text
 
 
-def test_master_user_secret_arn_is_the_clusters_managed_secret(prod):
-    cluster_name, _ = only(prod, "aws_rds_cluster")
+def test_master_user_secret_arn_is_the_clusters_managed_secret(prod_db):
+    cluster_name, _ = only(prod_db, "aws_rds_cluster")
 
-    assert prod["output"]["master_user_secret_arn"]["value"] == (
+    assert prod_db["output"]["master_user_secret_arn"]["value"] == (
         f"${{aws_rds_cluster.{cluster_name}.master_user_secret[0].secret_arn}}"
     )
 
 
-def test_iam_authentication_is_enabled(prod):
-    assert cluster(prod)["iam_database_authentication_enabled"] is True
+def test_iam_authentication_is_enabled(prod_db):
+    assert cluster(prod_db)["iam_database_authentication_enabled"] is True
 
 
-def test_backups_follow_config_in_their_window_and_snapshots_copy_tags(prod):
-    c = cluster(prod)
+def test_backups_follow_config_in_their_window_and_snapshots_copy_tags(prod_db):
+    c = cluster(prod_db)
 
     assert c["backup_retention_period"] == 14
     assert c["preferred_backup_window"] == "03:00-04:00"
@@ -135,24 +125,26 @@ def test_backups_follow_config_in_their_window_and_snapshots_copy_tags(prod):
     assert c["copy_tags_to_snapshot"] is True
 
 
-def test_production_keeps_deletion_protection_and_a_final_snapshot(prod):
-    c = cluster(prod)
+def test_production_keeps_deletion_protection_and_a_final_snapshot(prod_db):
+    c = cluster(prod_db)
 
     assert c["deletion_protection"] is True
     assert c["skip_final_snapshot"] is False
     assert c["final_snapshot_identifier"] == "gw-prod-final"
 
 
-def test_disposable_environment_turns_both_off_as_configured(dev):
-    c = cluster(dev)
+def test_disposable_environment_turns_both_off_as_configured(dev_db):
+    c = cluster(dev_db)
 
     assert c["deletion_protection"] is False
     assert c["skip_final_snapshot"] is True
     assert "final_snapshot_identifier" not in c
 
 
-def test_instances_are_private_serverless_and_spread_over_the_zones(prod):
-    instances = sorted(prod["resource"]["aws_rds_cluster_instance"].values(), key=lambda i: i["identifier"])
+def test_instances_are_private_serverless_and_spread_over_the_zones(prod_db):
+    instances = sorted(
+        prod_db["resource"]["aws_rds_cluster_instance"].values(), key=lambda i: i["identifier"]
+    )
 
     assert [i["identifier"] for i in instances] == ["gw-prod-1", "gw-prod-2"]
     assert {i["instance_class"] for i in instances} == {"db.serverless"}
@@ -162,23 +154,23 @@ def test_instances_are_private_serverless_and_spread_over_the_zones(prod):
     )
 
 
-def test_single_instance_lets_rds_pick_the_zone(dev):
-    (instance,) = dev["resource"]["aws_rds_cluster_instance"].values()
+def test_single_instance_lets_rds_pick_the_zone(dev_db):
+    (instance,) = dev_db["resource"]["aws_rds_cluster_instance"].values()
 
     assert "availability_zone" not in instance
 
 
-def test_performance_insights_are_encrypted_with_the_database_key(prod):
-    key_name, _ = only(prod, "aws_kms_key")
+def test_performance_insights_are_encrypted_with_the_database_key(prod_db):
+    key_name, _ = only(prod_db, "aws_kms_key")
 
-    for instance in prod["resource"]["aws_rds_cluster_instance"].values():
+    for instance in prod_db["resource"]["aws_rds_cluster_instance"].values():
         assert instance["performance_insights_enabled"] is True
         assert instance["performance_insights_kms_key_id"] == ref("aws_kms_key", key_name, "arn")
 
 
-def test_security_group_admits_only_postgres_from_the_client_group(prod):
-    sg_name, sg = only(prod, "aws_security_group")
-    _, rule = only(prod, "aws_vpc_security_group_ingress_rule")
+def test_security_group_admits_only_postgres_from_the_client_group(prod_db):
+    sg_name, sg = only(prod_db, "aws_security_group")
+    _, rule = only(prod_db, "aws_vpc_security_group_ingress_rule")
 
     assert "ingress" not in sg
     assert "egress" not in sg
@@ -186,31 +178,31 @@ def test_security_group_admits_only_postgres_from_the_client_group(prod):
     assert (rule["from_port"], rule["to_port"], rule["ip_protocol"]) == (5432, 5432, "tcp")
     assert rule["referenced_security_group_id"] == "sg-tasks"
     assert "cidr_ipv4" not in rule
-    assert cluster(prod)["vpc_security_group_ids"] == [ref("aws_security_group", sg_name, "id")]
+    assert cluster(prod_db)["vpc_security_group_ids"] == [ref("aws_security_group", sg_name, "id")]
 
 
-def test_parameter_group_forces_tls_for_the_engine_family(prod):
-    group_name, group = only(prod, "aws_rds_cluster_parameter_group")
+def test_parameter_group_forces_tls_for_the_engine_family(prod_db):
+    group_name, group = only(prod_db, "aws_rds_cluster_parameter_group")
 
     assert group["family"] == "aurora-postgresql16"
     assert {"name": "rds.force_ssl", "value": "1"} in group["parameter"]
-    assert cluster(prod)["db_cluster_parameter_group_name"] == ref(
+    assert cluster(prod_db)["db_cluster_parameter_group_name"] == ref(
         "aws_rds_cluster_parameter_group", group_name, "name"
     )
 
 
-def test_parameter_group_logs_schema_changes_and_slow_queries_but_not_every_statement(prod):
-    _, group = only(prod, "aws_rds_cluster_parameter_group")
+def test_parameter_group_logs_schema_changes_and_slow_queries_but_not_every_statement(prod_db):
+    _, group = only(prod_db, "aws_rds_cluster_parameter_group")
     parameters = {p["name"]: p["value"] for p in group["parameter"]}
 
     assert parameters["log_statement"] == "ddl"
     assert int(parameters["log_min_duration_statement"]) > 0
 
 
-def test_postgresql_logs_go_to_a_precreated_encrypted_log_group(prod):
-    group_name, group = only(prod, "aws_cloudwatch_log_group")
-    key_name, _ = only(prod, "aws_kms_key")
-    c = cluster(prod)
+def test_postgresql_logs_go_to_a_precreated_encrypted_log_group(prod_db):
+    group_name, group = only(prod_db, "aws_cloudwatch_log_group")
+    key_name, _ = only(prod_db, "aws_kms_key")
+    c = cluster(prod_db)
 
     assert c["enabled_cloudwatch_logs_exports"] == ["postgresql"]
     assert group["name"] == "/aws/rds/cluster/gw-prod/postgresql"
@@ -219,40 +211,40 @@ def test_postgresql_logs_go_to_a_precreated_encrypted_log_group(prod):
     assert f"aws_cloudwatch_log_group.{group_name}" in c["depends_on"]
 
 
-def test_subnet_group_holds_the_configured_subnets(prod):
-    group_name, group = only(prod, "aws_db_subnet_group")
+def test_subnet_group_holds_the_configured_subnets(prod_db):
+    group_name, group = only(prod_db, "aws_db_subnet_group")
 
     assert group["subnet_ids"] == ["subnet-a", "subnet-b", "subnet-c"]
-    assert cluster(prod)["db_subnet_group_name"] == ref("aws_db_subnet_group", group_name, "name")
+    assert cluster(prod_db)["db_subnet_group_name"] == ref("aws_db_subnet_group", group_name, "name")
 
 
-def test_enhanced_monitoring_uses_a_role_only_rds_monitoring_can_assume(prod):
-    role_name, role = only(prod, "aws_iam_role")
+def test_enhanced_monitoring_uses_a_role_only_rds_monitoring_can_assume(prod_db):
+    role_name, role = only(prod_db, "aws_iam_role")
     trust = json.loads(role["assume_role_policy"])["Statement"]
 
     assert [s["Principal"] for s in trust] == [{"Service": "monitoring.rds.amazonaws.com"}]
-    for instance in prod["resource"]["aws_rds_cluster_instance"].values():
+    for instance in prod_db["resource"]["aws_rds_cluster_instance"].values():
         assert instance["monitoring_interval"] == 60
         assert instance["monitoring_role_arn"] == ref("aws_iam_role", role_name, "arn")
 
 
-def test_without_enhanced_monitoring_no_role_is_created(dev):
-    assert "aws_iam_role" not in dev["resource"]
-    (instance,) = dev["resource"]["aws_rds_cluster_instance"].values()
+def test_without_enhanced_monitoring_no_role_is_created(dev_db):
+    assert "aws_iam_role" not in dev_db["resource"]
+    (instance,) = dev_db["resource"]["aws_rds_cluster_instance"].values()
     assert instance["monitoring_interval"] == 0
 
 
-def test_port_and_database_name_are_plain_values_for_the_task_environment(prod):
-    assert prod["output"]["port"]["value"] == 5432
-    assert prod["output"]["database_name"]["value"] == "litellm"
+def test_port_and_database_name_are_plain_values_for_the_task_environment(prod_db):
+    assert prod_db["output"]["port"]["value"] == 5432
+    assert prod_db["output"]["database_name"]["value"] == "litellm"
 
 
-def test_subnets_given_as_a_terraform_list_are_accepted():
+def test_subnets_given_as_a_terraform_list_are_accepted(synth_in_stack):
     def build(stack):
         subnets = DataAwsSubnets(stack, "private")
         Database(stack, "database", config=dataclasses.replace(DEV, subnet_ids=subnets.ids))
 
-    doc = synth(build)
+    doc = synth_in_stack(build)
 
     (group,) = doc["resource"]["aws_db_subnet_group"].values()
     assert group["subnet_ids"] == "${data.aws_subnets.private.ids}"

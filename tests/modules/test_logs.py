@@ -5,19 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from modules import cdk
 from modules.logs import GatewayLogs, LogsConfig
-
-
-def synth(build) -> dict:
-    """Synthesize `build(stack)` in a bare stack and return the Terraform JSON."""
-    app = cdk.Testing.app()
-    stack = cdk.TerraformStack(app, "test")
-    AwsProvider(stack, "aws", region="us-east-1")
-    build(stack)
-    return json.loads(cdk.Testing.synth(stack))
 
 
 def only(doc: dict, kind: str, block: str = "resource") -> dict:
@@ -30,13 +20,13 @@ def statements(key: dict) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def doc() -> dict:
+def doc(synth_in_stack) -> dict:
     def build(stack):
         logs = GatewayLogs(stack, "logs", config=LogsConfig(name="gw-test", retention_days=90))
         for attr in ("kms_key_arn", "log_group_name", "log_group_arn"):
             cdk.TerraformOutput(stack, attr, value=getattr(logs, attr))
 
-    return synth(build)
+    return synth_in_stack(build)
 
 
 def test_log_group_is_named_for_ecs_and_keeps_configured_retention(doc):

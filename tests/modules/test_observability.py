@@ -6,7 +6,6 @@ import dataclasses
 import json
 
 import pytest
-from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from modules import cdk
 from modules.observability import Monitoring, MonitoringConfig
@@ -24,15 +23,6 @@ CONFIG = MonitoringConfig(
 )
 
 
-def synth(build) -> dict:
-    """Synthesize `build(stack)` in a bare stack and return the Terraform JSON."""
-    app = cdk.Testing.app()
-    stack = cdk.TerraformStack(app, "test")
-    AwsProvider(stack, "aws", region="us-east-1")
-    build(stack)
-    return json.loads(cdk.Testing.synth(stack))
-
-
 def build_monitoring(config: MonitoringConfig):
     def build(stack):
         monitoring = Monitoring(stack, "monitoring", config=config)
@@ -48,8 +38,8 @@ def only(doc: dict, kind: str) -> tuple[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def doc() -> dict:
-    return synth(build_monitoring(CONFIG))
+def doc(synth_in_stack) -> dict:
+    return synth_in_stack(build_monitoring(CONFIG))
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +77,8 @@ def test_alarm_email_is_subscribed_to_the_topic(doc):
     }
 
 
-def test_without_an_email_there_is_no_subscription():
-    doc = synth(build_monitoring(dataclasses.replace(CONFIG, alarm_email=None)))
+def test_without_an_email_there_is_no_subscription(synth_in_stack):
+    doc = synth_in_stack(build_monitoring(dataclasses.replace(CONFIG, alarm_email=None)))
 
     assert "aws_sns_topic_subscription" not in doc["resource"]
     assert doc["resource"]["aws_cloudwatch_metric_alarm"]

@@ -6,19 +6,9 @@ import json
 import shutil
 
 import pytest
-from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from modules import cdk
 from modules.secrets import EncryptionKey, GatewaySecrets, KeyConfig, SecretsConfig
-
-
-def synth(build) -> dict:
-    """Synthesize `build(stack)` in a bare stack and return the Terraform JSON."""
-    app = cdk.Testing.app()
-    stack = cdk.TerraformStack(app, "test")
-    AwsProvider(stack, "aws", region="us-east-1")
-    build(stack)
-    return json.loads(cdk.Testing.synth(stack))
 
 
 def by_name_suffix(doc: dict, kind: str, secret_suffix: str) -> dict:
@@ -50,13 +40,13 @@ def build_secrets(config: SecretsConfig):
 
 
 @pytest.fixture(scope="module")
-def doc() -> dict:
-    return synth(build_secrets(SecretsConfig(name="gw-test")))
+def doc(synth_in_stack) -> dict:
+    return synth_in_stack(build_secrets(SecretsConfig(name="gw-test")))
 
 
 @pytest.fixture(scope="module")
-def rotated_doc() -> dict:
-    return synth(build_secrets(SecretsConfig(name="gw-test", master_key_version=3)))
+def rotated_doc(synth_in_stack) -> dict:
+    return synth_in_stack(build_secrets(SecretsConfig(name="gw-test", master_key_version=3)))
 
 
 def test_master_and_salt_keys_live_in_two_separate_secrets(doc):
@@ -160,8 +150,8 @@ def test_unsafe_secret_settings_are_refused(change, message):
         GatewaySecrets(stack, "secrets", config=SecretsConfig(name="gw-test", **change))
 
 
-def test_two_keys_in_one_stack_share_one_set_of_account_data_sources():
-    doc = synth(
+def test_two_keys_in_one_stack_share_one_set_of_account_data_sources(synth_in_stack):
+    doc = synth_in_stack(
         lambda stack: [
             EncryptionKey(stack, f"k{i}", config=KeyConfig(name=f"k{i}", via_services=("rds",)))
             for i in range(2)
