@@ -63,8 +63,8 @@ class DatabaseConfig:
     engine_version: str = "16.6"
     # Availability Zones to spread the instances over, in order (empty: RDS picks from the subnet group).
     availability_zones: tuple[str, ...] = ()
-    # Enhanced Monitoring granularity in seconds (0 turns it off and creates no monitoring role).
-    enhanced_monitoring_interval: int = 0
+    # Enhanced Monitoring (OS metrics) granularity in seconds; 0 turns it off and creates no monitoring role.
+    enhanced_monitoring_interval: int = 60
     # Days to keep the exported PostgreSQL logs in CloudWatch (a year by default, for audits).
     log_retention_days: int = 365
     # Daily backup window (UTC); must not overlap the maintenance window.

@@ -23,7 +23,7 @@ PROD = DatabaseConfig(
     deletion_protection=True,
     skip_final_snapshot=False,
     availability_zones=("us-east-1a", "us-east-1b"),
-    enhanced_monitoring_interval=60,
+    # enhanced_monitoring_interval left at its default: on, every 60 s.
 )
 DEV = dataclasses.replace(
     PROD,
@@ -218,7 +218,7 @@ def test_subnet_group_holds_the_configured_subnets(prod_db):
     assert cluster(prod_db)["db_subnet_group_name"] == ref("aws_db_subnet_group", group_name, "name")
 
 
-def test_enhanced_monitoring_uses_a_role_only_rds_monitoring_can_assume(prod_db):
+def test_enhanced_monitoring_is_on_by_default_with_a_role_only_rds_monitoring_can_assume(prod_db):
     role_name, role = only(prod_db, "aws_iam_role")
     trust = json.loads(role["assume_role_policy"])["Statement"]
 
