@@ -25,6 +25,7 @@ def all_checks(target: Target) -> list[Check]:
         errors.missing_messages_4xx,
         errors.still_serving,
         resilience.throttled_model_recovers,
+        resilience.throttled_model_falls_back,
         tracing.trace_in_phoenix,
         limits.key_rpm_limit,
     ]

@@ -8,6 +8,7 @@ from gateway.smoke.runner import Skip
 from gateway.smoke.target import Target
 
 THROTTLES = 2  # fewer than router_settings.num_retries (3) + the fallback: the request must still succeed
+PERSISTENT_THROTTLES = 50  # more than any retry budget: only the fallback can answer
 
 
 def throttled_model_recovers(target: Target) -> str:
@@ -46,3 +47,46 @@ def _count(table: dict, model_id: str, code: str) -> int:
 def _answered_by(text: str, target: Target) -> str:
     """The emulator names the model in its answer (`[label] …`); good enough to say retry vs fallback."""
     return text.split("]", 1)[0].lstrip("[") if text.startswith("[") else "unknown"
+
+
+def throttled_model_falls_back(target: Target) -> str:
+    """Bedrock keeps throttling an alias's model; the catalogue's fallback alias answers instead, and
+    the emulator's statistics show both the throttles and the fallback model's call."""
+    require_local(target, "the emulator's fault API is needed to make Bedrock throttle")
+    model = next((m for m in target.environment.models if m.mode == "chat" and m.fallbacks), None)
+    if model is None:
+        raise Skip("no chat alias in the catalogue has a fallback")
+    fallback_alias = model.fallbacks[0]
+    fallback_ids = {m.model_id for m in target.environment.models if m.alias == fallback_alias}
+    before = stats(target)
+    # More throttles than the router's retries, so only the fallback can answer.
+    set_faults(target, {"model_id": model.model_id, "throttle_next": PERSISTENT_THROTTLES})
+    try:
+        _, text = chat_text(target, model.alias, f"Answer through the fallback ({target.nonce('fallback')})")
+    finally:
+        set_faults(target, {"model_id": model.model_id, "throttle_next": 0})
+    after = stats(target)
+    ensure(text.strip(), f"{model.alias}: empty answer")
+    throttled = _count(after["errors"], model.model_id, "ThrottlingException") - _count(
+        before["errors"], model.model_id, "ThrottlingException"
+    )
+    fallback_calls = sum(_calls(after, i) - _calls(before, i) for i in fallback_ids)
+    fallback_errors = sum(
+        _count(after["errors"], i, code) - _count(before["errors"], i, code)
+        for i in fallback_ids
+        for code in {c for codes in after["errors"].values() for c in codes}
+    )
+    ensure(throttled >= 1, f"the emulator served no ThrottlingException for {model.model_id}")
+    ensure(
+        fallback_calls - fallback_errors >= 1,
+        f"the fallback {fallback_alias} ({', '.join(sorted(fallback_ids))}) answered no call",
+    )
+    return (
+        f"{model.alias}: {throttled} throttles served, then {fallback_alias} answered "
+        f"(emulator: {fallback_calls} call(s) on {', '.join(sorted(fallback_ids))}); "
+        f"answer from {_answered_by(text, target)}"
+    )
+
+
+def _calls(snapshot: dict, model_id: str) -> int:
+    return sum(sum(ops.values()) for name, ops in snapshot["calls"].items() if model_id in name)
