@@ -11,6 +11,7 @@ its data under one work folder; every process dies with the stack.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import time
@@ -33,6 +34,7 @@ from gateway.devstack.supervisor import Supervisor
 REPO = Path(__file__).resolve().parents[2]
 WORK_ROOT = REPO / ".work" / "devstack"
 KEEP_RUNS = 5  # older run folders are pruned so repeated smokes do not fill the disk
+OWNER_FILE = "owner.pid"  # a run folder whose owner still runs is never pruned (parallel stacks)
 # Any id works: the emulator enforces policies/guardrail.yaml whatever id it is called with.
 LOCAL_GUARDRAIL_ID, LOCAL_GUARDRAIL_VERSION = "local-guardrail", "1"
 SERVICES = ("postgres", "redis", "emulator", "phoenix", "gateway")
@@ -101,6 +103,7 @@ class LocalStack:
     def start(self) -> None:
         began = time.monotonic()
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        (self.work_dir / OWNER_FILE).write_text(f"{os.getpid()}\n")
         _prune_old_runs(self.work_dir.parent, keep=KEEP_RUNS, current=self.work_dir)
         self.log(f"work folder {self.work_dir}")
         self._supervisor = Supervisor(self.work_dir / "logs")
@@ -280,6 +283,16 @@ class LocalStack:
 
 
 def _prune_old_runs(root: Path, *, keep: int, current: Path) -> None:
+    """Delete the oldest run folders beyond `keep`, except any whose stack is still running."""
     runs = sorted(p for p in root.iterdir() if p.is_dir() and p != current)
     for old in runs[: max(0, len(runs) - (keep - 1))]:
-        shutil.rmtree(old, ignore_errors=True)
+        if not _owner_running(old):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _owner_running(run: Path) -> bool:
+    try:
+        pid = int((run / OWNER_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return Path(f"/proc/{pid}").exists()
