@@ -37,20 +37,16 @@ def service_user(log=print) -> str | None:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
         log(f"creating the system user {SERVICE_USER!r} to run PostgreSQL and Redis (initdb refuses root)")
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--user-group",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                SERVICE_USER,
-            ],
-            check=True,
-        )
+        created = subprocess.run(
+            ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+             "--shell", "/usr/sbin/nologin", SERVICE_USER],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if created.returncode != 0:
+            try:
+                pwd.getpwnam(SERVICE_USER)  # another stack created it at the same moment
+            except KeyError:
+                raise MissingRequirement(f"useradd {SERVICE_USER} failed: {created.stderr.strip()}") from None
     return SERVICE_USER
 
 
