@@ -92,8 +92,10 @@ def bench_chart(
         p95 = [float(by_key.get((target, c), {}).get("p95_ms", 0)) for c in levels]  # type: ignore[arg-type]
         left.bar(xs, rps, width, label=target)
         right.bar(xs, p95, width, label=target)
-    for axis, label in ((left, "requests/s"), (right, "p95 latency (ms)")):
+    for axis, label in ((left, "requests/s (log)"), (right, "p95 latency, ms (log)")):
         axis.set_xticks(range(len(levels)), [f"c={c}" for c in levels])
+        # The direct call is one to two orders of magnitude faster than the gateway.
+        axis.set_yscale("log")
         axis.set_ylabel(label)
         axis.legend(fontsize="small")
     fig.suptitle(title)

@@ -242,3 +242,49 @@ def test_an_experiment_per_alias_scores_the_gateway_answers():
     assert result.f1 == pytest.approx(100 * (1 + 2 / 3) / 2)
     assert result.url.endswith("datasets/ds1/compare?experimentId=exp1")
     assert client.experiments.calls[0]["experiment_name"] == "nova-pro run1"
+
+
+def test_two_runs_over_the_shipped_sample_give_the_same_scores_per_model():
+    """The emulator answers deterministically, so scores reproduce (model called without LiteLLM here)."""
+    import secrets
+
+    import boto3
+    from botocore.config import Config
+
+    from gateway.emulator.server import start_emulator
+    from gateway.emulator.sigv4 import Credentials
+
+    questions = load_questions(None, try_download=False)
+    examples = [
+        {"input": {"context": q.context, "question": q.question}, "output": {"answers": list(q.answers)}}
+        for q in questions.items
+    ]
+    models = {"nova-pro": "us.amazon.nova-pro-v1:0", "nova-micro": "us.amazon.nova-micro-v1:0"}
+    credentials = Credentials("AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30))
+    with start_emulator(credentials, region="us-east-1") as emulator:
+        bedrock = boto3.client(
+            "bedrock-runtime", region_name="us-east-1", endpoint_url=emulator.url,
+            aws_access_key_id=credentials.access_key, aws_secret_access_key=credentials.secret_key,
+            config=Config(retries={"max_attempts": 1}),
+        )  # fmt: skip
+
+        def ask(alias, text):
+            reply = bedrock.converse(
+                modelId=models[alias],
+                system=[{"text": "Answer with a span of the text."}],
+                messages=[{"role": "user", "content": [{"text": text}]}],
+            )
+            return reply["output"]["message"]["content"][0]["text"]
+
+        def scores():
+            client = SimpleNamespace(experiments=FakeExperiments(examples))
+            dataset = SimpleNamespace(id="ds")
+            return {
+                alias: run_alias(client, dataset, alias, ask, examples=len(examples), label="r")
+                for alias in models
+            }
+
+        first, second = scores(), scores()
+    for alias in models:
+        assert (first[alias].exact_match, first[alias].f1) == (second[alias].exact_match, second[alias].f1)
+    assert first["nova-pro"].f1 > first["nova-micro"].f1 > 0
