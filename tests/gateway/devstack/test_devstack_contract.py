@@ -1,0 +1,60 @@
+"""The stack speaks the container runtime contract: the gateway's own entrypoint accepts what it sets."""
+
+from __future__ import annotations
+
+from gateway import entrypoint
+from gateway.devstack.emulator import Emulator
+from gateway.devstack.phoenix_server import Phoenix
+from gateway.devstack.postgres import Postgres
+from gateway.devstack.proxy import proxy_environment
+from gateway.devstack.redis_server import Redis
+from gateway.devstack.stack import LocalStack
+
+
+def _stack(tmp_path, *, database: bool) -> tuple[LocalStack, Phoenix]:
+    stack = LocalStack(work_dir=tmp_path, log=lambda line: None)
+    stack.postgres = Postgres(host="127.0.0.1", port=5433, database="litellm", username="litellm",
+                              password="p@ss/word:with?odd#chars", child=None)  # fmt: skip
+    stack.redis = Redis(host="127.0.0.1", port=6380, password="redis-secret", child=None)
+    stack.emulator = Emulator(
+        url="http://127.0.0.1:9000", access_key="AKIATEST", secret_key="secret", child=None
+    )
+    stack.database_enabled = database
+    return stack, Phoenix(url="http://127.0.0.1:6006", grpc_port=4317, child=None)
+
+
+def test_the_entrypoint_accepts_the_stacks_environment_without_a_database(tmp_path):
+    stack, phoenix = _stack(tmp_path, database=False)
+    env = proxy_environment({**stack._contract(phoenix), "HOST": "127.0.0.1", "PORT": "4001"}, home=tmp_path)
+    settings = entrypoint.validate(env, "serve")
+    assert settings.database is None
+    assert (settings.host, settings.port, settings.variant) == ("127.0.0.1", 4001, "full")
+    assert [m.alias for m in settings.models] == [m.alias for m in stack.environment.models]
+
+
+def test_with_a_database_the_entrypoint_builds_a_plain_loopback_url_and_can_migrate(tmp_path):
+    stack, phoenix = _stack(tmp_path, database=True)
+    env = proxy_environment(stack._contract(phoenix), home=tmp_path)
+    settings = entrypoint.validate(env, "migrate")
+    assert settings.database is not None
+    assert settings.database.url().startswith(
+        "postgresql://litellm:p%40ss%2Fword%3Awith%3Fodd%23chars@127.0.0.1:5433/"
+    )
+    assert settings.database.sslmode == "disable"
+
+
+def test_the_proxy_inherits_no_aws_credentials_from_the_developer(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "production-admin")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "a-real-session")
+    stack, phoenix = _stack(tmp_path, database=False)
+    env = proxy_environment(stack._contract(phoenix), home=tmp_path)
+    assert "AWS_PROFILE" not in env and "AWS_SESSION_TOKEN" not in env
+    assert env["AWS_ACCESS_KEY_ID"] == "AKIATEST"
+    assert env["AWS_BEDROCK_RUNTIME_ENDPOINT"] == "http://127.0.0.1:9000"
+
+
+def test_every_run_gets_its_own_random_master_key(tmp_path):
+    first = LocalStack(work_dir=tmp_path / "a", log=lambda line: None).master_key
+    second = LocalStack(work_dir=tmp_path / "b", log=lambda line: None).master_key
+    assert first != second
+    assert first.startswith("sk-") and len(first) > 40 and first != "sk-1234"
