@@ -71,7 +71,7 @@ class CacheConfig:
     log_retention_days: int = 365
     # Bump to generate and set a NEW AUTH token (ElastiCache keeps the old one valid too: ROTATE strategy).
     auth_token_version: int = 1
-    # Days a deleted AUTH token secret stays recoverable (7-30).
+    # Days a deleted AUTH token secret stays recoverable (7-30; 0 deletes at once: disposable environments).
     recovery_window_days: int = 30
 
 
@@ -242,5 +242,5 @@ def _validate(config: CacheConfig) -> None:
         fail("log_retention_days", f"{config.log_retention_days} is not a CloudWatch Logs retention")
     if config.auth_token_version < 1:
         fail("auth_token_version", "must be >= 1")
-    if not 7 <= config.recovery_window_days <= 30:
-        fail("recovery_window_days", f"{config.recovery_window_days} is outside 7-30")
+    if not (config.recovery_window_days == 0 or 7 <= config.recovery_window_days <= 30):
+        fail("recovery_window_days", f"{config.recovery_window_days}: allowed 7-30, or 0 to delete at once")

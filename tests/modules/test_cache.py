@@ -219,6 +219,7 @@ def test_attributes_point_at_the_group_secret_and_key(prod_cache):
         ({"snapshot_retention_days": 0}, "final_snapshot"),
         ({"log_retention_days": 31}, "log_retention_days"),
         ({"auth_token_version": 0}, "auth_token_version"),
+        ({"recovery_window_days": 31}, "recovery_window_days"),
     ],
 )
 def test_settings_elasticache_would_reject_are_refused_at_synth(change, field):

@@ -63,7 +63,7 @@ def test_both_secrets_are_encrypted_with_the_rotating_customer_key(doc):
     assert doc["resource"]["aws_kms_key"][key_name]["enable_key_rotation"] is True
 
 
-def test_deleted_secrets_stay_recoverable(doc):
+def test_deleted_secrets_stay_recoverable_by_default(doc):
     for secret in doc["resource"]["aws_secretsmanager_secret"].values():
         assert secret["recovery_window_in_days"] == 30
 
@@ -119,6 +119,14 @@ def test_key_may_be_used_only_through_secrets_manager(doc):
     assert "kms:Decrypt" in use["Action"]
 
 
+def test_disposable_environment_may_delete_secrets_at_once(synth_in_stack):
+    doc = synth_in_stack(build_secrets(SecretsConfig(name="gw-test", recovery_window_days=0)))
+
+    assert {s["recovery_window_in_days"] for s in doc["resource"]["aws_secretsmanager_secret"].values()} == {
+        0
+    }
+
+
 def test_attributes_point_at_the_two_secrets_and_the_key(doc):
     outputs = {name: out["value"] for name, out in doc["output"].items()}
     secrets = {s["name"]: n for n, s in doc["resource"]["aws_secretsmanager_secret"].items()}
@@ -138,7 +146,7 @@ def test_attributes_point_at_the_two_secrets_and_the_key(doc):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"recovery_window_days": 0}, "recovery_window_days=0"),
+        ({"recovery_window_days": 3}, "recovery_window_days=3"),
         ({"master_key_version": 0}, "master_key_version=0"),
         ({"key_length": 16}, "key_length=16"),
     ],
