@@ -40,12 +40,17 @@ BUILDAH_STORAGE = ("--storage-driver", "vfs")
 CA_CANDIDATES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 DEFAULT_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 INSTALL_HINT = "install one: `apt-get install -y buildah mmdebstrap` (Debian/Ubuntu, no daemon needed)"
+# What goes into the image: a change here (and only here) makes the tag -dirty.
 IMAGE_INPUTS = (
     ".dockerignore",
     "gateway/Dockerfile",
     "gateway/requirements.lock",
+    "gateway/__init__.py",
     "gateway/config.yaml",
-    "gateway",
+    "gateway/entrypoint.py",
+    "gateway/healthcheck.py",
+    "gateway/render.py",
+    "gateway/hooks",
 )
 
 
@@ -129,7 +134,9 @@ def build_command(builder: Builder, request: BuildRequest) -> list[str]:
         # The docker format keeps HEALTHCHECK and SHELL, which OCI image configs drop.
         command += ["--format", "docker"]
     if builder.name == "buildah":
-        command += ["--isolation", "chroot", "--layers"]
+        # No --layers: with vfs storage every cached step is a full copy of the
+        # root filesystem (about 15 GB for this Dockerfile); one layer per stage is not.
+        command += ["--isolation", "chroot"]
     command += ["--file", str(request.dockerfile)]
     for name, value in args.items():
         command += ["--build-arg", f"{name}={value}"]

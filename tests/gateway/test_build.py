@@ -219,6 +219,11 @@ def test_every_gateway_module_the_image_imports_is_copied_into_it():
                 assert {f"{alias.name}.py" for alias in node.names} <= copied, name
 
 
+def test_every_file_the_image_copies_counts_towards_a_dirty_tag():
+    assert {f"gateway/{name}" for name in _copied_gateway_modules()} <= set(build.IMAGE_INPUTS)
+    assert {"gateway/Dockerfile", "gateway/requirements.lock", ".dockerignore"} <= set(build.IMAGE_INPUTS)
+
+
 def test_the_build_context_lets_in_every_file_the_dockerfile_copies():
     patterns = [
         line
