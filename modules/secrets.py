@@ -5,10 +5,11 @@ database, cache, guardrail, alarm topic) needs a key with the same baseline
 policy; it is the one place that policy is written.
 
 `GatewaySecrets` generates the LiteLLM keys WITHOUT their values ever entering
-Terraform state: an ephemeral `aws_secretsmanager_random_password` (Terraform
->= 1.10, aws provider >= 5.83) feeds the write-only `secret_string_wo` argument,
-and Terraform keeps neither. cdktf 0.21 has no class for ephemeral resources, so
-the block is written into the stack's JSON with a raw override.
+Terraform state: an ephemeral `aws_secretsmanager_random_password` feeds the
+write-only `secret_string_wo` argument (needs Terraform >= 1.11; checked with
+1.11 and the aws provider 5.100), and Terraform keeps neither. cdktf 0.21 has
+no class for ephemeral resources, so the block is written into the stack's JSON
+with a raw override.
 """
 
 from __future__ import annotations
