@@ -135,18 +135,14 @@ def parse_guardrail(data: Any, *, source: str = "<guardrail>") -> GuardrailDefin
     doc = check.mapping(data, "(document)")
     check.known_keys(doc, _TOP_LEVEL_KEYS, "(document)")
 
-    name = check.string(doc, "name", "name")
+    name = check.string(doc, "name")
     if not _NAME_PATTERN.match(name):
         check.fail(
             "name", f"{name!r} must be 1-50 characters of letters, digits, '-' or '_' (Bedrock's rule)"
         )
-    description = check.string(doc, "description", "description", max_len=_DESCRIPTION_MAX)
-    blocked_in = check.string(
-        doc, "blocked_input_messaging", "blocked_input_messaging", max_len=_MESSAGING_MAX
-    )
-    blocked_out = check.string(
-        doc, "blocked_outputs_messaging", "blocked_outputs_messaging", max_len=_MESSAGING_MAX
-    )
+    description = check.string(doc, "description", max_len=_DESCRIPTION_MAX)
+    blocked_in = check.string(doc, "blocked_input_messaging", max_len=_MESSAGING_MAX)
+    blocked_out = check.string(doc, "blocked_outputs_messaging", max_len=_MESSAGING_MAX)
 
     filters = tuple(
         _content_filter(check, item, f"content_filters[{i}]")
@@ -233,12 +229,13 @@ class _Checker:
             self.fail(f"{where}.{key}" if where != "(document)" else key, "is required")
         return entry[key]
 
-    def string(self, entry: Mapping[str, Any], key: str, where: str, *, max_len: int | None = None) -> str:
-        value = self.required(entry, key, "(document)")
+    def string(self, doc: Mapping[str, Any], key: str, *, max_len: int | None = None) -> str:
+        """A required top-level string."""
+        value = self.required(doc, key, "(document)")
         if not isinstance(value, str) or not value.strip():
-            self.fail(where, f"expected a non-empty string, got {value!r}")
+            self.fail(key, f"expected a non-empty string, got {value!r}")
         if max_len is not None and len(value) > max_len:
-            self.fail(where, f"is {len(value)} characters; Bedrock allows at most {max_len}")
+            self.fail(key, f"is {len(value)} characters; Bedrock allows at most {max_len}")
         return value
 
     def sequence(self, entry: Mapping[str, Any], key: str) -> list[Any]:
