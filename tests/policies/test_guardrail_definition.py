@@ -190,3 +190,9 @@ def test_loader_imports_neither_cdktf_nor_jsii():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
 
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("field", "limit"), [("description", 200), ("blocked_input_messaging", 500)])
+def test_text_longer_than_bedrock_allows_is_refused(shipped_yaml, field, limit):
+    with pytest.raises(GuardrailDefinitionError, match=rf"{field}: is {limit + 1} characters"):
+        parse_guardrail(_with(shipped_yaml, **{field: "x" * (limit + 1)}))
