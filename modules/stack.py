@@ -215,6 +215,7 @@ class GatewayStack(cdk.TerraformStack):
             description="Gateway image to run: a tag of the stack's ECR repository, or a digest "
             "'sha256:<64 hex>' (promote the digest tested in dev to prod)",
         )
+        self.image_tag: str = image_ref.string_value
         image_ref.add_validation(
             condition=cdk.Fn.can(cdk.Fn.regex(IMAGE_REF_PATTERN, image_ref.string_value)),
             error_message="image_tag must be an image tag or a digest sha256:<64 lower-case hex digits>.",
@@ -304,6 +305,11 @@ class GatewayStack(cdk.TerraformStack):
             "Base URL of the OpenAI-compatible API (plain HTTP when no certificate is configured)",
         )
         self._output("ecr_repository_url", self.compute.repository_url, "Push gateway images here")
+        # Same name as the variable (a construct id can be used once, hence the logical id override).
+        deployed = cdk.TerraformOutput(
+            self, "image_tag_output", value=self.image_tag, description="Image tag or digest the service runs"
+        )
+        deployed.override_logical_id("image_tag")
         self._output(
             "guardrail_id", self.guardrail.guardrail_id, "Bedrock guardrail applied to every request"
         )

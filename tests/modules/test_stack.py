@@ -119,8 +119,15 @@ def test_container_secrets_reference_the_stacks_secrets(dev) -> None:
 
 
 def test_task_role_gets_the_bedrock_policy(dev) -> None:
-    (attachment,) = dev["resource"]["aws_iam_role_policy_attachment"].values()
-    assert attachment["policy_arn"].startswith("${aws_iam_policy.bedrock")
+    (task_role,) = [
+        k for k, r in dev["resource"]["aws_iam_role"].items() if r["name"] == "llm-gateway-dev-task"
+    ]
+    attached = [
+        a["policy_arn"]
+        for a in dev["resource"]["aws_iam_role_policy_attachment"].values()
+        if a["role"] == f"${{aws_iam_role.{task_role}.name}}"
+    ]
+    assert len(attached) == 1 and attached[0].startswith("${aws_iam_policy.bedrock")
 
 
 def test_service_waits_for_its_listener(dev) -> None:
@@ -132,6 +139,10 @@ def test_image_tag_variable_accepts_only_a_tag_or_digest(dev) -> None:
     variable = dev["variable"]["image_tag"]
     assert variable["type"] == "string" and "default" not in variable
     assert "sha256:[0-9a-f]{64}" in variable["validation"][0]["condition"]
+
+
+def test_deployed_image_is_an_output_so_plans_can_keep_it(dev) -> None:
+    assert dev["output"]["image_tag"]["value"] == "${var.image_tag}"
 
 
 def test_no_generated_secret_value_is_in_the_synthesized_json(synthesized) -> None:
