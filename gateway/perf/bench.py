@@ -15,15 +15,28 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import importlib.metadata
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import psutil
 
 from gateway.perf import charts
 from gateway.perf.bench_load import Call, direct_call, gateway_call, run
-from gateway.perf.bench_stats import LevelResult, Sample, differences, ratios, summarise, table, write_results
+from gateway.perf.bench_stats import (
+    LevelResult,
+    Sample,
+    cpu_ratios,
+    differences,
+    ratios,
+    summarise,
+    table,
+    write_results,
+)
 from gateway.perf.target import add_target_arguments, key_from, strip_separator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,10 +74,25 @@ def model_id_of(alias: str) -> str:
     raise SystemExit(f"alias {alias!r} is not in environments/dev/config.yaml")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its descendants so far."""
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def sweep(
-    targets: dict[str, Call], levels: list[int], args: argparse.Namespace, rss: dict[str, callable]
+    targets: dict[str, Call],
+    levels: list[int],
+    args: argparse.Namespace,
+    rss: dict[str, Callable[[], float]],
+    pids: dict[str, int],
 ) -> tuple[list[LevelResult], dict[str, float]]:
-    """Every level, every target, `rounds` times; RSS of each gateway read right after its run."""
+    """Every level, every target, `rounds` times; each gateway's RSS and CPU read around its run."""
     samples: dict[tuple[str, int], list[Sample]] = {}
     peak_rss: dict[str, float] = {}
     for name, call in targets.items():
@@ -73,7 +101,10 @@ def sweep(
     for round_no in range(1, args.rounds + 1):
         for level in levels:
             for name, call in targets.items():
+                cpu_before = tree_cpu_seconds(pids[name]) if name in pids else None
                 sample = run(call, concurrency=level, requests=args.requests, max_seconds=args.max_seconds)
+                if cpu_before is not None:
+                    sample = dataclasses.replace(sample, cpu_s=tree_cpu_seconds(pids[name]) - cpu_before)
                 samples.setdefault((name, level), []).append(sample)
                 if name in rss:
                     peak_rss[name] = max(peak_rss.get(name, 0.0), rss[name]())
@@ -100,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     with contextlib.ExitStack() as stacks:
         targets: dict[str, Call] = {}
-        rss: dict[str, callable] = {}
+        rss: dict[str, Callable[[], float]] = {}
+        pids: dict[str, int] = {}
         idle_rss: dict[str, float] = {}
         if args.url:
             key = key_from(args.key)
@@ -126,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
                 targets[name] = gateway_call(stack.gateway_url, stack.master_key, args.alias)
                 rss[name] = lambda stack=stack: stack.memory_by_service()["gateway"].rss / MIB
                 idle_rss[name] = rss[name]()
-        results, peak_rss = sweep(targets, levels, args, rss)
+                pids[name] = stack.gateway.child.pid
+        results, peak_rss = sweep(targets, levels, args, rss, pids)
     full_vs_bare = ratios(results, "gateway-full", "gateway-bare")
+    cpu_full_vs_bare = cpu_ratios(results, "gateway-full", "gateway-bare")
     payload = {
         "litellm": importlib.metadata.version("litellm"),
         "alias": args.alias,
@@ -141,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "gateway_rss_idle_mib": {k: round(v, 1) for k, v in idle_rss.items()},
         "gateway_rss_peak_mib": {k: round(v, 1) for k, v in peak_rss.items()},
         "full_vs_bare_throughput": full_vs_bare,
+        "full_vs_bare_cpu_per_request": cpu_full_vs_bare,
         "added_latency_ms": {
             name: differences(results, name, "direct") for name in (f"gateway-{v}" for v in variants)
         }
@@ -154,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     chart = charts.bench_chart([r.__dict__ for r in results], args.reports / "chart.png")
     print("\n" + table(results))
     for level, ratio in full_vs_bare.items():
-        print(f"full/bare throughput at c={level}: {ratio:.2f}")
+        cpu = cpu_full_vs_bare.get(level)
+        cpu_text = f"; bare/full CPU per request {cpu:.2f}" if cpu is not None else ""
+        print(f"full/bare throughput at c={level}: {ratio:.2f}{cpu_text}")
     if full_vs_bare:
         top = full_vs_bare[max(full_vs_bare)]
         verdict = "reached" if top >= TARGET_RATIO else "NOT reached"

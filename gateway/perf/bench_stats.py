@@ -33,6 +33,7 @@ class Sample:
     errors: int
     elapsed_s: float
     overheads_ms: list[float]  # x-litellm-overhead-duration-ms, when the target sends it
+    cpu_s: float | None = None  # CPU time the gateway's process tree spent during the run
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class LevelResult:
     overhead_p50_ms: float | None
     overhead_p95_ms: float | None
     gateway_rss_mib: float | None
+    # CPU per request is what the gateway costs whatever share of the machine it got: on a shared,
+    # busy machine it is steadier than throughput, and bare/full of it predicts the throughput ratio.
+    gateway_cpu_ms_per_request: float | None = None
 
 
 def summarise(
@@ -60,6 +64,8 @@ def summarise(
     overheads = [x for s in samples for x in s.overheads_ms]
     elapsed = sum(s.elapsed_s for s in samples)
     errors = sum(s.errors for s in samples)
+    cpu = [s.cpu_s for s in samples if s.cpu_s is not None]
+    handled = len(latencies) + errors
 
     def ms(q: float) -> float | None:
         return round(percentile(latencies, q) * 1000, 2) if latencies else None
@@ -80,6 +86,7 @@ def summarise(
         overhead_p50_ms=over(50),
         overhead_p95_ms=over(95),
         gateway_rss_mib=round(rss_mib, 1) if rss_mib is not None else None,
+        gateway_cpu_ms_per_request=round(1000 * sum(cpu) / handled, 2) if cpu and handled else None,
     )
 
 
@@ -91,6 +98,22 @@ def ratios(results: Sequence[LevelResult], numerator: str, denominator: str) -> 
         other = by.get((denominator, level))
         if target == numerator and other is not None and other.throughput_rps > 0:
             out[level] = round(result.throughput_rps / other.throughput_rps, 3)
+    return out
+
+
+def cpu_ratios(results: Sequence[LevelResult], numerator: str, denominator: str) -> dict[int, float]:
+    """CPU per request of `denominator` over `numerator`: the throughput ratio a dedicated CPU would give."""
+    by = {(r.target, r.concurrency): r for r in results}
+    out = {}
+    for (target, level), result in sorted(by.items()):
+        other = by.get((denominator, level))
+        if (
+            target == numerator
+            and other is not None
+            and result.gateway_cpu_ms_per_request
+            and other.gateway_cpu_ms_per_request
+        ):
+            out[level] = round(other.gateway_cpu_ms_per_request / result.gateway_cpu_ms_per_request, 3)
     return out
 
 
@@ -118,14 +141,14 @@ def _cell(value: float | None, digits: int = 1) -> str:
 def table(results: Sequence[LevelResult]) -> str:
     header = (
         f"{'target':<14} {'conc':>4} {'req':>5} {'err':>4} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
-        f"{'p99 ms':>7} {'ovh p50':>7} {'RSS MiB':>8}"
+        f"{'p99 ms':>7} {'ovh p50':>7} {'RSS MiB':>8} {'CPU ms/req':>10}"
     )
     lines = [header, "-" * len(header)]
     for r in results:
         lines.append(
             f"{r.target:<14} {r.concurrency:>4} {r.requests:>5} {r.errors:>4} {r.throughput_rps:>7.1f} "
             f"{_cell(r.p50_ms):>7} {_cell(r.p95_ms):>7} {_cell(r.p99_ms):>7} {_cell(r.overhead_p50_ms):>7} "
-            f"{_cell(r.gateway_rss_mib, 0):>8}"
+            f"{_cell(r.gateway_rss_mib, 0):>8} {_cell(r.gateway_cpu_ms_per_request, 2):>10}"
         )
     return "\n".join(lines)
 

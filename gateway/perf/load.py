@@ -162,7 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     with gateway_target(args.url, args.key) as target:
         if args.web:
             return run_web(args, target.url, target.key)
-        return run_headless(args, target.url, target.key)
+        code = run_headless(args, target.url, target.key)
+        dead = target.stack.dead_services() if target.local else []
+        if dead:
+            # Connection-refused failures mean little without this: name the dead service and its log.
+            logs = target.stack.work_dir / "logs"
+            print(f"FAIL: service(s) died during the test: {', '.join(dead)}; logs in {logs}")
+            return 1
+        return code
 
 
 if __name__ == "__main__":

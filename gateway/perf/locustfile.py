@@ -10,7 +10,7 @@ The mix (task weights, out of 100) approximates an internal assistant's traffic:
 
 | share | request | why |
 |---|---|---|
-| 40 | short chat question, non-streamed | the common case; a small pool, so some hit the cache |
+| 40 | short chat question, non-streamed | the common case; half verbatim from a pool (cache hits) |
 | 15 | long chat (~900-token RAG context + question), non-streamed | retrieval-augmented; unique |
 | 30 | short or long chat, streamed (SSE) | chat UIs stream; timed until the last event, not the first byte |
 | 15 | embeddings of 1-8 short passages | indexing and retrieval |
@@ -38,10 +38,10 @@ if _REPO not in sys.path:
 from gateway.perf.aliases import aliases  # noqa: E402
 from gateway.perf.traffic import (  # noqa: E402
     PASSAGES,
-    SHORT_PROMPTS,
     TIMEOUT_S,
     chat_body,
     long_prompt,
+    short_prompt,
     stream_complete,
 )
 
@@ -75,7 +75,7 @@ class GatewayUser(HttpUser):
     # ---------------------------------------------------------------- tasks
     @task(40)
     def short_chat(self) -> None:
-        self._chat(self.rng.choice(SHORT_PROMPTS))
+        self._chat(short_prompt(self.rng))
 
     @task(15)
     def long_chat(self) -> None:
@@ -83,7 +83,7 @@ class GatewayUser(HttpUser):
 
     @task(30)
     def streamed_chat(self) -> None:
-        prompt = long_prompt(self.rng) if self.rng.random() < 0.3 else self.rng.choice(SHORT_PROMPTS)
+        prompt = long_prompt(self.rng) if self.rng.random() < 0.3 else short_prompt(self.rng)
         self._stream(prompt)
 
     @task(15)

@@ -48,6 +48,17 @@ MAX_TOKENS = 256
 TIMEOUT_S = 60
 
 
+REPEAT_SHARE = 0.5  # share of short prompts asked verbatim from the pool (cache candidates)
+
+
+def short_prompt(rng: random.Random) -> str:
+    """A pool question; half the time with a ticket number, as users add their own details."""
+    question = rng.choice(SHORT_PROMPTS)
+    if rng.random() < REPEAT_SHARE:
+        return question
+    return f"{question} (ticket {uuid.uuid4().hex[:8]})"
+
+
 def long_prompt(rng: random.Random) -> str:
     """~900 tokens of shuffled context and a question about it; a request id keeps it unique."""
     sentences = [rng.choice(_LONG_SENTENCES) for _ in range(48)]

@@ -13,6 +13,7 @@ from gateway.perf.bench_load import direct_call, drive, gateway_call, unique_pro
 from gateway.perf.bench_stats import (
     LevelResult,
     Sample,
+    cpu_ratios,
     differences,
     percentile,
     ratios,
@@ -162,3 +163,19 @@ def test_the_gateway_caller_reads_litellms_overhead_header():
             return await gateway_call("http://gateway", "k", "nova-pro")(client, "hi")
 
     assert asyncio.run(go()) == (True, 6.5)
+
+
+def test_cpu_per_request_covers_every_handled_request_across_rounds():
+    samples = [
+        Sample(latencies_s=[0.01] * 9, errors=1, elapsed_s=1.0, overheads_ms=[], cpu_s=0.05),
+        Sample(latencies_s=[0.01] * 10, errors=0, elapsed_s=1.0, overheads_ms=[], cpu_s=0.07),
+    ]
+    assert summarise("gateway-bare", 5, samples).gateway_cpu_ms_per_request == 6.0  # 120 ms / 20 requests
+
+
+def test_bare_over_full_cpu_per_request_predicts_the_throughput_ratio():
+    import dataclasses
+
+    full = dataclasses.replace(_result("gateway-full", 20, 80), gateway_cpu_ms_per_request=10.0)
+    bare = dataclasses.replace(_result("gateway-bare", 20, 100), gateway_cpu_ms_per_request=8.0)
+    assert cpu_ratios([full, bare], "gateway-full", "gateway-bare") == {20: 0.8}

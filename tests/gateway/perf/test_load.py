@@ -178,3 +178,15 @@ def test_long_prompts_are_unique_and_in_the_context_question_format():
 def test_chat_bodies_name_the_alias_and_cap_the_answer():
     body = chat_body("nova-lite", "hi", stream=True)
     assert body["model"] == "nova-lite" and body["stream"] is True and body["max_tokens"] > 0
+
+
+def test_about_half_of_the_short_prompts_repeat_verbatim_so_the_cache_sees_realistic_hits():
+    import random
+
+    from gateway.perf.traffic import SHORT_PROMPTS, short_prompt
+
+    rng = random.Random(7)
+    prompts = [short_prompt(rng) for _ in range(400)]
+    verbatim = sum(p in SHORT_PROMPTS for p in prompts)
+    assert 150 < verbatim < 250
+    assert all(p.split(" (ticket ")[0] in SHORT_PROMPTS for p in prompts)
