@@ -113,13 +113,23 @@ class GatewayStack(cdk.TerraformStack):
         self.add_override("terraform.backend.s3.use_lockfile", state.use_lockfile)
 
     # ------------------------------------------------------------ composition
+    @property
+    def _secret_recovery_days(self) -> int:
+        """Secrets are kept recoverable as long as the data they unlock: a database deleted without a
+        final snapshot leaves nothing the salt key could decrypt, and a pending secret deletion would
+        block re-creating the environment under the same names for weeks."""
+        database = self.config.database
+        return 0 if database.skip_final_snapshot and not database.deletion_protection else 30
+
     def _foundation(self) -> None:
         """Logs, secrets, network and edge: what the data tier and the service build on."""
         config = self.config
         name = config.stack_id
         retention = config.observability.log_retention_days
         self.logs = GatewayLogs(self, "logs", config=LogsConfig(name=name, retention_days=retention))
-        self.secrets = GatewaySecrets(self, "secrets", config=SecretsConfig(name=name))
+        self.secrets = GatewaySecrets(
+            self, "secrets", config=SecretsConfig(name=name, recovery_window_days=self._secret_recovery_days)
+        )
         self.network = Network(
             self,
             "network",
@@ -191,6 +201,7 @@ class GatewayStack(cdk.TerraformStack):
                 # The cache follows the database's snapshot policy: disposable environments keep none.
                 final_snapshot=not config.database.skip_final_snapshot,
                 log_retention_days=config.observability.log_retention_days,
+                recovery_window_days=self._secret_recovery_days,
             ),
         )
         self.guardrail = Guardrail(

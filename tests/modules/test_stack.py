@@ -79,6 +79,13 @@ def test_prod_is_protected_from_deletion_and_dev_is_not(dev, prod) -> None:
     assert one(dev, "aws_rds_cluster")["deletion_protection"] is False
 
 
+def test_secrets_of_a_disposable_environment_are_deleted_at_once(dev, prod) -> None:
+    def windows(doc: dict) -> set[int]:
+        return {s["recovery_window_in_days"] for s in doc["resource"]["aws_secretsmanager_secret"].values()}
+
+    assert windows(dev) == {0} and windows(prod) == {30}
+
+
 def test_sizes_come_from_the_config(prod) -> None:
     task = [
         t for t in prod["resource"]["aws_ecs_task_definition"].values() if t["family"] == "llm-gateway-prod"
