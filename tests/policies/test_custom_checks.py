@@ -140,15 +140,61 @@ def one_day_logs(stack: dict) -> None:
         group["retention_in_days"] = 1
 
 
+def admin_key_as_plain_variable(stack: dict) -> None:
+    _edit_containers(
+        stack,
+        lambda c: c.setdefault("environment", []).append(
+            {"name": "LITELLM_MASTER_KEY", "value": "${var.master_key}"}
+        ),
+    )
+
+
+def cache_tls_only_preferred(stack: dict) -> None:
+    for group in _resources(stack, "aws_elasticache_replication_group"):
+        group["transit_encryption_mode"] = "preferred"  # accepts plain-text clients too
+
+
+def prompt_attack_detect_only(stack: dict) -> None:
+    for guardrail in _resources(stack, "aws_bedrock_guardrail"):
+        for policy in _items(guardrail.get("content_policy_config")):
+            for entry in _items(policy.get("filters_config")):
+                if entry.get("type") == "PROMPT_ATTACK":
+                    entry["input_action"] = "NONE"
+
+
+# Look-alikes that must NOT fire: names that merely resemble secrets, and a region wildcard.
+def lookalike_variable_names(stack: dict) -> None:
+    harmless = [
+        "MAX_TOKENS",
+        "TOKENIZERS_PARALLELISM",
+        "KEYCLOAK_URL",
+        "PHOENIX_API_KEY_SECRET_ARN",
+        "CACHE_KEY_ID",
+    ]
+    _edit_containers(
+        stack,
+        lambda c: c.setdefault("environment", []).extend({"name": name, "value": "x"} for name in harmless),
+    )
+
+
+def bedrock_in_any_region(stack: dict) -> None:
+    for type_ in ("aws_iam_role_policy", "aws_iam_policy"):
+        for policy in (stack.get("resource") or {}).get(type_, {}).values():
+            policy["policy"] = policy["policy"].replace("arn:aws:bedrock:us-east-1:", "arn:aws:bedrock:*:")
+
+
 MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "waf_allows_by_default": (waf_allows_by_default, "CKV_LLMGW_1"),
     "alb_without_web_acl": (alb_without_web_acl, "CKV_LLMGW_2"),
     "secret_named_plain_variable": (secret_named_plain_variable, "CKV_LLMGW_3"),
+    "admin_key_as_plain_variable": (admin_key_as_plain_variable, "CKV_LLMGW_3"),
     "key_shaped_plain_value": (key_shaped_plain_value, "CKV_LLMGW_3"),
     "prompt_attack_at_medium": (prompt_attack_at_medium, "CKV_LLMGW_4"),
+    "prompt_attack_detect_only": (prompt_attack_detect_only, "CKV_LLMGW_4"),
     "phone_numbers_in_clear": (phone_numbers_in_clear, "CKV_LLMGW_5"),
     "cache_without_tls": (cache_without_tls, "CKV_LLMGW_6"),
     "cache_without_auth": (cache_without_auth, "CKV_LLMGW_6"),
+    "cache_tls_only_preferred": (cache_tls_only_preferred, "CKV_LLMGW_6"),
     "database_unencrypted": (database_unencrypted, "CKV_LLMGW_7"),
     "database_deletable": (database_deletable, "CKV_LLMGW_8"),
     "bedrock_on_any_resource": (bedrock_on_any_resource, "CKV_LLMGW_9"),
@@ -157,8 +203,15 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
 }
 
 
+HARMLESS: dict[str, Mutation] = {
+    "lookalike_variable_names": lookalike_variable_names,
+    "bedrock_in_any_region": bedrock_in_any_region,
+}
+
+
 def _scan_mutations(base: dict, root: Path) -> dict:
     stacks = {"unchanged": base, **{name: mutated(base, m) for name, (m, _) in MUTATIONS.items()}}
+    stacks.update({name: mutated(base, m) for name, m in HARMLESS.items()})
     return scan_stacks(write_stacks(root, stacks), "prod")
 
 
@@ -196,6 +249,11 @@ def test_every_custom_policy_evaluates_the_unchanged_stack(results):
 @pytest.mark.parametrize("mutation", list(MUTATIONS))
 def test_breaking_an_invariant_fails_exactly_its_policy(results, mutation):
     assert failed_custom(results[mutation]) == {MUTATIONS[mutation][1]}
+
+
+@pytest.mark.parametrize("change", list(HARMLESS))
+def test_harmless_lookalike_fails_no_custom_policy(results, change):
+    assert failed_custom(results[change]) == set()
 
 
 def test_every_custom_policy_has_a_negative_test():
