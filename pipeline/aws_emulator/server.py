@@ -44,6 +44,7 @@ class EmulatorServer:
         self.endpoint = f"http://{HOST}:{self.port}"
         self._settings = _moto_settings(account_id)
         self._saved_env: dict[str, str | None] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
         self._server = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
 
     def start(self) -> EmulatorServer:
@@ -70,7 +71,13 @@ class EmulatorServer:
                 os.environ[key] = value
 
     def client(self, service: str, region: str = "us-east-1") -> Any:
-        """A boto3 client bound to this server, with throwaway credentials."""
+        """A boto3 client bound to this server, with throwaway credentials (one per service and region)."""
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self._new_client(service, region)
+        return self._clients[key]
+
+    def _new_client(self, service: str, region: str) -> Any:
         import boto3
 
         return boto3.client(
