@@ -37,6 +37,19 @@ def test_every_environment_folder_becomes_a_stack(synthesized) -> None:
     }
 
 
+def test_a_new_environment_folder_synthesizes_a_new_stack(tmp_path: Path, capsys) -> None:
+    import main
+
+    staging = tmp_path / "environments" / "staging"
+    staging.mkdir(parents=True)
+    text = (ROOT / "environments" / "dev" / "config.yaml").read_text()
+    (staging / "config.yaml").write_text(text.replace("llm-gateway/dev/", "llm-gateway/staging/"))
+    code = main.main(["--environments-dir", str(staging.parent), "--out", str(tmp_path / "out")])
+    doc = json.loads((tmp_path / "out" / "stacks" / "llm-gateway-staging" / "cdk.tf.json").read_text())
+    assert code == 0 and doc["terraform"]["backend"]["s3"]["key"] == "llm-gateway/staging/terraform.tfstate"
+    assert "built llm-gateway-staging in" in capsys.readouterr().out
+
+
 def test_state_lives_in_s3_encrypted_locked_and_per_environment(dev, prod) -> None:
     backends = [doc["terraform"]["backend"]["s3"] for doc in (dev, prod)]
     assert all(b["encrypt"] is True and b["use_lockfile"] is True for b in backends)
