@@ -294,6 +294,26 @@ def _sh(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
+@contextlib.contextmanager
+def local_redis() -> Iterator[int]:
+    """A throwaway redis-server on 127.0.0.1 when one is installed; else a closed port (errors expected)."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        log("verify: redis-server not installed; the proxy will log Redis connection errors")
+        yield 9
+        return
+    port = free_port()
+    server = subprocess.Popen(
+        [executable, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    log(f"verify: redis-server on 127.0.0.1:{port} for the cache and rate-limit counters")
+    try:
+        yield port
+    finally:
+        stop(server, grace=5)
+
+
 def verify(builder: Builder, image: str, timeout: float) -> dict[str, float | int]:
     """Start the image with the production (full) config and no database; poll liveliness; stop it."""
     port = free_port()
@@ -301,10 +321,10 @@ def verify(builder: Builder, image: str, timeout: float) -> dict[str, float | in
         render.catalogue_from_env_file(ROOT / "environments" / "dev" / "config.yaml")
     )
     master_key = "sk-" + os.urandom(18).hex()
-    env = verification_env(port, master_key, models)
     with tempfile.TemporaryDirectory(prefix="gateway-verify-") as scratch:
         output = Path(scratch) / "container.log"
         with contextlib.ExitStack() as stack:
+            env = verification_env(port, master_key, models, stack.enter_context(local_redis()))
             if builder.name == "buildah":
                 rootfs, config = stack.enter_context(buildah_rootfs(builder, image))
                 command = rootfs_run_command(rootfs, config, env)
