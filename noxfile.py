@@ -66,8 +66,17 @@ def venv(session: nox.Session, name: str) -> Path:
         shutil.rmtree(path)
     session.run(sys.executable, "-m", "venv", str(path), external=True)
     session.run(
-        str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--require-hashes", "--no-deps", "-r", str(lock), external=True,
+        str(bin_dir / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--require-hashes",
+        "--no-deps",
+        "-r",
+        str(lock),
+        external=True,
     )
     stamp.write_text(digest)
     return bin_dir
@@ -101,7 +110,14 @@ def lint(session: nox.Session) -> None:
     run_in(session, bin_dir, "ruff", "format", "--check", ".")
     dockerfile = ROOT / "gateway" / "Dockerfile"
     if dockerfile.exists():
-        run_in(session, bin_dir, "hadolint", "--config", str(ROOT / "gateway" / ".hadolint.yaml"), str(dockerfile))
+        run_in(
+            session,
+            bin_dir,
+            "hadolint",
+            "--config",
+            str(ROOT / "gateway" / ".hadolint.yaml"),
+            str(dockerfile),
+        )
     if (ROOT / "pipeline" / "lint_workflows.py").exists():
         py(session, "-m", "pipeline.lint_workflows")
 
@@ -207,11 +223,33 @@ def lock(session: nox.Session) -> None:
     common = ["--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_28", "--generate-hashes"]
     for name, groups in LOCK_SETS.items():
         flags = [f for g in groups for f in ("--group", g)]
-        session.run(uv, "pip", "compile", "pyproject.toml", *flags, *common, "-o", str(LOCKS / f"{name}.txt"),
-                    external=True)
-    session.run(uv, "pip", "compile", "pyproject.toml", "--group", "gateway", *common, "-o", str(IMAGE_LOCK),
-                external=True)
-    bad = subprocess.run(["grep", "-lE", r"^litellm==1\.82\.(7|8)\b", *map(str, LOCKS.glob("*.txt")), str(IMAGE_LOCK)],
-                         capture_output=True, text=True).stdout
+        session.run(
+            uv,
+            "pip",
+            "compile",
+            "pyproject.toml",
+            *flags,
+            *common,
+            "-o",
+            str(LOCKS / f"{name}.txt"),
+            external=True,
+        )
+    session.run(
+        uv,
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--group",
+        "gateway",
+        *common,
+        "-o",
+        str(IMAGE_LOCK),
+        external=True,
+    )
+    bad = subprocess.run(
+        ["grep", "-lE", r"^litellm==1\.82\.(7|8)\b", *map(str, LOCKS.glob("*.txt")), str(IMAGE_LOCK)],
+        capture_output=True,
+        text=True,
+    ).stdout
     if bad:
         session.error(f"a compromised litellm release was resolved in: {bad}")
