@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 
 import pytest
-from conftest import Mutation, failed_custom, mutated, scan_stacks, stack_of, write_stacks
+from policy_helpers import Mutation, failed_custom, mutated, scan_stacks, stack_of, write_stacks
 
 
 # ---------------------------------------------------------------- mutations
@@ -217,7 +217,7 @@ def _scan_mutations(base: dict, root: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def fixture_results(checkov, tmp_path_factory) -> dict:
-    from conftest import SECURE_STACK
+    from policy_helpers import SECURE_STACK
 
     return _scan_mutations(
         json.loads(SECURE_STACK.read_text(encoding="utf-8")), tmp_path_factory.mktemp("mut-fx")

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import SECURE_STACK, plan_json, write_stacks
+from policy_helpers import SECURE_STACK, plan_json, write_stacks
 
 from policies import gate, scan
 from policies.scan import Target
