@@ -125,6 +125,8 @@ def test_gate_passes_when_every_failure_has_a_live_waiver(
     assert "0 failed" in out and "policy gate PASSED" in out
     sarif = json.loads((tmp_path / "reports" / "policy.sarif").read_text())
     assert all(r["suppressions"][0]["kind"] == "external" for r in sarif["runs"][0]["results"])
+    junit = ET.parse(tmp_path / "reports" / "policy.junit.xml").getroot()  # noqa: S314 (our own report)
+    assert junit.find(".//failure") is None and junit.find(".//skipped") is not None
 
 
 def test_stale_waiver_fails_the_gate(fixture_failures, isolated, capsys, tmp_path, fixture_stacks):
