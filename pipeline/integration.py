@@ -3,7 +3,8 @@
     python -m pipeline.integration [--env dev] [--keep]
 
 synth (provider pointed at the emulator, local state) → init → plan → apply →
-check every property that matters through boto3 → change the environment file
+check every property that matters through boto3 → plan again (must be empty:
+what the emulator reports back matches the configuration) → change the environment file
 (log retention) and prove the plan is an update in place → apply it → destroy →
 prove nothing is left. Every phase prints its time; the timings, counts and
 check results go to reports/integration/summary.json. Exit code 1 on any
@@ -237,6 +238,18 @@ def lifecycle(run: Run, server: EmulatorServer, work: Path, expect: dict[str, An
     with run.phase("check") as phase:
         run.record(StackChecks(client, resources, expect).run())
         phase.resources = phase.resources or sum(len(v) for v in resources.values())
+    with run.phase("re-plan") as phase:
+        drift = digest(space.plan("converged")).changes
+        phase.resources = len(drift)
+        run.record(
+            [
+                Check(
+                    "a plan right after the apply has nothing to do",
+                    not drift,
+                    "; ".join(f"{c.address} would {c.action}" for c in drift) or "no changes",
+                )
+            ]
+        )
     with run.phase("change") as phase:
         section, key = CHANGED_SETTING
         new_value = next_retention(expect["log_retention_days"])

@@ -88,3 +88,27 @@ def test_a_rule_from_a_security_group_keeps_its_description(emulator):
     rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [target]}])
     ingress = [r for r in rules["SecurityGroupRules"] if not r["IsEgress"]]
     assert [r.get("Description") for r in ingress] == ["PostgreSQL from the tasks"]
+
+
+def test_deleting_a_nat_gateway_releases_its_network_interface(emulator):
+    ec2 = emulator.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    gateway = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    ec2.delete_nat_gateway(NatGatewayId=gateway)
+    assert (
+        ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet]}])[
+            "NetworkInterfaces"
+        ]
+        == []
+    )
+    ec2.release_address(AllocationId=allocation)
+
+
+def test_deleting_a_vpc_deletes_its_default_network_acl(emulator):
+    ec2 = emulator.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.delete_vpc(VpcId=vpc)
+    acls = ec2.describe_network_acls()["NetworkAcls"]
+    assert [a["NetworkAclId"] for a in acls if a["VpcId"] == vpc] == []
