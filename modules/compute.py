@@ -94,6 +94,7 @@ class GatewayRuntime:
     database_secret_arn: str  # Aurora's managed secret: JSON keys username/password
     redis_secret_arn: str  # the cache AUTH token secret (plain string)
     phoenix_api_key_secret_arn: str | None = None  # optional, plain string
+    workers: int = 1  # GATEWAY_WORKERS: Fargate may report more CPUs than the task is granted
 
     def environment_vars(self) -> dict[str, str]:
         return {
@@ -110,6 +111,7 @@ class GatewayRuntime:
             "DATABASE_NAME": self.database_name,
             "PHOENIX_COLLECTOR_ENDPOINT": self.phoenix_collector_endpoint,
             "PHOENIX_PROJECT_NAME": self.phoenix_project_name,
+            "GATEWAY_WORKERS": str(self.workers),
         }
 
     def migration_environment_vars(self) -> dict[str, str]:
@@ -118,12 +120,21 @@ class GatewayRuntime:
         return {k: v for k, v in self.environment_vars().items() if k in keep or k.startswith("DATABASE_")}
 
     def migration_secrets(self) -> list[SecretRef]:
-        """The database credentials, plus the master key the entrypoint requires for every command."""
-        return [self._master_key(), *self._database()]
+        """The database credentials, the master key (required for every command) and the salt key.
+
+        The entrypoint requires the salt key wherever a database is configured: LiteLLM encrypts
+        stored credentials with it, so the migrating process must hold the same one as the servers.
+        """
+        return [self._master_key(), self._salt_key(), *self._database()]
 
     def _master_key(self) -> SecretRef:
         return SecretRef(
             env="LITELLM_MASTER_KEY", secret_arn=self.master_key_secret_arn, json_key="LITELLM_MASTER_KEY"
+        )
+
+    def _salt_key(self) -> SecretRef:
+        return SecretRef(
+            env="LITELLM_SALT_KEY", secret_arn=self.salt_key_secret_arn, json_key="LITELLM_SALT_KEY"
         )
 
     def _database(self) -> list[SecretRef]:
@@ -135,9 +146,7 @@ class GatewayRuntime:
     def secrets(self) -> list[SecretRef]:
         refs = [
             self._master_key(),
-            SecretRef(
-                env="LITELLM_SALT_KEY", secret_arn=self.salt_key_secret_arn, json_key="LITELLM_SALT_KEY"
-            ),
+            self._salt_key(),
             *self._database(),
             SecretRef(env="REDIS_PASSWORD", secret_arn=self.redis_secret_arn),
         ]

@@ -65,6 +65,9 @@ MANAGED_RULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("AWSManagedRulesCommonRuleSet", ("SizeRestrictions_BODY",)),
     ("AWSManagedRulesKnownBadInputsRuleSet", ()),
     ("AWSManagedRulesSQLiRuleSet", ()),
+    # Tor exits and anonymizing proxies are blocked; cloud-hosted callers (other teams' services
+    # on AWS) are only counted, since they are the gateway's normal clients.
+    ("AWSManagedRulesAnonymousIpList", ("HostingProviderIPList",)),
 )
 
 

@@ -250,6 +250,8 @@ class GatewayStack(cdk.TerraformStack):
             database_secret_arn=self.database.master_user_secret_arn,
             redis_secret_arn=self.cache.auth_token_secret_arn,
             phoenix_api_key_secret_arn=phoenix.api_key_secret_arn,
+            # One proxy worker per vCPU granted (1024 units); measured: more workers than cores gain nothing.
+            workers=max(1, config.compute.cpu // 1024),
         )
         self.compute = Compute(
             self,

@@ -18,6 +18,7 @@ BEDROCK_POLICY = "arn:aws:iam::111111111111:policy/gw-bedrock"
 CONTRACT_ENV = {
     "GATEWAY_ENVIRONMENT",
     "GATEWAY_MODELS",
+    "GATEWAY_WORKERS",
     "AWS_REGION",
     "GUARDRAIL_ID",
     "GUARDRAIL_VERSION",
@@ -202,6 +203,7 @@ def test_migration_task_runs_migrate_with_database_secrets_and_no_task_role(doc)
         "DATABASE_USERNAME",
         "DATABASE_PASSWORD",
         "LITELLM_MASTER_KEY",
+        "LITELLM_SALT_KEY",
     }
     assert "task_role_arn" not in task
     assert "portMappings" not in container and container["readonlyRootFilesystem"] is True
@@ -209,7 +211,7 @@ def test_migration_task_runs_migrate_with_database_secrets_and_no_task_role(doc)
 
 def test_migration_execution_role_reads_only_its_secrets(doc) -> None:
     statements = {s["Sid"]: s for s in role_policy(doc, "gw-test-migrate-execution")}
-    assert sorted(statements["ReadTaskSecrets"]["Resource"]) == sorted([MASTER, DB])
+    assert sorted(statements["ReadTaskSecrets"]["Resource"]) == sorted([MASTER, SALT, DB])
 
 
 # ---------------------------------------------------------------- roles

@@ -130,8 +130,17 @@ def test_aws_managed_rule_groups_are_enforced(plain) -> None:
         "AWSManagedRulesKnownBadInputsRuleSet",
         "AWSManagedRulesSQLiRuleSet",
         "AWSManagedRulesAmazonIpReputationList",
+        "AWSManagedRulesAnonymousIpList",
     }
     assert all(r["override_action"] == {"none": {}} for r in groups.values())
+
+
+def test_anonymizers_are_blocked_but_cloud_hosted_callers_only_counted(plain) -> None:
+    (anonymous,) = [
+        r for r in one(plain, "aws_wafv2_web_acl")["rule"] if r["name"] == "AWSManagedRulesAnonymousIpList"
+    ]
+    overrides = anonymous["statement"]["managed_rule_group_statement"]["rule_action_override"]
+    assert overrides == [{"name": "HostingProviderIPList", "action_to_use": {"count": {}}}]
 
 
 def test_body_size_rule_only_counts_because_prompts_exceed_8kb(plain) -> None:

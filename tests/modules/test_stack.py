@@ -122,6 +122,16 @@ def test_container_points_at_the_stacks_database_cache_and_guardrail(dev) -> Non
     assert env["GATEWAY_ENVIRONMENT"] == "dev" and env["PHOENIX_PROJECT_NAME"] == "llm-gateway-dev"
 
 
+def test_proxy_workers_follow_the_task_cpu_granted(dev, prod) -> None:
+    workers = {
+        name: {e["name"]: e["value"] for e in container(doc, f"llm-gateway-{name}")["environment"]}[
+            "GATEWAY_WORKERS"
+        ]
+        for name, doc in (("dev", dev), ("prod", prod))
+    }
+    assert workers == {"dev": "1", "prod": "2"}
+
+
 def test_catalogue_reaches_the_container_in_config_order(dev) -> None:
     env = {e["name"]: e["value"] for e in container(dev, "llm-gateway-dev")["environment"]}
     models = json.loads(env["GATEWAY_MODELS"])
