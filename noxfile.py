@@ -217,10 +217,18 @@ def integration(session: nox.Session) -> None:
 @nox.session
 def lock(session: nox.Session) -> None:
     """Re-resolve requirements/*.txt and gateway/requirements.lock with hashes (needs uv)."""
-    uv = shutil.which("uv")
+    uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv is None:
         session.error("uv is not on PATH: `pip install uv==0.13.9` first")
-    common = ["--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_28", "--generate-hashes"]
+    common = [
+        "--python-version",
+        "3.11",
+        "--python-platform",
+        "x86_64-manylinux_2_28",
+        "--generate-hashes",
+        "--custom-compile-command",
+        "nox -s lock",
+    ]
     for name, groups in LOCK_SETS.items():
         flags = [f for g in groups for f in ("--group", g)]
         session.run(
@@ -231,7 +239,7 @@ def lock(session: nox.Session) -> None:
             *flags,
             *common,
             "-o",
-            str(LOCKS / f"{name}.txt"),
+            f"requirements/{name}.txt",
             external=True,
         )
     session.run(
@@ -243,7 +251,7 @@ def lock(session: nox.Session) -> None:
         "gateway",
         *common,
         "-o",
-        str(IMAGE_LOCK),
+        str(IMAGE_LOCK.relative_to(ROOT)),
         external=True,
     )
     bad = subprocess.run(
