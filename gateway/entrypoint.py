@@ -57,6 +57,9 @@ NO_DATABASE_MESSAGE = (
 )
 # Phoenix Cloud refuses unauthenticated spans and LiteLLM raises at start-up without a key.
 PHOENIX_CLOUD_HOST = "app.phoenix.arize.com"
+# Only a local run may weaken the configuration (the benchmark's bare variant and
+# GATEWAY_DISABLE): a deployed gateway without its guardrail must be impossible by accident.
+LOCAL_ENVIRONMENT = "local"
 
 
 class ContractError(Exception):
@@ -84,6 +87,7 @@ class Database:
 class Settings:
     command: str
     variant: render.Variant
+    disabled: tuple[str, ...]
     models: tuple[render.CatalogueModel, ...]
     database: Database | None
     host: str
@@ -171,6 +175,23 @@ def _check_master_key(key: str) -> None:
         raise ContractError("LITELLM_MASTER_KEY must be a random key starting with 'sk-' (16+ characters)")
 
 
+def _disabled_features(env: Mapping[str, str], variant: str) -> tuple[str, ...]:
+    """GATEWAY_DISABLE's features; it and the bare variant are refused outside GATEWAY_ENVIRONMENT=local."""
+    raw = _value(env, "GATEWAY_DISABLE")
+    try:
+        disabled = render.parse_features(raw)
+    except ValueError as error:
+        raise ContractError(f"GATEWAY_DISABLE: {error}") from None
+    environment = _value(env, "GATEWAY_ENVIRONMENT")
+    if (disabled or variant != "full") and environment != LOCAL_ENVIRONMENT:
+        what = f"GATEWAY_DISABLE={raw}" if disabled else f"GATEWAY_VARIANT={variant}"
+        raise ContractError(
+            f"{what} switches protection off and is only allowed with "
+            f"GATEWAY_ENVIRONMENT={LOCAL_ENVIRONMENT} (got {environment!r})"
+        )
+    return disabled
+
+
 def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
     """Check the environment against the runtime contract; raise ContractError naming what is wrong."""
     if command not in COMMANDS:
@@ -178,6 +199,7 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
     variant = _value(env, "GATEWAY_VARIANT") or "full"
     if variant not in render.VARIANTS:
         raise ContractError(f"GATEWAY_VARIANT must be one of {', '.join(render.VARIANTS)}, got {variant!r}")
+    disabled = _disabled_features(env, variant)
     _require(env, ALWAYS_REQUIRED)
     level = (_value(env, "LITELLM_LOG") or "INFO").upper()
     if level not in LOG_LEVELS:
@@ -205,6 +227,7 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
     return Settings(
         command=command,
         variant=variant,  # type: ignore[arg-type]  # checked against render.VARIANTS above
+        disabled=disabled,
         models=models,
         database=database,
         host=_value(env, "HOST") or "0.0.0.0",  # noqa: S104  # a container listens on its task ENI
@@ -256,7 +279,10 @@ def rendered_config(settings: Settings) -> dict:
         config["general_settings"]["disable_prisma_schema_update"] = False
         return config
     return render.render_config(
-        settings.models, variant=settings.variant, database=settings.database is not None
+        settings.models,
+        variant=settings.variant,
+        database=settings.database is not None,
+        disable=settings.disabled,
     )
 
 
@@ -312,11 +338,14 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 0
     if settings.database is None:
         log(NO_DATABASE_MESSAGE, level="WARNING")
+    if settings.disabled:
+        log(f"local run with features disabled: {', '.join(settings.disabled)}", level="WARNING")
     path = prepare_scratch(settings, config)
     proxy_argv = proxy_command(settings, path)
     log(
         f"starting litellm ({command})",
         variant=settings.variant,
+        disabled=list(settings.disabled),
         deployments=len(settings.models),
         workers=settings.workers,
         database=settings.database is not None,

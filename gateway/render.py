@@ -45,6 +45,15 @@ BARE_LITELLM_SETTINGS = (
     "upperbound_key_generate_params",
 )
 BARE_ROUTER_SETTINGS = ("redis_host", "redis_port", "redis_password")
+# Features of the full configuration that a local run may switch off one by one, so the
+# benchmark prices each in the same run (GATEWAY_DISABLE; the entrypoint allows it only
+# with GATEWAY_ENVIRONMENT=local).
+FEATURES = ("guardrail", "guardrail_hook", "tracing", "cache", "limits")
+# "guardrail_hook" keeps the guardrail but on LiteLLM's stock hook instead of gateway/hooks' (same
+# decisions, dearer transport): the benchmark's before/after for the hook.
+STOCK_GUARDRAIL = "bedrock"
+TRACING_CALLBACK = "arize_phoenix"
+KEY_LIMIT_SETTINGS = ("default_key_generate_params", "upperbound_key_generate_params")
 
 
 class CatalogueError(ValueError):
@@ -166,22 +175,65 @@ def load_base(path: Path = BASE_CONFIG) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
+def parse_features(text: str | Iterable[str] | None) -> tuple[str, ...]:
+    """`guardrail,cache` -> ("guardrail", "cache"); unknown names raise ValueError naming them."""
+    if text is None:
+        return ()
+    names = text.split(",") if isinstance(text, str) else list(text)
+    features = tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
+    unknown = [f for f in features if f not in FEATURES]
+    if unknown:
+        raise ValueError(f"unknown feature(s) {unknown}: choose from {', '.join(FEATURES)}")
+    return features
+
+
+def _disable(config: dict[str, Any], features: Sequence[str]) -> None:
+    litellm_settings = config.setdefault("litellm_settings", {})
+    router = config.setdefault("router_settings", {})
+    if "guardrail" in features:
+        config.pop("guardrails", None)
+    if "guardrail_hook" in features:
+        for guardrail in config.get("guardrails", []):
+            guardrail["litellm_params"]["guardrail"] = STOCK_GUARDRAIL
+    if "tracing" in features:
+        callbacks = [c for c in litellm_settings.get("callbacks", []) if c != TRACING_CALLBACK]
+        if callbacks:
+            litellm_settings["callbacks"] = callbacks
+        else:
+            litellm_settings.pop("callbacks", None)
+    if "cache" in features and "cache_params" in litellm_settings:
+        # The Redis client stays (usage counters need it); only responses are no longer cached.
+        litellm_settings["cache_params"] = {**litellm_settings["cache_params"], "supported_call_types": []}
+    if "limits" in features:
+        for key in KEY_LIMIT_SETTINGS:
+            litellm_settings.pop(key, None)
+        for key in BARE_ROUTER_SETTINGS:
+            router.pop(key, None)
+
+
 def render_config(
     models: Sequence[CatalogueModel],
     *,
     variant: Variant = "full",
     database: bool = True,
     base: Mapping[str, Any] | None = None,
+    disable: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The complete LiteLLM config.
 
     variant="bare" keeps the same models and routing but drops the guardrail,
     the cache, the callbacks and the rate limits, so the benchmark can measure
-    what each costs. database=False drops every database setting: the proxy
-    then runs without virtual keys (master key only).
+    what each costs. `disable` switches off single FEATURES of the full
+    configuration (local measurements only): "guardrail" drops the guardrail,
+    "guardrail_hook" runs it on LiteLLM's stock hook instead of gateway/hooks',
+    "tracing" the Phoenix callback, "cache" response caching (the Redis client
+    stays), "limits" the per-key limit defaults and the router's shared Redis
+    state. database=False drops every database setting: the proxy then runs
+    without virtual keys (master key only).
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    features = parse_features(disable)
     config = copy.deepcopy(dict(base if base is not None else load_base()))
     config["model_list"] = model_list(models)
     router = config.setdefault("router_settings", {})
@@ -197,6 +249,7 @@ def render_config(
             litellm_settings.pop(key, None)
         for key in BARE_ROUTER_SETTINGS:
             router.pop(key, None)
+    _disable(config, features)
     return config
 
 
@@ -213,6 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     source.add_argument("--models-json", help="the catalogue as JSON (default: $GATEWAY_MODELS)")
     parser.add_argument("--variant", choices=VARIANTS, default="full")
     parser.add_argument("--no-database", action="store_true", help="render without database settings")
+    parser.add_argument(
+        "--disable",
+        default="",
+        help=f"comma-separated features to switch off (local runs): {', '.join(FEATURES)}",
+    )
     parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     args = parser.parse_args(argv)
     try:
@@ -223,10 +281,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not text:
                 parser.error("give --models-from, --models-json or set GATEWAY_MODELS")
             models = catalogue_from_json(text)
-    except CatalogueError as error:
+        disabled = parse_features(args.disable)
+    except (CatalogueError, ValueError) as error:
         print(f"render: {error}", file=sys.stderr)
         return 2
-    text = dump(render_config(models, variant=args.variant, database=not args.no_database))
+    text = dump(render_config(models, variant=args.variant, database=not args.no_database, disable=disabled))
     if args.output:
         args.output.write_text(text)
         print(

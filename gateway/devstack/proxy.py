@@ -28,6 +28,7 @@ INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "R
 # which config variant, how many workers, and where to write at run time (the image: /tmp/gateway).
 HOST_VARIABLE, PORT_VARIABLE = "HOST", "PORT"
 VARIANT_VARIABLE = "GATEWAY_VARIANT"
+DISABLE_VARIABLE = "GATEWAY_DISABLE"
 WORKERS_VARIABLE = "GATEWAY_WORKERS"
 SCRATCH_VARIABLE = "GATEWAY_SCRATCH_DIR"
 
@@ -107,15 +108,20 @@ def launch_gateway(
     *,
     home: Path,
     variant: str = "full",
+    disable: tuple[str, ...] = (),
+    name: str = "gateway",
     timeout: float = 300,
 ) -> PendingGateway:
-    """Start the proxy on 127.0.0.1:`port`; `.wait()` for /health/readiness (16 s quiet, 96 s busy)."""
+    """Start the proxy on 127.0.0.1:`port`; `.wait()` for /health/readiness (16 s quiet, 96 s busy).
+
+    `disable` becomes GATEWAY_DISABLE (features of the full configuration switched off; the
+    entrypoint accepts it only because the stack's GATEWAY_ENVIRONMENT is `local`).
+    """
     home.mkdir(parents=True, exist_ok=True)
-    env = proxy_environment(
-        {**contract, HOST_VARIABLE: LOOPBACK, PORT_VARIABLE: str(port), VARIANT_VARIABLE: variant}, home=home
-    )
-    child = supervisor.start(
-        "gateway", [sys.executable, "-m", "gateway.entrypoint", "serve"], env=env, cwd=REPO
-    )
+    knobs = {HOST_VARIABLE: LOOPBACK, PORT_VARIABLE: str(port), VARIANT_VARIABLE: variant}
+    if disable:
+        knobs[DISABLE_VARIABLE] = ",".join(disable)
+    env = proxy_environment({**contract, **knobs}, home=home)
+    child = supervisor.start(name, [sys.executable, "-m", "gateway.entrypoint", "serve"], env=env, cwd=REPO)
     gateway = Gateway(url=f"http://{LOOPBACK}:{port}", master_key=contract["LITELLM_MASTER_KEY"], child=child)
     return PendingGateway(gateway=gateway, timeout=timeout)

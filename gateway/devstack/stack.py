@@ -51,11 +51,16 @@ class LocalStack:
         self,
         *,
         variant: str = "full",
+        disable: tuple[str, ...] = (),
         environment: str = "dev",
         work_dir: Path | None = None,
         log: Callable[[str], None] = print,
     ) -> None:
         self.variant = variant
+        self.disable = tuple(disable)
+        self.extra_gateways: dict[str, Gateway] = {}
+        self._contract_values: dict[str, str] = {}
+        self._ports: PortAllocator | None = None
         self.environment: Environment = load_environment(environment)
         self.work_dir = (
             Path(work_dir) if work_dir else WORK_ROOT / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
@@ -182,7 +187,7 @@ class LocalStack:
         # is sent before both are ready, so LiteLLM's long import overlaps Phoenix's boot.
         gateway_started = time.monotonic()
         pending_gateway = launch_gateway(
-            sup, ports(), contract, home=self.work_dir / "gateway", variant=self.variant
+            sup, ports(), contract, home=self.work_dir / "gateway", variant=self.variant, disable=self.disable
         )
         self._note(f"gateway starting on {pending_gateway.gateway.url} while phoenix finishes booting")
 
@@ -195,6 +200,27 @@ class LocalStack:
         self.gateway = pending_gateway.wait(progress=self._still_waiting("gateway", gateway_started))
         self.timings["gateway"] = time.monotonic() - gateway_started
         self._done(5, total, "gateway", self.gateway.url)
+        self._contract_values = contract
+        self._ports = ports
+
+    def add_gateway(self, label: str, *, variant: str = "full", disable: tuple[str, ...] = ()) -> Gateway:
+        """Another proxy on the same services (the benchmark's variants share one Redis, emulator, Phoenix).
+
+        Its supervisor name is `gateway-<label>` (log: logs/gateway-<label>.log); it stops with the stack.
+        """
+        sup = self._supervisor
+        if sup is None or self.gateway is None or self._ports is None:
+            raise RuntimeError("the stack is not running")
+        name = f"gateway-{label}"
+        began = time.monotonic()
+        pending = launch_gateway(
+            sup, self._ports(), self._contract_values, home=self.work_dir / name,
+            variant=variant, disable=tuple(disable), name=name,
+        )  # fmt: skip
+        gateway = pending.wait(progress=self._still_waiting(name, began))
+        self.extra_gateways[label] = gateway
+        self.log(f"      {name} ready in {time.monotonic() - began:.1f} s  {gateway.url}")
+        return gateway
 
     def _contract(self, phoenix: Phoenix) -> dict[str, str]:
         """docs/contracts.md "Container runtime contract", pointing at the local services."""

@@ -139,14 +139,15 @@ def _cell(value: float | None, digits: int = 1) -> str:
 
 
 def table(results: Sequence[LevelResult]) -> str:
+    width = max([14, *(len(r.target) for r in results)])
     header = (
-        f"{'target':<14} {'conc':>4} {'req':>5} {'err':>4} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'target':<{width}} {'conc':>4} {'req':>5} {'err':>4} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
         f"{'p99 ms':>7} {'ovh p50':>7} {'RSS MiB':>8} {'CPU ms/req':>10}"
     )
     lines = [header, "-" * len(header)]
     for r in results:
         lines.append(
-            f"{r.target:<14} {r.concurrency:>4} {r.requests:>5} {r.errors:>4} {r.throughput_rps:>7.1f} "
+            f"{r.target:<{width}} {r.concurrency:>4} {r.requests:>5} {r.errors:>4} {r.throughput_rps:>7.1f} "
             f"{_cell(r.p50_ms):>7} {_cell(r.p95_ms):>7} {_cell(r.p99_ms):>7} {_cell(r.overhead_p50_ms):>7} "
             f"{_cell(r.gateway_rss_mib, 0):>8} {_cell(r.gateway_cpu_ms_per_request, 2):>10}"
         )

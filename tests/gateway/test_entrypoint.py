@@ -123,8 +123,57 @@ def test_phoenix_cloud_without_an_api_key_is_refused_before_litellm_fails_on_it(
 
 
 def test_the_bare_variant_needs_neither_redis_nor_guardrail_nor_phoenix(tmp_path):
-    env = without(contract_env(tmp_path, GATEWAY_VARIANT="bare"), *entrypoint.FULL_REQUIRED)
+    env = without(
+        contract_env(tmp_path, GATEWAY_VARIANT="bare", GATEWAY_ENVIRONMENT="local"), *entrypoint.FULL_REQUIRED
+    )
     assert entrypoint.validate(env).variant == "bare"
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod", None])
+def test_the_bare_variant_is_refused_outside_a_local_run(tmp_path, environment):
+    env = contract_env(tmp_path, GATEWAY_VARIANT="bare", GATEWAY_ENVIRONMENT=environment)
+    with pytest.raises(entrypoint.ContractError, match="GATEWAY_ENVIRONMENT=local"):
+        entrypoint.validate(env)
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod", "Local", None])
+def test_disabling_a_feature_is_refused_outside_a_local_run(tmp_path, environment):
+    env = contract_env(tmp_path, GATEWAY_DISABLE="guardrail", GATEWAY_ENVIRONMENT=environment)
+    with pytest.raises(entrypoint.ContractError, match=r"GATEWAY_DISABLE=guardrail .*only allowed"):
+        entrypoint.validate(env)
+
+
+def test_a_refused_gateway_disable_stops_the_container_before_litellm_starts(tmp_path, capsys, execs):
+    code = entrypoint.main(
+        [], contract_env(tmp_path, GATEWAY_DISABLE="guardrail", GATEWAY_ENVIRONMENT="prod")
+    )
+    assert code == entrypoint.EXIT_CONFIG_ERROR
+    assert execs == []
+    assert "GATEWAY_DISABLE" in error_lines(capsys)[-1]["message"]
+
+
+def test_an_unknown_feature_in_gateway_disable_is_refused_by_name(tmp_path):
+    env = contract_env(tmp_path, GATEWAY_DISABLE="guardrail,firewall", GATEWAY_ENVIRONMENT="local")
+    with pytest.raises(entrypoint.ContractError, match=r"GATEWAY_DISABLE.*firewall"):
+        entrypoint.validate(env)
+
+
+def test_a_local_run_renders_the_config_without_the_disabled_features(tmp_path, execs):
+    env = contract_env(tmp_path, GATEWAY_DISABLE="guardrail, tracing", GATEWAY_ENVIRONMENT="local")
+    entrypoint.main([], env)
+    [(_, argv, _)] = execs
+    config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
+    assert "guardrails" not in config
+    assert "callbacks" not in config["litellm_settings"]
+    assert config["litellm_settings"]["cache"] is True
+
+
+def test_without_gateway_disable_every_feature_is_rendered(tmp_path, execs):
+    entrypoint.main([], contract_env(tmp_path, GATEWAY_DISABLE=""))
+    [(_, argv, _)] = execs
+    config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
+    assert config["guardrails"][0]["litellm_params"]["default_on"] is True
+    assert config["litellm_settings"]["callbacks"] == ["arize_phoenix"]
 
 
 def test_an_unknown_command_is_refused(tmp_path):

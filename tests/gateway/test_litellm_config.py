@@ -66,6 +66,8 @@ def _probe_env() -> dict[str, str]:
         "REDIS_SSL": "false",
         "PHOENIX_COLLECTOR_ENDPOINT": "http://127.0.0.1:9/v1/traces",
         "PHOENIX_PROJECT_NAME": "probe",
+        # The guardrail hook is imported by dotted path (gateway.hooks…), as in the image (PYTHONPATH=/app).
+        "PYTHONPATH": str(ROOT),
     }
 
 
@@ -127,7 +129,7 @@ def test_litellm_routes_by_cost_with_retries_timeout_and_catalogue_fallbacks(loa
 @pytest.mark.slow
 def test_litellm_runs_the_bedrock_guardrail_on_every_request_before_and_after_the_model(loaded):
     [guardrail] = loaded["full"]["guardrails"]
-    assert guardrail["class"] == "BedrockGuardrail"
+    assert guardrail["class"] == "GatewayBedrockGuardrail"
     assert guardrail["default_on"] is True
     assert set(guardrail["hooks"]) == {"pre_call", "post_call"}
 

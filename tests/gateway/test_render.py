@@ -133,6 +133,65 @@ def test_bare_variant_keeps_models_and_routing_but_drops_every_measured_feature(
     assert bare["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
 
 
+def _full_without(*features: str) -> dict:
+    return render.render_config(render.catalogue_from_env_file(DEV), disable=features)
+
+
+def test_the_full_config_runs_the_gateways_guardrail_hook_on_every_request():
+    [guardrail] = _full_without()["guardrails"]
+    params = guardrail["litellm_params"]
+    assert params["guardrail"] == "gateway.hooks.bedrock_guardrail.GatewayBedrockGuardrail"
+    assert params["default_on"] is True
+    assert params["mode"] == ["pre_call", "post_call"]
+    assert params["guardrailIdentifier"] == "os.environ/GUARDRAIL_ID"
+
+
+def test_disabling_the_guardrail_drops_only_the_guardrail():
+    full, config = _full_without(), _full_without("guardrail")
+    assert "guardrails" not in config
+    assert {k: v for k, v in full.items() if k != "guardrails"} == config
+
+
+def test_disabling_the_guardrail_hook_keeps_the_same_guardrail_on_litellms_stock_hook():
+    [full] = _full_without()["guardrails"]
+    [stock] = _full_without("guardrail_hook")["guardrails"]
+    assert stock["litellm_params"]["guardrail"] == "bedrock"
+    assert {**stock["litellm_params"], "guardrail": None} == {**full["litellm_params"], "guardrail": None}
+
+
+def test_disabling_tracing_drops_the_phoenix_callback_only():
+    config = _full_without("tracing")
+    assert "callbacks" not in config["litellm_settings"]
+    assert config["litellm_settings"]["cache"] is True
+    assert config["guardrails"]
+
+
+def test_disabling_the_cache_keeps_the_redis_client_but_caches_no_call_type():
+    params = _full_without("cache")["litellm_settings"]["cache_params"]
+    assert params["supported_call_types"] == []
+    assert params["host"] == "os.environ/REDIS_HOST"
+
+
+def test_disabling_limits_drops_key_limit_defaults_and_the_routers_redis():
+    config = _full_without("limits")
+    assert not set(render.KEY_LIMIT_SETTINGS) & set(config["litellm_settings"])
+    assert not {k for k in config["router_settings"] if k.startswith("redis_")}
+    assert config["litellm_settings"]["cache_params"]["host"] == "os.environ/REDIS_HOST"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(None, ()), ("", ()), ("cache", ("cache",)), (" tracing , cache,tracing", ("tracing", "cache"))],
+)
+def test_feature_lists_are_parsed_in_order_without_duplicates(text, expected):
+    assert render.parse_features(text) == expected
+
+
+def test_an_unknown_feature_is_refused_by_name():
+    with pytest.raises(ValueError, match="'firewall'"):
+        render.parse_features("cache,firewall")
+
+
 def test_without_a_database_no_database_setting_is_rendered():
     config = render.render_config(render.catalogue_from_env_file(DEV), database=False)
     assert not set(render.DATABASE_SETTINGS) & set(config["general_settings"])

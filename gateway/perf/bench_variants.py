@@ -1,0 +1,74 @@
+"""Benchmark variant names: `full`, `bare`, or `full-<feature>[+<feature>…]` (full with features off).
+
+    full-guardrail            the full configuration without the guardrail
+    full-tracing+cache        … without Phoenix tracing and the response cache
+    full-guardrail_hook       the guardrail on LiteLLM's stock hook instead of gateway/hooks'
+
+Features are gateway/render.py's FEATURES; the stack passes them as GATEWAY_DISABLE.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from gateway import render
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    label: str
+    variant: str
+    disable: tuple[str, ...]
+
+
+def parse_variant(label: str) -> VariantSpec:
+    """`full-cache+tracing` -> VariantSpec("full-cache+tracing", "full", ("cache", "tracing"))."""
+    base, dash, features = label.strip().partition("-")
+    if base not in render.VARIANTS:
+        raise ValueError(f"variant {label!r}: starts with one of {', '.join(render.VARIANTS)}")
+    if features and base != "full":
+        raise ValueError(f"variant {label!r}: only the full variant has features to switch off")
+    if dash and not features:
+        raise ValueError(f"variant {label!r}: name the features after the dash")
+    disable = render.parse_features(features.replace("+", ",")) if features else ()
+    return VariantSpec(label=label.strip(), variant=base, disable=disable)
+
+
+def parse_variants(text: str) -> list[VariantSpec]:
+    specs = [parse_variant(part) for part in text.split(",") if part.strip()]
+    if not specs:
+        raise ValueError("no variant given")
+    labels = [s.label for s in specs]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"variant listed twice in {text!r}")
+    return specs
+
+
+def rotated(names: Sequence[str], round_no: int) -> list[str]:
+    """The gateways' order in round `round_no`: each takes every position, so drift hits all alike."""
+    if not names:
+        return []
+    shift = round_no % len(names)
+    return [*names[shift:], *names[:shift]]
+
+
+def median_cpu(per_round: Mapping[str, Mapping[int, Sequence[float]]]) -> dict[str, dict[int, float]]:
+    """Median over rounds of CPU ms per request, per target and level."""
+    return {
+        target: {level: round(statistics.median(values), 2) for level, values in levels.items() if values}
+        for target, levels in per_round.items()
+    }
+
+
+def feature_prices(
+    medians: Mapping[str, Mapping[int, float]], reference: str = "gateway-full"
+) -> dict[str, dict[int, float]]:
+    """Each target's median CPU ms per request minus the reference's, per level (negative: cheaper)."""
+    base = medians.get(reference, {})
+    return {
+        target: {level: round(value - base[level], 2) for level, value in levels.items() if level in base}
+        for target, levels in medians.items()
+        if target != reference
+    }
