@@ -121,3 +121,33 @@ def test_the_lifecycle_gets_a_running_emulator_for_the_environment_account(repor
 
     integration.main(["--env", "dev"], lifecycle_fn=ask)
     assert accounts == [integration.expectations("dev", integration.ROOT / "environments")["account_id"]]
+
+
+def _workspace(tmp_path, stack):
+    space = integration.Workspace(tmp_path, "dev", "http://127.0.0.1:1", "us-east-1")
+    space.stack_dir = tmp_path / "stack"
+    space.stack_dir.mkdir(parents=True)
+    (space.stack_dir / "cdk.tf.json").write_text(json.dumps(stack))
+    return space
+
+
+def test_nothing_is_targeted_when_nothing_is_excluded(tmp_path):
+    assert _workspace(tmp_path, {"resource": {"aws_vpc": {"a": {}}}}).targets() == []
+
+
+def test_an_excluded_resource_is_left_out_of_the_targets(tmp_path, monkeypatch):
+    monkeypatch.setattr(integration, "EXCLUDED", {"aws_bedrock_guardrail.": "no emulator support"})
+    stack = {"resource": {"aws_vpc": {"a": {}}, "aws_bedrock_guardrail": {"g": {}}}}
+    assert _workspace(tmp_path, stack).targets() == ["-target=aws_vpc.a"]
+
+
+def test_only_declared_variables_are_passed(tmp_path):
+    assert _workspace(tmp_path, {"variable": {"image_tag": {}}}).variables() == ["-var=image_tag=integration"]
+    assert _workspace(tmp_path / "other", {}).variables() == []
+
+
+def test_terraform_never_sees_the_developers_aws_profile(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    space = integration.Workspace(tmp_path, "dev", "http://127.0.0.1:1", "us-east-1")
+    assert "AWS_PROFILE" not in space.env
+    assert space.env["AWS_ACCESS_KEY_ID"] == "testing"
