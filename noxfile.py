@@ -92,6 +92,10 @@ def run_in(session: nox.Session, bin_dir: Path, *args: str, env: dict[str, str] 
         "NOX_PHOENIX_BIN": str(VENVS / "phoenix" / "bin"),
         **(env or {}),
     }
+    # nox looks programs up on its own PATH, not the one passed in env: resolve venv tools here.
+    program = bin_dir / args[0]
+    if program.exists():
+        args = (str(program), *args[1:])
     return session.run(*args, env=full_env, external=True, **kw)
 
 
