@@ -109,19 +109,21 @@ def launch_gateway(
     home: Path,
     variant: str = "full",
     disable: tuple[str, ...] = (),
+    extra_env: Mapping[str, str] | None = None,
     name: str = "gateway",
     timeout: float = 300,
 ) -> PendingGateway:
     """Start the proxy on 127.0.0.1:`port`; `.wait()` for /health/readiness (16 s quiet, 96 s busy).
 
     `disable` becomes GATEWAY_DISABLE (features of the full configuration switched off; the
-    entrypoint accepts it only because the stack's GATEWAY_ENVIRONMENT is `local`).
+    entrypoint accepts it only because the stack's GATEWAY_ENVIRONMENT is `local`); `extra_env`
+    sets tuning variables the benchmark compares (e.g. LITELLM_LOG).
     """
     home.mkdir(parents=True, exist_ok=True)
     knobs = {HOST_VARIABLE: LOOPBACK, PORT_VARIABLE: str(port), VARIANT_VARIABLE: variant}
     if disable:
         knobs[DISABLE_VARIABLE] = ",".join(disable)
-    env = proxy_environment({**contract, **knobs}, home=home)
+    env = proxy_environment({**contract, **(extra_env or {}), **knobs}, home=home)
     child = supervisor.start(name, [sys.executable, "-m", "gateway.entrypoint", "serve"], env=env, cwd=REPO)
     gateway = Gateway(url=f"http://{LOOPBACK}:{port}", master_key=contract["LITELLM_MASTER_KEY"], child=child)
     return PendingGateway(gateway=gateway, timeout=timeout)

@@ -203,7 +203,14 @@ class LocalStack:
         self._contract_values = contract
         self._ports = ports
 
-    def add_gateway(self, label: str, *, variant: str = "full", disable: tuple[str, ...] = ()) -> Gateway:
+    def add_gateway(
+        self,
+        label: str,
+        *,
+        variant: str = "full",
+        disable: tuple[str, ...] = (),
+        extra_env: dict[str, str] | None = None,
+    ) -> Gateway:
         """Another proxy on the same services (the benchmark's variants share one Redis, emulator, Phoenix).
 
         Its supervisor name is `gateway-<label>` (log: logs/gateway-<label>.log); it stops with the stack.
@@ -215,7 +222,7 @@ class LocalStack:
         began = time.monotonic()
         pending = launch_gateway(
             sup, self._ports(), self._contract_values, home=self.work_dir / name,
-            variant=variant, disable=tuple(disable), name=name,
+            variant=variant, disable=tuple(disable), extra_env=extra_env, name=name,
         )  # fmt: skip
         gateway = pending.wait(progress=self._still_waiting(name, began))
         self.extra_gateways[label] = gateway

@@ -169,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             from gateway.devstack import LocalStack
 
             first, *others = specs
+            if first.env:
+                raise SystemExit(
+                    f"--variants: list a variant without tuning variables first, not {first.label}"
+                )
             print(f"starting the local stack, variant {first.label}", flush=True)
             stack = stacks.enter_context(LocalStack(variant=first.variant, disable=first.disable))
             emulator = stack.emulator
@@ -181,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"starting gateway variant {spec.label} on the same stack", flush=True)
                 gateways[spec.label] = (
                     f"gateway-{spec.label}",
-                    stack.add_gateway(spec.label, variant=spec.variant, disable=spec.disable),
+                    stack.add_gateway(
+                        spec.label, variant=spec.variant, disable=spec.disable, extra_env=dict(spec.env)
+                    ),
                 )
             for label, (service, gateway) in gateways.items():
                 name = f"gateway-{label}"
@@ -208,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         "gateway_rss_peak_mib": {k: round(v, 1) for k, v in peak_rss.items()},
         "full_vs_bare_throughput": full_vs_bare,
         "full_vs_bare_cpu_per_request": cpu_full_vs_bare,
-        "variants": {spec.label: {"variant": spec.variant, "disabled": list(spec.disable)} for spec in specs},
+        "variants": {
+            spec.label: {"variant": spec.variant, "disabled": list(spec.disable), "env": dict(spec.env)}
+            for spec in specs
+        },
         "cpu_ms_per_request_by_round": cpu_rounds,
         "cpu_ms_per_request_median": cpu_medians,
         "cpu_ms_per_request_vs_full_median": prices,

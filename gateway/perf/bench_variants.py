@@ -3,17 +3,23 @@
     full-guardrail            the full configuration without the guardrail
     full-tracing+cache        … without Phoenix tracing and the response cache
     full-guardrail_hook       the guardrail on LiteLLM's stock hook instead of gateway/hooks'
+    full:LITELLM_LOG=WARNING  the full configuration with one tuning variable set
 
 Features are gateway/render.py's FEATURES; the stack passes them as GATEWAY_DISABLE.
+Tuning variables (`:NAME=VALUE`, repeatable) are limited to the log level and the
+OpenTelemetry batch span processor's OTEL_BSP_* settings.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway import render
+
+TUNING_VARIABLE = re.compile(r"^(LITELLM_LOG|OTEL_BSP_[A-Z_]+)$")
 
 
 @dataclass(frozen=True)
@@ -21,11 +27,23 @@ class VariantSpec:
     label: str
     variant: str
     disable: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def _tuning(parts: list[str], label: str) -> tuple[tuple[str, str], ...]:
+    env = []
+    for part in parts:
+        name, equals, value = part.partition("=")
+        if not equals or not TUNING_VARIABLE.match(name) or not value:
+            raise ValueError(f"variant {label!r}: {part!r} is not LITELLM_LOG=… or OTEL_BSP_…=…")
+        env.append((name, value))
+    return tuple(env)
 
 
 def parse_variant(label: str) -> VariantSpec:
     """`full-cache+tracing` -> VariantSpec("full-cache+tracing", "full", ("cache", "tracing"))."""
-    base, dash, features = label.strip().partition("-")
+    head, *tuning = label.strip().split(":")
+    base, dash, features = head.partition("-")
     if base not in render.VARIANTS:
         raise ValueError(f"variant {label!r}: starts with one of {', '.join(render.VARIANTS)}")
     if features and base != "full":
@@ -33,7 +51,7 @@ def parse_variant(label: str) -> VariantSpec:
     if dash and not features:
         raise ValueError(f"variant {label!r}: name the features after the dash")
     disable = render.parse_features(features.replace("+", ",")) if features else ()
-    return VariantSpec(label=label.strip(), variant=base, disable=disable)
+    return VariantSpec(label=label.strip(), variant=base, disable=disable, env=_tuning(tuning, label))
 
 
 def parse_variants(text: str) -> list[VariantSpec]:

@@ -8,7 +8,9 @@ between the two fails here rather than in production.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
+from pathlib import Path
 
 import litellm
 import pytest
@@ -190,3 +192,16 @@ def test_rejected_credentials_fail_closed_and_are_resolved_again_on_the_next_cal
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials.secret_key)  # rotated back to a valid secret
     _pre_call(hook, "What is Amazon Bedrock?")
     assert hook.credential_cache.resolutions == 2
+
+
+DOCKERFILE = (Path(__file__).resolve().parents[3] / "gateway" / "Dockerfile").read_text()
+IMAGE_SHIPS_HOOKS = re.search(r"^COPY .*gateway/hooks/? +/app/gateway/hooks/?$", DOCKERFILE, re.MULTILINE)
+
+
+@pytest.mark.xfail(
+    not IMAGE_SHIPS_HOOKS,
+    reason="gateway/Dockerfile (not ours) lacks `COPY gateway/hooks/ /app/gateway/hooks/`: requested",
+    strict=True,
+)
+def test_the_image_ships_the_hook_package_the_config_imports():
+    assert IMAGE_SHIPS_HOOKS

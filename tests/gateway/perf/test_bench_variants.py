@@ -40,6 +40,20 @@ def test_a_malformed_variant_name_is_refused_with_the_reason(label, message):
         parse_variant(label)
 
 
+def test_a_variant_may_set_the_log_level_and_batch_span_processor_variables():
+    spec = parse_variant("full-cache:LITELLM_LOG=WARNING:OTEL_BSP_SCHEDULE_DELAY=10000")
+    assert (spec.variant, spec.disable) == ("full", ("cache",))
+    assert spec.env == (("LITELLM_LOG", "WARNING"), ("OTEL_BSP_SCHEDULE_DELAY", "10000"))
+
+
+@pytest.mark.parametrize(
+    "tuning", ["GATEWAY_DISABLE=guardrail", "AWS_BEDROCK_RUNTIME_ENDPOINT=http://x", "LITELLM_LOG"]
+)
+def test_a_variant_cannot_set_any_other_variable(tuning):
+    with pytest.raises(ValueError, match="is not LITELLM_LOG"):
+        parse_variant(f"full:{tuning}")
+
+
 def test_a_variant_list_keeps_its_order_and_refuses_duplicates():
     assert [s.label for s in parse_variants("full, bare,full-cache")] == ["full", "bare", "full-cache"]
     with pytest.raises(ValueError, match="twice"):
