@@ -82,7 +82,9 @@ class GatewayStack(cdk.TerraformStack):
             emulated = {
                 "endpoints": [AwsProviderEndpoints(**dict.fromkeys(EMULATED_SERVICES, aws_endpoint))],
                 "skip_credentials_validation": True,
-                "skip_requesting_account_id": True,
+                # Ask the emulator for the account: without it the provider cannot tell its own
+                # account from another's and reads group references back as "<account>/sg-…" (drift).
+                "skip_requesting_account_id": False,
                 "skip_metadata_api_check": "true",
                 "skip_region_validation": True,
                 "s3_use_path_style": True,

@@ -202,7 +202,7 @@ def test_aws_endpoint_redirects_every_service_with_test_flags(emulated) -> None:
     doc, _ = emulated
     (provider,) = doc["provider"]["aws"]
     assert provider["endpoints"] == [dict.fromkeys(EMULATED_SERVICES, "http://127.0.0.1:5999")]
-    assert provider["skip_credentials_validation"] is True and provider["skip_requesting_account_id"] is True
+    assert provider["skip_credentials_validation"] is True and provider["skip_requesting_account_id"] is False
     assert provider["s3_use_path_style"] is True and provider["max_retries"] == 1
     assert "allowed_account_ids" not in provider
 
