@@ -27,12 +27,11 @@ from cdktf_cdktf_provider_aws.elasticache_replication_group import (
 from cdktf_cdktf_provider_aws.elasticache_subnet_group import ElasticacheSubnetGroup
 from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from modules import cdk
 from modules.logs import RETENTION_DAYS
+from modules.network import clients_only_security_group
 from modules.secrets import EncryptionKey, KeyConfig, terraform_name
 
 PORT = 6379
@@ -93,23 +92,14 @@ class Cache(Construct):
         )
         auth_secret, auth_token = self._auth_token(config, key)
 
-        security_group = SecurityGroup(
+        security_group = clients_only_security_group(
             self,
-            "sg",
             name=f"{name}-cache",
             description=f"Valkey of {name}: port {PORT} from the gateway tasks only",
             vpc_id=config.vpc_id,
-            # No egress rule: Terraform removes AWS's default allow-all, and the cache initiates nothing.
-        )
-        VpcSecurityGroupIngressRule(
-            self,
-            "ingress_from_clients",
-            security_group_id=security_group.id,
-            referenced_security_group_id=config.client_security_group_id,
-            ip_protocol="tcp",
-            from_port=PORT,
-            to_port=PORT,
-            description="Valkey (TLS) from the gateway tasks",
+            port=PORT,
+            client_security_group_id=config.client_security_group_id,
+            rule_description="Valkey (TLS) from the gateway tasks",
         )
         subnet_group = ElasticacheSubnetGroup(
             self,

@@ -22,12 +22,11 @@ from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
     RdsClusterParameterGroup,
     RdsClusterParameterGroupParameter,
 )
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from modules import cdk
 from modules.logs import RETENTION_DAYS
+from modules.network import clients_only_security_group
 from modules.secrets import EncryptionKey, KeyConfig, account_context
 
 PORT = 5432
@@ -91,23 +90,14 @@ class Database(Construct):
             ),
         )
 
-        security_group = SecurityGroup(
+        security_group = clients_only_security_group(
             self,
-            "sg",
             name=f"{name}-database",
             description=f"Aurora PostgreSQL of {name}: port {PORT} from the gateway tasks only",
             vpc_id=config.vpc_id,
-            # No egress rule: Terraform removes AWS's default allow-all, and the database initiates nothing.
-        )
-        VpcSecurityGroupIngressRule(
-            self,
-            "ingress_from_clients",
-            security_group_id=security_group.id,
-            referenced_security_group_id=config.client_security_group_id,
-            ip_protocol="tcp",
-            from_port=PORT,
-            to_port=PORT,
-            description="PostgreSQL from the gateway tasks",
+            port=PORT,
+            client_security_group_id=config.client_security_group_id,
+            rule_description="PostgreSQL from the gateway tasks",
         )
         subnet_group = DbSubnetGroup(
             self,

@@ -13,33 +13,11 @@ from dataclasses import dataclass
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from constructs import Construct
 
+from modules.config import LOG_RETENTION_DAYS
 from modules.secrets import EncryptionKey, KeyConfig
 
-# The only values CloudWatch Logs accepts for retention_in_days.
-RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
+# The only values CloudWatch Logs accepts for retention_in_days (defined once, beside the config loader).
+RETENTION_DAYS = LOG_RETENTION_DAYS
 
 
 @dataclass(frozen=True, kw_only=True)

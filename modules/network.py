@@ -323,3 +323,33 @@ class Network(Construct):
             )
         self.alb_security_group_id: str = alb.id
         self.service_security_group_id: str = service.id
+
+
+def clients_only_security_group(
+    scope: Construct,
+    *,
+    name: str,
+    description: str,
+    vpc_id: str,
+    port: int,
+    client_security_group_id: str,
+    rule_description: str,
+) -> SecurityGroup:
+    """A data-tier group: `port` in from the gateway tasks' group only, and no egress at all.
+
+    Terraform removes AWS's default allow-all egress, and a database or cache initiates nothing.
+    The construct ids ("sg", "ingress_from_clients") are part of resource addresses that
+    waivers name: keep them.
+    """
+    group = SecurityGroup(scope, "sg", name=name, description=description, vpc_id=vpc_id)
+    VpcSecurityGroupIngressRule(
+        scope,
+        "ingress_from_clients",
+        security_group_id=group.id,
+        referenced_security_group_id=client_security_group_id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        description=rule_description,
+    )
+    return group
