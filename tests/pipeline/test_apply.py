@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+from plan_stacks import make_repo, run_plan, write_stack
 
 from pipeline import apply, plan
 
@@ -14,63 +15,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH"),
     pytest.mark.slow,
 ]
-
-
-def make_repo(tmp_path):
-    """A git checkout and a synthesized-looking stack with local state."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "x",
-        ],
-        cwd=repo,
-        check=True,
-    )
-    return repo
-
-
-def write_stack(tmp_path, resources):
-    stack = tmp_path / "out" / "stacks" / "llm-gateway-dev"
-    stack.mkdir(parents=True, exist_ok=True)
-    body = {
-        "terraform": {"backend": {"local": {"path": str(tmp_path / "dev.tfstate")}}},
-        "resource": {"terraform_data": {name: {"input": value} for name, value in resources.items()}},
-        "variable": {"image_tag": {"type": "string"}},
-        "output": {
-            "gateway_url": {"value": "http://gateway.example"},
-            "image_tag": {"value": "${var.image_tag}"},
-        },
-    }
-    (stack / "cdk.tf.json").write_text(json.dumps(body))
-    return stack
-
-
-def run_plan(tmp_path, repo, *extra):
-    return plan.main(
-        [
-            "dev",
-            "--no-synth",
-            "--skip-policy",
-            "--stacks-dir",
-            str(tmp_path / "out" / "stacks"),
-            "--out-dir",
-            str(tmp_path / "plans"),
-            "--repo",
-            str(repo),
-            *extra,
-        ]
-    )
 
 
 def run_apply(tmp_path, repo, *extra):
