@@ -3,6 +3,10 @@
 The container runtime contract (docs/contracts.md) is written in ONE place,
 `GatewayRuntime`: every secret reaches the container through the task
 definition's `secrets` (Secrets Manager ARNs), never as a plain environment value.
+The image comes from this stack's own ECR repository, or, in an environment
+promoted from another account (prod), from that account's repository: the build
+registry, so the digest dev was tested with is pulled as is (no copy, no
+replication). A repository shared that way grants other accounts pull only.
 The migration task has its own execution role that reads only the database
 secret and the master key (the entrypoint requires it for every command), and
 no task role: serving tasks never migrate, migrations never call models.
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
@@ -26,6 +31,7 @@ from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepositoryEncryptionConfiguration,
     EcrRepositoryImageScanningConfiguration,
 )
+from cdktf_cdktf_provider_aws.ecr_repository_policy import EcrRepositoryPolicy
 from cdktf_cdktf_provider_aws.ecs_cluster import EcsCluster, EcsClusterSetting
 from cdktf_cdktf_provider_aws.ecs_service import (
     EcsService,
@@ -44,7 +50,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from constructs import Construct
 
 from modules import cdk
-from modules.secrets import EncryptionKey, KeyConfig
+from modules.secrets import EncryptionKey, KeyConfig, account_context
 
 TargetTracking = AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration
 PredefinedMetric = AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification
@@ -58,6 +64,20 @@ CONTAINER_USER = "10001:10001"
 HEALTH_COMMAND = ["CMD", "python", "-m", "gateway.healthcheck"]
 # Writable scratch space on an otherwise read-only root filesystem (rendered config, temp files).
 SCRATCH_VOLUMES = {"tmp": "/tmp"}  # noqa: S108 - a task-private volume, not a shared host /tmp
+# Reading an image, nothing else: what the execution role and other accounts are granted on a repository.
+PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+_REPOSITORY_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):ecr:(?P<region>[^:]+):(?P<account>\d{12}):repository/(?P<name>.+)"
+)
+
+
+def repository_url(repository_arn: str) -> str:
+    """`<account>.dkr.ecr.<region>.<domain>/<name>`: the registry address of an ECR repository ARN."""
+    match = _REPOSITORY_ARN.fullmatch(repository_arn)
+    if match is None:
+        raise ValueError(f"{repository_arn!r} is not an ECR repository ARN")
+    domain = "amazonaws.com.cn" if match["partition"] == "aws-cn" else "amazonaws.com"
+    return f"{match['account']}.dkr.ecr.{match['region']}.{domain}/{match['name']}"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -191,6 +211,10 @@ class ComputeConfig:
     secret_kms_key_arns: tuple[str, ...]  # keys that encrypt the secrets the execution role reads
     task_policy_arns: tuple[str, ...]  # policies of the serving task role (Bedrock access)
     retain_images: bool  # keep the ECR repository (and images) when the stack is destroyed
+    # Another account's ECR repository to pull from instead of creating one (None: create this stack's own).
+    image_repository_arn: str | None = None
+    # Accounts allowed to pull (never push) from the repository this stack creates.
+    image_pull_account_ids: tuple[str, ...] = ()
 
 
 def _assume_role_policy(account_id: str) -> str:
@@ -215,8 +239,18 @@ class Compute(Construct):
 
     def __init__(self, scope: Construct, id: str, *, config: ComputeConfig) -> None:
         super().__init__(scope, id)
+        if config.image_repository_arn and config.image_pull_account_ids:
+            raise ValueError("ComputeConfig: image_pull_account_ids needs the stack's own repository")
         self._config = config
-        self._repository()
+        self.repository: EcrRepository | None = None
+        if config.image_repository_arn:
+            # Promoted from the build registry: the repository, its key and its lifecycle live there.
+            self.repository_url: str = repository_url(config.image_repository_arn)
+            self.repository_arn: str = config.image_repository_arn
+        else:
+            self._repository()
+            self.repository_url = self.repository.repository_url
+            self.repository_arn = self.repository.arn
         self.cluster = EcsCluster(
             self,
             "cluster",
@@ -225,8 +259,8 @@ class Compute(Construct):
         )
         image = cdk.Fn.conditional(
             cdk.Fn.startswith(config.image_ref, "sha256:"),
-            f"{self.repository.repository_url}@{config.image_ref}",
-            f"{self.repository.repository_url}:{config.image_ref}",
+            f"{self.repository_url}@{config.image_ref}",
+            f"{self.repository_url}:{config.image_ref}",
         )
         # A local keeps the expression out of the container JSON (which stays plain JSON plus one reference).
         self.image: str = cdk.TerraformLocal(self, "image", image).as_string
@@ -265,8 +299,6 @@ class Compute(Construct):
         self._service()
 
         # ------------------------------------------------------------ outputs
-        self.repository_url: str = self.repository.repository_url
-        self.repository_arn: str = self.repository.arn
         self.cluster_name: str = self.cluster.name
         self.cluster_arn: str = self.cluster.arn
         self.service_name: str = self.service.name
@@ -293,6 +325,8 @@ class Compute(Construct):
             ],
             force_delete=not config.retain_images,
         )
+        if config.image_pull_account_ids:
+            self._share_repository(config.image_pull_account_ids)
         EcrLifecyclePolicy(
             self,
             "repository-lifecycle",
@@ -326,9 +360,35 @@ class Compute(Construct):
             ),
         )
 
+    def _share_repository(self, account_ids: tuple[str, ...]) -> None:
+        """Let the listed accounts pull, and only pull: a promoted environment runs the digest dev tested.
+
+        No KMS grant is needed for them: ECR decrypts layers for any caller the repository policy admits,
+        through the grant it created on the key with the repository (ECR user guide, "Encryption at rest").
+        """
+        partition = account_context(self).partition
+        EcrRepositoryPolicy(
+            self,
+            "repository-policy",
+            repository=self.repository.name,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "OtherAccountsPullOnly",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": [f"arn:{partition}:iam::{a}:root" for a in account_ids]},
+                            "Action": PULL_ACTIONS,
+                        }
+                    ],
+                }
+            ),
+        )
+
     # ------------------------------------------------------------ roles
     def _execution_role(self, id: str, secrets: list[SecretRef]) -> IamRole:
-        """Role ECS uses to start a task: pull this repository's image, write its logs, read ITS secrets."""
+        """Role ECS uses to start a task: pull from the image repository, write logs, read ITS secrets."""
         config = self._config
         role = IamRole(
             self,
@@ -344,12 +404,8 @@ class Compute(Construct):
             {
                 "Sid": "PullGatewayImage",
                 "Effect": "Allow",
-                "Action": [
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:GetDownloadUrlForLayer",
-                    "ecr:BatchGetImage",
-                ],
-                "Resource": self.repository.arn,
+                "Action": PULL_ACTIONS,
+                "Resource": self.repository_arn,
             },
             {
                 "Sid": "WriteTaskLogs",

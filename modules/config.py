@@ -227,6 +227,18 @@ def _tags(values: Mapping[str, str]) -> None:
             raise _Invalid("tag value is too long; allowed: up to 256 characters", key)
 
 
+def _account_ids(values: tuple[str, ...]) -> None:
+    for index, value in enumerate(values):
+        if not re.fullmatch(r"\d{12}", value):
+            raise _Invalid(f"{value!r} is not valid; allowed: exactly 12 digits, quoted", f"[{index}]")
+        if value in values[:index]:
+            raise _Invalid(f"{value!r} is listed twice; allowed: each account once", f"[{index}]")
+
+
+# An ECR repository ARN; the name part follows ECR's own naming rule.
+_ECR_NAME = r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+_ECR_REPOSITORY_ARN = rf"{_ARN_PARTITION}:ecr:{_REGION}:\d{{12}}:repository/{_ECR_NAME}"
+
 RESERVED_TAGS = ("project", "environment")
 PHOENIX_CLOUD_HOST = "app.phoenix.arize.com"
 
@@ -292,8 +304,28 @@ class ComputeSettings:
         "ALB requests per task autoscaling aims at", _int_range(1, 100_000)
     )
     target_cpu_percent: int = _setting("average CPU autoscaling aims at", _int_range(10, 90))
+    image_pull_account_ids: tuple[str, ...] = _setting(
+        "other AWS accounts allowed to pull (never push) from this environment's image repository",
+        _account_ids,
+        default=(),
+    )
+    image_repository: str | None = _setting(
+        "ARN of another account's ECR repository to run images from (the build registry), so a promoted "
+        "digest is the one tested; null: the stack creates and uses its own repository",
+        _pattern(
+            _ECR_REPOSITORY_ARN,
+            "an ECR repository ARN such as arn:aws:ecr:us-east-1:111111111111:repository/llm-gateway-dev",
+        ),
+        default=None,
+    )
 
     def _validate(self) -> None:
+        if self.image_repository is not None and self.image_pull_account_ids:
+            raise _Invalid(
+                "an environment running another account's repository has no repository of its own to "
+                "share; allowed: an empty list when image_repository is set",
+                "image_pull_account_ids",
+            )
         if self.memory not in FARGATE_SIZES[self.cpu]:
             sizes = FARGATE_SIZES[self.cpu]
             raise _Invalid(
@@ -471,6 +503,7 @@ class EnvironmentConfig:
                     f"{len(zones)} zones, az_count {self.network.az_count}; allowed: exactly az_count zones",
                     "network.availability_zones",
                 )
+        self._validate_image_source()
         cert = self.edge.certificate_arn
         if cert is not None and cert.split(":")[3] != self.aws.region:
             raise _Invalid(
@@ -486,6 +519,33 @@ class EnvironmentConfig:
                 "state.key",
             )
         _validate_models(self.models)
+
+    def _validate_image_source(self) -> None:
+        """Cross-account image settings must actually cross accounts, within the stack's region."""
+        own = self.aws.account_id
+        for index, account in enumerate(self.compute.image_pull_account_ids):
+            if account == own:
+                raise _Invalid(
+                    f"{account!r} is this environment's own account, which needs no grant; allowed: "
+                    "other accounts only",
+                    f"compute.image_pull_account_ids[{index}]",
+                )
+        source = self.compute.image_repository
+        if source is None:
+            return
+        _, _, _, region, account, _ = source.split(":", 5)
+        if account == own:
+            raise _Invalid(
+                f"the repository is in this environment's own account {own}; allowed: another account's "
+                "repository, or null for the stack's own",
+                "compute.image_repository",
+            )
+        if region != self.aws.region:
+            raise _Invalid(
+                f"the repository is in {region}; allowed: a repository in {self.aws.region} (tasks pull "
+                "through the region's ECR VPC endpoints)",
+                "compute.image_repository",
+            )
 
 
 def _validate_models(models: tuple[ModelSettings, ...]) -> None:
@@ -738,6 +798,7 @@ def load_all(environments_dir: Path | str, names: list[str] | None = None) -> li
                 "a state key no other environment uses",
             )
         owners[location] = config
+    _check_image_sources(Path(environments_dir), configs)
     if names is None:
         return configs
     by_name = {c.name: c for c in configs}
@@ -747,3 +808,26 @@ def load_all(environments_dir: Path | str, names: list[str] | None = None) -> li
             environments_dir, "", f"unknown environment {unknown[0]!r}; allowed: {', '.join(sorted(by_name))}"
         )
     return [by_name[n] for n in dict.fromkeys(names)]
+
+
+def _check_image_sources(environments_dir: Path, configs: list[EnvironmentConfig]) -> None:
+    """An environment pulling from another environment's repository must be granted pull by it.
+
+    Caught here rather than at deploy time, where prod would fail to start with an access error.
+    """
+    for config in configs:
+        source = config.compute.image_repository
+        if source is None:
+            continue
+        _, _, _, region, account, resource = source.split(":", 5)
+        for owner in configs:
+            owns = (owner.aws.account_id, owner.aws.region, f"repository/{owner.stack_id}")
+            if owns != (account, region, resource):
+                continue
+            if config.aws.account_id not in owner.compute.image_pull_account_ids:
+                raise ConfigError(
+                    environments_dir / owner.name / CONFIG_FILE,
+                    "compute.image_pull_account_ids",
+                    f"{config.name!r} (account {config.aws.account_id}) runs images from this environment's "
+                    f"repository but may not pull them; allowed: a list including {config.aws.account_id!r}",
+                )

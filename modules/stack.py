@@ -225,8 +225,8 @@ class GatewayStack(cdk.TerraformStack):
             self,
             "image_tag",
             type="string",
-            description="Gateway image to run: a tag of the stack's ECR repository, or a digest "
-            "'sha256:<64 hex>' (promote the digest tested in dev to prod)",
+            description="Gateway image to run: a tag of the image repository (output ecr_repository_url), "
+            "or a digest 'sha256:<64 hex>' (promote the digest tested in dev to prod)",
         )
         self.image_tag: str = image_ref.string_value
         image_ref.add_validation(
@@ -283,7 +283,10 @@ class GatewayStack(cdk.TerraformStack):
                     self.cache.kms_key_arn,
                 ),
                 task_policy_arns=(self.bedrock.policy_arn,),
-                retain_images=config.edge.deletion_protection,
+                # Images other accounts run must outlive this stack: a destroyed dev must not break prod.
+                retain_images=config.edge.deletion_protection or bool(config.compute.image_pull_account_ids),
+                image_repository_arn=config.compute.image_repository,
+                image_pull_account_ids=config.compute.image_pull_account_ids,
             ),
         )
         # The target group must be attached to the ALB (through a listener) before a service can use it.
@@ -319,7 +322,11 @@ class GatewayStack(cdk.TerraformStack):
             f"{scheme}://{self.edge.alb_dns_name}",
             "Base URL of the OpenAI-compatible API (plain HTTP when no certificate is configured)",
         )
-        self._output("ecr_repository_url", self.compute.repository_url, "Push gateway images here")
+        self._output(
+            "ecr_repository_url",
+            self.compute.repository_url,
+            "Repository the tasks pull images from: the stack's own, or the build registry promoted from",
+        )
         # Same name as the variable (a construct id can be used once, hence the logical id override).
         deployed = cdk.TerraformOutput(
             self, "image_tag_output", value=self.image_tag, description="Image tag or digest the service runs"

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from modules.compute import CONTAINER_PORT, Compute, ComputeConfig, GatewayRuntime
+from modules.compute import (
+    CONTAINER_PORT,
+    PULL_ACTIONS,
+    Compute,
+    ComputeConfig,
+    GatewayRuntime,
+    repository_url,
+)
 
 MASTER = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gw/master-AAAAAA"
 SALT = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gw/salt-BBBBBB"
@@ -15,6 +22,8 @@ REDIS = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gw/redis-DDDDDD"
 PHOENIX = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gw/phoenix-EEEEEE"
 KEYS = ("arn:aws:kms:us-east-1:111111111111:key/secrets", "arn:aws:kms:us-east-1:111111111111:key/db")
 BEDROCK_POLICY = "arn:aws:iam::111111111111:policy/gw-bedrock"
+BUILD_REPOSITORY = "arn:aws:ecr:us-east-1:999999999999:repository/gw-build"
+BUILD_REPOSITORY_URL = "999999999999.dkr.ecr.us-east-1.amazonaws.com/gw-build"
 CONTRACT_ENV = {
     "GATEWAY_ENVIRONMENT",
     "GATEWAY_MODELS",
@@ -193,6 +202,118 @@ def test_image_is_the_repository_at_a_digest_or_tag_from_the_variable(doc) -> No
     digest = "sha256:" + "a" * 64
     assert expression.startswith(f'${{startswith("{digest}", "sha256:") ?')
     assert f".repository_url}}@{digest}" in expression and f".repository_url}}:{digest}" in expression
+
+
+def test_execution_roles_pull_from_the_own_repository_only(doc) -> None:
+    for role in ("gw-test-execution", "gw-test-migrate-execution"):
+        statements = {s["Sid"]: s for s in role_policy(doc, role)}
+        pull = statements["PullGatewayImage"]
+        assert pull["Action"] == PULL_ACTIONS
+        assert pull["Resource"].startswith("${aws_ecr_repository.") and pull["Resource"].endswith(".arn}")
+
+
+def test_an_unshared_repository_has_no_repository_policy(doc) -> None:
+    assert "aws_ecr_repository_policy" not in doc["resource"]
+
+
+# ---------------------------------------------------------------- a repository shared with other accounts
+@pytest.fixture(scope="module")
+def shared(synth_in_stack) -> dict:
+    pullers = ("222222222222", "333333333333")
+    return synth_in_stack(
+        lambda stack: Compute(stack, "compute", config=config(image_pull_account_ids=pullers))
+    )
+
+
+def test_shared_repository_lets_exactly_the_listed_accounts_pull(shared) -> None:
+    policy = one(shared, "aws_ecr_repository_policy")
+    assert policy["repository"].startswith("${aws_ecr_repository.") and policy["repository"].endswith(
+        ".name}"
+    )
+    (statement,) = json.loads(policy["policy"])["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {
+        "AWS": [
+            "arn:${data.aws_partition.account_partition.partition}:iam::222222222222:root",
+            "arn:${data.aws_partition.account_partition.partition}:iam::333333333333:root",
+        ]
+    }
+
+
+def test_shared_repository_grants_pull_and_nothing_else(shared) -> None:
+    (statement,) = json.loads(one(shared, "aws_ecr_repository_policy")["policy"])["Statement"]
+    assert statement["Action"] == PULL_ACTIONS
+    assert not any(a in statement["Action"] for a in ("ecr:PutImage", "ecr:*", "ecr:InitiateLayerUpload"))
+    assert "Condition" not in statement and "NotPrincipal" not in statement
+
+
+def test_sharing_changes_nothing_else_of_the_repository(doc, shared) -> None:
+    assert one(shared, "aws_ecr_repository") == one(doc, "aws_ecr_repository")
+    assert one(shared, "aws_kms_key") == one(doc, "aws_kms_key")
+
+
+# ---------------------------------------------------------------- images from another account's repository
+@pytest.fixture(scope="module")
+def promoted(synth_in_stack) -> dict:
+    return synth_in_stack(
+        lambda stack: Compute(stack, "compute", config=config(image_repository_arn=BUILD_REPOSITORY))
+    )
+
+
+def test_promoted_environment_creates_no_repository_key_or_lifecycle(promoted) -> None:
+    kinds = set(promoted["resource"])
+    assert not {"aws_ecr_repository", "aws_ecr_lifecycle_policy", "aws_ecr_repository_policy"} & kinds
+    assert "aws_kms_key" not in kinds
+
+
+def test_promoted_image_is_the_build_repository_at_the_digest(promoted) -> None:
+    _, container = task_definition(promoted, "gw-test")
+    (name, expression) = next(iter(promoted["locals"].items()))
+    assert container["image"] == f"${{local.{name}}}"
+    digest = "sha256:" + "a" * 64
+    assert (
+        f'"{BUILD_REPOSITORY_URL}@{digest}"' in expression
+        and f'"{BUILD_REPOSITORY_URL}:{digest}"' in expression
+    )
+    assert "aws_ecr_repository" not in expression
+
+
+def test_promoted_execution_roles_pull_exactly_the_build_repository(promoted) -> None:
+    for role in ("gw-test-execution", "gw-test-migrate-execution"):
+        statements = {s["Sid"]: s for s in role_policy(promoted, role)}
+        assert statements["PullGatewayImage"] == {
+            "Sid": "PullGatewayImage",
+            "Effect": "Allow",
+            "Action": PULL_ACTIONS,
+            "Resource": BUILD_REPOSITORY,
+        }
+        assert statements["EcrLogin"]["Resource"] == "*"
+        assert statements["EcrLogin"]["Action"] == "ecr:GetAuthorizationToken"
+
+
+def test_an_environment_cannot_both_pull_elsewhere_and_share_a_repository(synth_in_stack) -> None:
+    both = config(image_repository_arn=BUILD_REPOSITORY, image_pull_account_ids=("222222222222",))
+    with pytest.raises(ValueError, match="needs the stack's own repository"):
+        synth_in_stack(lambda stack: Compute(stack, "compute", config=both))
+
+
+@pytest.mark.parametrize(
+    ("arn", "url"),
+    [
+        (BUILD_REPOSITORY, BUILD_REPOSITORY_URL),
+        (
+            "arn:aws-cn:ecr:cn-north-1:999999999999:repository/team/gw",
+            "999999999999.dkr.ecr.cn-north-1.amazonaws.com.cn/team/gw",
+        ),
+    ],
+)
+def test_repository_url_is_derived_from_the_arn(arn: str, url: str) -> None:
+    assert repository_url(arn) == url
+
+
+def test_repository_url_refuses_what_is_not_a_repository_arn() -> None:
+    with pytest.raises(ValueError, match="not an ECR repository ARN"):
+        repository_url(BUILD_REPOSITORY_URL)
 
 
 # ---------------------------------------------------------------- migration task

@@ -295,6 +295,95 @@ def test_phoenix_secret_needs_its_full_arn(tmp_path: Path) -> None:
     assert "6-character suffix" in err.message
 
 
+# ---------------------------------------------------------------- image source across accounts
+DEV_REPOSITORY = "arn:aws:ecr:us-east-1:111111111111:repository/llm-gateway-dev"
+
+
+def pulling_from(repository: str, *, account: str = "222222222222") -> dict:
+    """dev's settings turned into an environment of `account` that runs images from `repository`."""
+    data = edit("compute.image_repository", repository)
+    del data["compute"]["image_pull_account_ids"]
+    data["aws"]["account_id"] = account
+    return data
+
+
+def test_shipped_prod_runs_the_images_of_dev_which_grants_it_pull() -> None:
+    dev, prod = load(ENVIRONMENTS / "dev"), load(ENVIRONMENTS / "prod")
+    assert prod.compute.image_repository == (
+        f"arn:aws:ecr:{dev.aws.region}:{dev.aws.account_id}:repository/{dev.stack_id}"
+    )
+    assert dev.compute.image_pull_account_ids == (prod.aws.account_id,)
+    assert dev.compute.image_repository is None and prod.compute.image_pull_account_ids == ()
+
+
+def test_image_settings_default_to_the_stacks_own_unshared_repository(tmp_path: Path) -> None:
+    data = copy.deepcopy(DEV)
+    del data["compute"]["image_pull_account_ids"]
+    config = load(write(tmp_path, "dev", data))
+    assert config.compute.image_repository is None and config.compute.image_pull_account_ids == ()
+
+
+def test_pull_account_must_be_twelve_digits(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("compute.image_pull_account_ids", ["22222222222"]))
+    assert err.field == "compute.image_pull_account_ids[0]" and "exactly 12 digits" in err.message
+
+
+def test_pull_account_listed_twice(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("compute.image_pull_account_ids", ["222222222222", "222222222222"]))
+    assert err.field == "compute.image_pull_account_ids[1]" and "each account once" in err.message
+
+
+def test_pull_account_cannot_be_the_environments_own(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("compute.image_pull_account_ids", ["222222222222", "111111111111"]))
+    assert err.field == "compute.image_pull_account_ids[1]" and "other accounts only" in err.message
+
+
+def test_image_repository_must_be_an_ecr_repository_arn(tmp_path: Path) -> None:
+    url = "111111111111.dkr.ecr.us-east-1.amazonaws.com/llm-gateway-dev"
+    err = error(tmp_path, pulling_from(url))
+    assert err.field == "compute.image_repository" and "an ECR repository ARN" in err.message
+
+
+def test_image_repository_in_the_environments_own_account_is_refused(tmp_path: Path) -> None:
+    err = error(tmp_path, pulling_from(DEV_REPOSITORY, account="111111111111"))
+    assert err.field == "compute.image_repository" and "another account's repository" in err.message
+
+
+def test_image_repository_of_another_region_is_refused(tmp_path: Path) -> None:
+    err = error(tmp_path, pulling_from(DEV_REPOSITORY.replace("us-east-1", "eu-west-1")))
+    assert err.field == "compute.image_repository" and "a repository in us-east-1" in err.message
+
+
+def test_an_environment_pulling_elsewhere_cannot_share_a_repository(tmp_path: Path) -> None:
+    data = pulling_from(DEV_REPOSITORY)
+    data["compute"]["image_pull_account_ids"] = ["333333333333"]
+    err = error(tmp_path, data)
+    assert err.field == "compute.image_pull_account_ids" and "empty list when image_repository" in err.message
+
+
+def test_pulling_from_an_environment_that_does_not_grant_it_is_refused(tmp_path: Path) -> None:
+    source = edit("compute.image_pull_account_ids", ["333333333333"])
+    write(tmp_path, "dev", source)
+    prod = pulling_from(DEV_REPOSITORY)
+    prod["state"]["key"] = "llm-gateway/prod/terraform.tfstate"
+    write(tmp_path, "prod", prod)
+    with pytest.raises(ConfigError) as caught:
+        load_all(tmp_path)
+    assert caught.value.file.endswith("dev/config.yaml")
+    assert caught.value.field == "compute.image_pull_account_ids"
+    assert (
+        "'prod' (account 222222222222)" in caught.value.message and "'222222222222'" in caught.value.message
+    )
+
+
+def test_pulling_from_an_environment_that_grants_it_loads(tmp_path: Path) -> None:
+    write(tmp_path, "dev", DEV)
+    prod = pulling_from(DEV_REPOSITORY)
+    prod["state"]["key"] = "llm-gateway/prod/terraform.tfstate"
+    write(tmp_path, "prod", prod)
+    assert [c.name for c in load_all(tmp_path)] == ["dev", "prod"]
+
+
 def test_state_key_must_name_the_environment(tmp_path: Path) -> None:
     err = error(tmp_path, edit("state.key", "llm-gateway/terraform.tfstate"))
     assert err.field == "state.key" and "llm-gateway/dev/terraform.tfstate" in err.message

@@ -122,6 +122,46 @@ def test_container_points_at_the_stacks_database_cache_and_guardrail(dev) -> Non
     assert env["GATEWAY_ENVIRONMENT"] == "dev" and env["PHOENIX_PROJECT_NAME"] == "llm-gateway-dev"
 
 
+# ---------------------------------------------------------------- one image, two accounts
+DEV_REPOSITORY_URL = "111111111111.dkr.ecr.us-east-1.amazonaws.com/llm-gateway-dev"
+
+
+def test_prod_runs_images_from_devs_repository_and_owns_none(prod) -> None:
+    assert not {k for k in prod["resource"] if k.startswith("aws_ecr_")}
+    (expression,) = prod["locals"].values()
+    assert f'"{DEV_REPOSITORY_URL}@${{var.image_tag}}"' in expression
+    assert container(prod, "llm-gateway-prod")["image"] == f"${{local.{next(iter(prod['locals']))}}}"
+
+
+def test_prod_execution_roles_pull_only_devs_repository(prod) -> None:
+    statements = [
+        statement
+        for policy in prod["resource"]["aws_iam_role_policy"].values()
+        for statement in json.loads(policy["policy"])["Statement"]
+    ]
+    pulls = [s["Resource"] for s in statements if s.get("Sid") == "PullGatewayImage"]
+    assert pulls == ["arn:aws:ecr:us-east-1:111111111111:repository/llm-gateway-dev"] * 2
+
+
+def test_ecr_repository_url_is_where_each_environments_tasks_pull_from(dev, prod) -> None:
+    assert prod["output"]["ecr_repository_url"]["value"] == DEV_REPOSITORY_URL
+    assert dev["output"]["ecr_repository_url"]["value"].startswith("${aws_ecr_repository.")
+
+
+def test_dev_lets_prods_account_pull_and_keeps_its_images(dev) -> None:
+    (statement,) = json.loads(one(dev, "aws_ecr_repository_policy")["policy"])["Statement"]
+    assert statement["Principal"]["AWS"] == [
+        "arn:${data.aws_partition.account_partition.partition}:iam::222222222222:root"
+    ]
+    assert statement["Action"] == [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchGetImage",
+    ]
+    # prod runs these images: destroying dev must not delete them with the repository.
+    assert one(dev, "aws_ecr_repository")["force_delete"] is False
+
+
 def test_proxy_workers_follow_the_task_cpu_granted(dev, prod) -> None:
     workers = {
         name: {e["name"]: e["value"] for e in container(doc, f"llm-gateway-{name}")["environment"]}[
