@@ -51,6 +51,9 @@ DATABASE_REQUIRED = {
 SSL_MODES = ("disable", "prefer", "require")
 # DEBUG logs request and response bodies: never in a running gateway.
 LOG_LEVELS = ("INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_LOG_LEVEL = "WARNING"
+ACCESS_LOG_LEVEL = "INFO"  # one JSON line per request, whatever LITELLM_LOG says
+JSON_FORMATTER = "litellm._logging.JsonFormatter"
 NO_DATABASE_MESSAGE = (
     "no database: DATABASE_HOST is not set, so the proxy runs without virtual keys, budgets or "
     "spend tracking and only the master key authenticates"
@@ -201,7 +204,7 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
         raise ContractError(f"GATEWAY_VARIANT must be one of {', '.join(render.VARIANTS)}, got {variant!r}")
     disabled = _disabled_features(env, variant)
     _require(env, ALWAYS_REQUIRED)
-    level = (_value(env, "LITELLM_LOG") or "INFO").upper()
+    level = (_value(env, "LITELLM_LOG") or DEFAULT_LOG_LEVEL).upper()
     if level not in LOG_LEVELS:
         raise ContractError(f"LITELLM_LOG must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
     _check_master_key(env["LITELLM_MASTER_KEY"].strip())
@@ -242,8 +245,10 @@ def proxy_environment(settings: Settings, env: Mapping[str, str]) -> dict[str, s
     out = dict(env)
     scratch = settings.scratch
     defaults = {
-        # LiteLLM's own default level is DEBUG, which logs prompts.
-        "LITELLM_LOG": "INFO",
+        # LiteLLM's own default level is DEBUG, which logs prompts. WARNING, not INFO: LiteLLM's
+        # per-request INFO lines cost ~4 ms of CPU a request (docs/performance.md) and say nothing
+        # the access log (kept at INFO by uvicorn_log_config) and the traces lack.
+        "LITELLM_LOG": DEFAULT_LOG_LEVEL,
         "JSON_LOGS": "true",
         # Read the bundled cost map instead of fetching one at start-up.
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
@@ -286,7 +291,30 @@ def rendered_config(settings: Settings) -> dict:
     )
 
 
-def proxy_command(settings: Settings, config_path: Path) -> list[str]:
+def uvicorn_log_config(level: str) -> dict:
+    """LiteLLM's JSON log config for uvicorn, but with the access log at INFO whatever `level` is.
+
+    With json_logs LiteLLM derives uvicorn's levels from LITELLM_LOG, so WARNING would also
+    silence the access log; this keeps one JSON line per request at any level.
+    """
+    handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {name: {"()": JSON_FORMATTER} for name in ("json", "access")},
+        "handlers": {
+            "default": {**handler, "formatter": "json"},
+            "access": {**handler, "formatter": "access"},
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
+            "uvicorn.error": {"handlers": ["default"], "level": level, "propagate": False},
+            "uvicorn.access": {"handlers": ["access"], "level": ACCESS_LOG_LEVEL, "propagate": False},
+        },
+    }
+
+
+def proxy_command(settings: Settings, config_path: Path, log_config_path: Path | None = None) -> list[str]:
     """The LiteLLM CLI invocation; `migrate` sets the schema up and stops before serving."""
     argv = [
         sys.executable, "-m", "litellm.proxy.proxy_cli",
@@ -297,6 +325,8 @@ def proxy_command(settings: Settings, config_path: Path) -> list[str]:
     ]  # fmt: skip
     if settings.command == "migrate":
         argv.append("--skip_server_startup")
+    elif log_config_path is not None:
+        argv += ["--log_config", str(log_config_path)]
     return argv
 
 
@@ -341,7 +371,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if settings.disabled:
         log(f"local run with features disabled: {', '.join(settings.disabled)}", level="WARNING")
     path = prepare_scratch(settings, config)
-    proxy_argv = proxy_command(settings, path)
+    proxy_env = proxy_environment(settings, environ)
+    log_config_path = settings.scratch / "log_config.json"
+    log_config_path.write_text(json.dumps(uvicorn_log_config(proxy_env["LITELLM_LOG"].upper())))
+    proxy_argv = proxy_command(settings, path, log_config_path)
     log(
         f"starting litellm ({command})",
         variant=settings.variant,
@@ -352,7 +385,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         config=str(path),
     )
     # exec: the proxy becomes this process, so ECS's SIGTERM reaches uvicorn directly.
-    os.execve(proxy_argv[0], proxy_argv, proxy_environment(settings, environ))  # noqa: S606  # argv, no shell
+    os.execve(proxy_argv[0], proxy_argv, proxy_env)  # noqa: S606  # argv, no shell
     return 0  # pragma: no cover - execve does not return
 
 

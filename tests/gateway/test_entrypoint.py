@@ -266,13 +266,39 @@ def test_serve_execs_the_litellm_cli_with_the_rendered_config_host_port_and_work
 def test_the_proxy_gets_production_logging_the_local_cost_map_and_scratch_paths(tmp_path, execs):
     entrypoint.main([], contract_env(tmp_path))
     [(_, _, proxy_env)] = execs
-    assert proxy_env["LITELLM_LOG"] == "INFO"
+    assert proxy_env["LITELLM_LOG"] == "WARNING"
     assert proxy_env["JSON_LOGS"] == "true"
     assert proxy_env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
     assert int(proxy_env["GRACEFUL_SHUTDOWN_TIMEOUT"]) < 30
     for name in ("LITELLM_UI_PATH", "LITELLM_ASSETS_PATH", "LITELLM_MIGRATION_DIR"):
         assert Path(proxy_env[name]).is_relative_to(tmp_path / "scratch")
         assert Path(proxy_env[name]).is_dir()
+
+
+def test_the_proxy_keeps_a_json_access_log_at_info_while_litellm_logs_warnings(tmp_path, execs):
+    entrypoint.main([], contract_env(tmp_path))
+    [(_, argv, _)] = execs
+    config = json.loads(Path(argv[argv.index("--log_config") + 1]).read_text())
+    assert config["loggers"]["uvicorn.access"]["level"] == "INFO"
+    assert config["loggers"]["uvicorn.error"]["level"] == "WARNING"
+    assert {f["()"] for f in config["formatters"].values()} == {"litellm._logging.JsonFormatter"}
+
+
+def test_an_explicit_log_level_applies_to_litellm_and_uvicorn_but_not_the_access_log(tmp_path, execs):
+    entrypoint.main([], contract_env(tmp_path, LITELLM_LOG="error"))
+    [(_, argv, proxy_env)] = execs
+    config = json.loads(Path(argv[argv.index("--log_config") + 1]).read_text())
+    assert proxy_env["LITELLM_LOG"] == "error"
+    assert config["loggers"]["uvicorn"]["level"] == "ERROR"
+    assert config["loggers"]["uvicorn.access"]["level"] == "INFO"
+
+
+def test_the_uvicorn_log_config_is_one_uvicorn_accepts():
+    import logging.config
+
+    logging.config.dictConfig(entrypoint.uvicorn_log_config("WARNING"))
+    assert logging.getLogger("uvicorn.access").getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("uvicorn.error").getEffectiveLevel() == logging.WARNING
 
 
 def test_render_prints_the_config_with_references_not_secret_values(tmp_path, capsys, execs):

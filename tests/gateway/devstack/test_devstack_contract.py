@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gateway import entrypoint
 from gateway.devstack.emulator import Emulator
 from gateway.devstack.phoenix_server import Phoenix
@@ -58,3 +60,15 @@ def test_every_run_gets_its_own_random_master_key(tmp_path):
     second = LocalStack(work_dir=tmp_path / "b", log=lambda line: None).master_key
     assert first != second
     assert first.startswith("sk-") and len(first) > 40 and first != "sk-1234"
+
+
+def test_the_stacks_environment_is_local_so_the_entrypoint_accepts_disabled_features(tmp_path):
+    stack, phoenix = _stack(tmp_path, database=False)
+    env = proxy_environment({**stack._contract(phoenix), "GATEWAY_DISABLE": "guardrail,cache"}, home=tmp_path)
+    assert entrypoint.validate(env, "serve").disabled == ("guardrail", "cache")
+
+
+def test_an_extra_gateway_needs_a_running_stack(tmp_path):
+    stack = LocalStack(work_dir=tmp_path, log=lambda line: None)
+    with pytest.raises(RuntimeError, match="not running"):
+        stack.add_gateway("full-cache", disable=("cache",))
