@@ -1,31 +1,13 @@
-"""An in-process Bedrock emulator per session and the environment LiteLLM's guardrail reads."""
+"""The shared emulator (tests/gateway/conftest.py), reset, and the environment LiteLLM's guardrail reads."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
-
 import pytest
 
-from gateway.emulator.server import RunningEmulator, start_emulator
+from gateway.emulator.server import RunningEmulator
 from gateway.emulator.sigv4 import Credentials
 
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="session")
-def credentials() -> Credentials:
-    """Generated per run: nothing shaped like a real key is committed."""
-    return Credentials("AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30))
-
-
-@pytest.fixture(scope="session")
-def running(credentials: Credentials) -> Iterator[RunningEmulator]:
-    emulator = start_emulator(credentials, region=REGION)
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture
