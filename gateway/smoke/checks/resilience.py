@@ -20,16 +20,8 @@ def throttled_model_recovers(target: Target) -> str:
     if not candidates:
         raise Skip("the catalogue has no chat alias")
     model = candidates[0]
-    before = stats(target)
-    set_faults(target, {"model_id": model.model_id, "throttle_next": THROTTLES})
-    try:
-        _, text = chat_text(target, model.alias, f"Answer despite throttling ({target.nonce('throttle')})")
-    finally:
-        set_faults(target, {"model_id": model.model_id, "throttle_next": 0})
-    after = stats(target)
-    ensure(text.strip(), f"{model.alias}: empty answer")
-    throttled = _count(after["errors"], model.model_id, "ThrottlingException") - _count(
-        before["errors"], model.model_id, "ThrottlingException"
+    text, throttled, _, _ = _chat_while_throttled(
+        target, model, THROTTLES, f"Answer despite throttling ({target.nonce('throttle')})"
     )
     # A fallback may take over after the first throttle, so at least one (not all) must have been served.
     ensure(
@@ -38,6 +30,25 @@ def throttled_model_recovers(target: Target) -> str:
     )
     answered_by = _answered_by(text, target)
     return f"{model.alias}: {throttled} throttles served, answered by {answered_by}"
+
+
+def _chat_while_throttled(target: Target, model, throttles: int, prompt: str) -> tuple[str, int, dict, dict]:
+    """Ask `model`'s alias while the emulator throttles its next `throttles` calls (cleared afterwards).
+
+    Returns the answer, the ThrottlingExceptions served meanwhile, and the statistics before and after.
+    """
+    before = stats(target)
+    set_faults(target, {"model_id": model.model_id, "throttle_next": throttles})
+    try:
+        _, text = chat_text(target, model.alias, prompt)
+    finally:
+        set_faults(target, {"model_id": model.model_id, "throttle_next": 0})
+    after = stats(target)
+    ensure(text.strip(), f"{model.alias}: empty answer")
+    throttled = _count(after["errors"], model.model_id, "ThrottlingException") - _count(
+        before["errors"], model.model_id, "ThrottlingException"
+    )
+    return text, throttled, before, after
 
 
 def _count(table: dict, model_id: str, code: str) -> int:
@@ -58,17 +69,9 @@ def throttled_model_falls_back(target: Target) -> str:
         raise Skip("no chat alias in the catalogue has a fallback")
     fallback_alias = model.fallbacks[0]
     fallback_ids = {m.model_id for m in target.environment.models if m.alias == fallback_alias}
-    before = stats(target)
     # More throttles than the router's retries, so only the fallback can answer.
-    set_faults(target, {"model_id": model.model_id, "throttle_next": PERSISTENT_THROTTLES})
-    try:
-        _, text = chat_text(target, model.alias, f"Answer through the fallback ({target.nonce('fallback')})")
-    finally:
-        set_faults(target, {"model_id": model.model_id, "throttle_next": 0})
-    after = stats(target)
-    ensure(text.strip(), f"{model.alias}: empty answer")
-    throttled = _count(after["errors"], model.model_id, "ThrottlingException") - _count(
-        before["errors"], model.model_id, "ThrottlingException"
+    text, throttled, before, after = _chat_while_throttled(
+        target, model, PERSISTENT_THROTTLES, f"Answer through the fallback ({target.nonce('fallback')})"
     )
     fallback_calls = sum(_calls(after, i) - _calls(before, i) for i in fallback_ids)
     fallback_errors = sum(
