@@ -48,7 +48,7 @@ BARE_ROUTER_SETTINGS = ("redis_host", "redis_port", "redis_password")
 # Features of the full configuration that a local run may switch off one by one, so the
 # benchmark prices each in the same run (GATEWAY_DISABLE; the entrypoint allows it only
 # with GATEWAY_ENVIRONMENT=local).
-FEATURES = ("guardrail", "guardrail_hook", "tracing", "cache", "limits")
+FEATURES = ("guardrail", "guardrail_hook", "tracing", "cache", "limits", "router_redis")
 # "guardrail_hook" keeps the guardrail but on LiteLLM's stock hook instead of gateway/hooks' (same
 # decisions, dearer transport): the benchmark's before/after for the hook.
 STOCK_GUARDRAIL = "bedrock"
@@ -148,18 +148,30 @@ def catalogue_to_json(models: Iterable[CatalogueModel]) -> str:
 
 
 def model_list(models: Iterable[CatalogueModel]) -> list[dict[str, Any]]:
-    """LiteLLM deployments: public alias -> bedrock/<id>, region from the environment."""
-    return [
-        {
-            "model_name": model.alias,
-            "litellm_params": {
-                "model": f"bedrock/{model.model_id}",
-                "aws_region_name": "os.environ/AWS_REGION",
-            },
-            "model_info": {"mode": model.mode},
+    """LiteLLM deployments: public alias -> bedrock/<id>, region from the environment.
+
+    An alias listed several times is a group; its deployments get LiteLLM's `order`
+    (1, 2, … in catalogue order), so the router sends each request to the first
+    listed deployment that is not cooling down. The preference is decided once,
+    here, instead of by per-request usage bookkeeping (docs/gateway.md, Routing).
+    """
+    models = list(models)
+    group_sizes: dict[str, int] = {}
+    for model in models:
+        group_sizes[model.alias] = group_sizes.get(model.alias, 0) + 1
+    positions: dict[str, int] = {}
+    deployments = []
+    for model in models:
+        params: dict[str, Any] = {
+            "model": f"bedrock/{model.model_id}",
+            "aws_region_name": "os.environ/AWS_REGION",
         }
-        for model in models
-    ]
+        if group_sizes[model.alias] > 1:
+            positions[model.alias] = params["order"] = positions.get(model.alias, 0) + 1
+        deployments.append(
+            {"model_name": model.alias, "litellm_params": params, "model_info": {"mode": model.mode}}
+        )
+    return deployments
 
 
 def fallbacks(models: Iterable[CatalogueModel]) -> list[dict[str, list[str]]]:
@@ -207,6 +219,7 @@ def _disable(config: dict[str, Any], features: Sequence[str]) -> None:
     if "limits" in features:
         for key in KEY_LIMIT_SETTINGS:
             litellm_settings.pop(key, None)
+    if "router_redis" in features:
         for key in BARE_ROUTER_SETTINGS:
             router.pop(key, None)
 
@@ -227,8 +240,8 @@ def render_config(
     configuration (local measurements only): "guardrail" drops the guardrail,
     "guardrail_hook" runs it on LiteLLM's stock hook instead of gateway/hooks',
     "tracing" the Phoenix callback, "cache" response caching (the Redis client
-    stays), "limits" the per-key limit defaults and the router's shared Redis
-    state. database=False drops every database setting: the proxy then runs
+    stays), "limits" the per-key limit defaults, "router_redis" the router's
+    shared Redis state (cooldowns then stay per task). database=False drops every database setting: the proxy then runs
     without virtual keys (master key only).
     """
     if variant not in VARIANTS:

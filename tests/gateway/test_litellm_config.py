@@ -37,6 +37,11 @@ print(json.dumps({
     "num_retries": router.num_retries,
     "timeout": router.timeout,
     "fallbacks": router.fallbacks,
+    "group_picks": [
+        router.get_available_deployment(model="chat", messages=[{"role": "user", "content": "hi"}])
+        ["litellm_params"]["model"]
+        for _ in range(20)
+    ],
     "guardrails": [
         {"name": g.guardrail_name, "hooks": g.event_hook, "default_on": g.default_on,
          "class": type(g).__name__}
@@ -118,12 +123,17 @@ def test_litellm_serves_every_catalogue_alias_from_its_bedrock_model(loaded):
 
 
 @pytest.mark.slow
-def test_litellm_routes_by_cost_with_retries_timeout_and_catalogue_fallbacks(loaded):
+def test_litellm_routes_by_catalogue_order_with_retries_timeout_and_catalogue_fallbacks(loaded):
     full = loaded["full"]
-    assert full["routing_strategy"] == "cost-based-routing"
+    assert full["routing_strategy"] == "simple-shuffle"
     assert full["num_retries"] == 3
     assert full["timeout"] == 60
     assert {"nova-pro": ["nova-lite"]} in full["fallbacks"]
+
+
+@pytest.mark.slow
+def test_litellm_serves_a_group_from_its_first_listed_deployment_every_time(loaded):
+    assert set(loaded["full"]["group_picks"]) == {"bedrock/us.amazon.nova-micro-v1:0"}
 
 
 @pytest.mark.slow
@@ -211,6 +221,25 @@ def test_every_catalogue_model_is_priced_in_litellms_local_cost_map(environment)
     models = render.catalogue_from_env_file(ROOT / "environments" / environment / "config.yaml")
     unpriced = [m.model_id for m in models if "input_cost_per_token" not in prices.get(m.model_id, {})]
     assert unpriced == []
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_catalogue_group_lists_its_cheapest_deployment_first(environment):
+    """The router serves a group in catalogue order; the catalogues promise cheapest first."""
+    prices = json.loads(
+        (
+            Path(importlib.import_module("litellm").__file__).parent
+            / "model_prices_and_context_window_backup.json"
+        ).read_text()
+    )
+    models = render.catalogue_from_env_file(ROOT / "environments" / environment / "config.yaml")
+    groups: dict[str, list[float]] = {}
+    for m in models:
+        row = prices.get(m.model_id, {})
+        groups.setdefault(m.alias, []).append(
+            row.get("input_cost_per_token", 0.0) + row.get("output_cost_per_token", 0.0)
+        )
+    assert {alias: costs for alias, costs in groups.items() if costs != sorted(costs)} == {}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

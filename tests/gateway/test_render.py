@@ -102,6 +102,18 @@ def test_a_malformed_catalogue_is_refused_with_the_faulty_entry_named(entries, m
     assert message in str(error.value)
 
 
+def test_deployments_of_one_alias_are_ordered_as_the_catalogue_lists_them():
+    models = render.parse_catalogue(
+        [
+            {"alias": "chat", "model_id": "us.amazon.nova-micro-v1:0", "mode": "chat"},
+            {"alias": "nova-pro", "model_id": "us.amazon.nova-pro-v1:0", "mode": "chat"},
+            {"alias": "chat", "model_id": "us.amazon.nova-lite-v1:0", "mode": "chat"},
+        ]
+    )
+    orders = [(d["model_name"], d["litellm_params"].get("order")) for d in render.model_list(models)]
+    assert orders == [("chat", 1), ("nova-pro", None), ("chat", 2)]
+
+
 def test_the_catalogue_survives_the_trip_through_GATEWAY_MODELS():
     models = render.catalogue_from_env_file(DEV)
     assert render.catalogue_from_json(render.catalogue_to_json(models)) == models
@@ -172,11 +184,17 @@ def test_disabling_the_cache_keeps_the_redis_client_but_caches_no_call_type():
     assert params["host"] == "os.environ/REDIS_HOST"
 
 
-def test_disabling_limits_drops_key_limit_defaults_and_the_routers_redis():
+def test_disabling_limits_drops_only_the_key_limit_defaults():
     config = _full_without("limits")
     assert not set(render.KEY_LIMIT_SETTINGS) & set(config["litellm_settings"])
+    assert config["router_settings"]["redis_host"] == "os.environ/REDIS_HOST"
+
+
+def test_disabling_router_redis_keeps_the_cache_and_its_redis():
+    config = _full_without("router_redis")
     assert not {k for k in config["router_settings"] if k.startswith("redis_")}
     assert config["litellm_settings"]["cache_params"]["host"] == "os.environ/REDIS_HOST"
+    assert set(render.KEY_LIMIT_SETTINGS) <= set(config["litellm_settings"])
 
 
 @pytest.mark.parametrize(
