@@ -6,8 +6,9 @@
     full:LITELLM_LOG=WARNING  the full configuration with one tuning variable set
 
 Features are gateway/render.py's FEATURES; the stack passes them as GATEWAY_DISABLE.
-Tuning variables (`:NAME=VALUE`, repeatable) are limited to the log level and the
-OpenTelemetry batch span processor's OTEL_BSP_* settings.
+Tuning variables (`:NAME=VALUE`, repeatable) are limited to the log level, LiteLLM's
+second OpenTelemetry implementation (LITELLM_OTEL_V2) and the OpenTelemetry batch span
+processor's OTEL_BSP_* settings.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from gateway import render
 
-TUNING_VARIABLE = re.compile(r"^(LITELLM_LOG|OTEL_BSP_[A-Z_]+)$")
+TUNING_VARIABLE = re.compile(r"^(LITELLM_LOG|LITELLM_OTEL_V2|OTEL_BSP_[A-Z_]+)$")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def _tuning(parts: list[str], label: str) -> tuple[tuple[str, str], ...]:
     for part in parts:
         name, equals, value = part.partition("=")
         if not equals or not TUNING_VARIABLE.match(name) or not value:
-            raise ValueError(f"variant {label!r}: {part!r} is not LITELLM_LOG=… or OTEL_BSP_…=…")
+            raise ValueError(f"variant {label!r}: {part!r} is not LITELLM_LOG=…, LITELLM_OTEL_V2=… or OTEL_BSP_…=…")
         env.append((name, value))
     return tuple(env)
 

@@ -46,6 +46,10 @@ def test_a_variant_may_set_the_log_level_and_batch_span_processor_variables():
     assert spec.env == (("LITELLM_LOG", "WARNING"), ("OTEL_BSP_SCHEDULE_DELAY", "10000"))
 
 
+def test_a_variant_may_switch_litellm_to_its_second_opentelemetry_implementation():
+    assert parse_variant("full:LITELLM_OTEL_V2=true").env == (("LITELLM_OTEL_V2", "true"),)
+
+
 @pytest.mark.parametrize(
     "tuning", ["GATEWAY_DISABLE=guardrail", "AWS_BEDROCK_RUNTIME_ENDPOINT=http://x", "LITELLM_LOG"]
 )
