@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.devstack.ports import LOOPBACK
-from gateway.devstack.readiness import http_ok, wait_until
+from gateway.devstack.readiness import Pending
 from gateway.devstack.supervisor import Child, Supervisor
 from gateway.devstack.system import MissingRequirement
 
@@ -41,28 +41,9 @@ def phoenix_binary() -> Path:
     )
 
 
-@dataclass(frozen=True)
-class PendingPhoenix:
-    """A Phoenix that was started and may still be booting (it takes ~12 s)."""
-
-    phoenix: Phoenix
-    timeout: float
-
-    def wait(self, progress=None) -> Phoenix:
-        wait_until(
-            http_ok(f"{self.phoenix.url}/healthz"),
-            timeout=self.timeout,
-            what="phoenix",
-            alive=self.phoenix.child.alive,
-            interval=0.5,
-            progress=progress,
-        )
-        return self.phoenix
-
-
 def launch_phoenix(
     supervisor: Supervisor, folder: Path, port: int, grpc_port: int, *, timeout: float = 300
-) -> PendingPhoenix:
+) -> Pending[Phoenix]:
     """Start `phoenix serve` with its data in `folder`, telemetry and external resources off; don't wait.
 
     The timeout is generous on purpose: 22 s on a quiet 2-core machine became 111 s on a busy one.
@@ -88,4 +69,5 @@ def launch_phoenix(
             env[name] = os.environ[name]
     child = supervisor.start("phoenix", [str(binary), "serve"], env=env, cwd=folder)
     phoenix = Phoenix(url=f"http://{LOOPBACK}:{port}", grpc_port=grpc_port, child=child)
-    return PendingPhoenix(phoenix=phoenix, timeout=timeout)
+    # Phoenix takes ~12 s to boot on a quiet machine.
+    return Pending(phoenix, "phoenix", f"{phoenix.url}/healthz", child.alive, timeout)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.devstack.ports import LOOPBACK
-from gateway.devstack.readiness import http_ok, wait_until
+from gateway.devstack.readiness import Pending
 from gateway.devstack.supervisor import Child, Supervisor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,25 +82,6 @@ def migrate(supervisor: Supervisor, env: Mapping[str, str], *, timeout: float = 
         raise RuntimeError(f"`python -m gateway.entrypoint migrate` failed ({outcome}):\n{child.tail(30)}")
 
 
-@dataclass(frozen=True)
-class PendingGateway:
-    """A proxy that was started and may still be importing LiteLLM (15-45 s on a busy machine)."""
-
-    gateway: Gateway
-    timeout: float
-
-    def wait(self, progress=None) -> Gateway:
-        wait_until(
-            http_ok(f"{self.gateway.url}/health/readiness"),
-            timeout=self.timeout,
-            what="gateway",
-            alive=self.gateway.child.alive,
-            interval=0.5,
-            progress=progress,
-        )
-        return self.gateway
-
-
 def launch_gateway(
     supervisor: Supervisor,
     port: int,
@@ -112,7 +93,7 @@ def launch_gateway(
     extra_env: Mapping[str, str] | None = None,
     name: str = "gateway",
     timeout: float = 300,
-) -> PendingGateway:
+) -> Pending[Gateway]:
     """Start the proxy on 127.0.0.1:`port`; `.wait()` for /health/readiness (16 s quiet, 96 s busy).
 
     `disable` becomes GATEWAY_DISABLE (features of the full configuration switched off; the
@@ -126,4 +107,5 @@ def launch_gateway(
     env = proxy_environment({**contract, **(extra_env or {}), **knobs}, home=home)
     child = supervisor.start(name, [sys.executable, "-m", "gateway.entrypoint", "serve"], env=env, cwd=REPO)
     gateway = Gateway(url=f"http://{LOOPBACK}:{port}", master_key=contract["LITELLM_MASTER_KEY"], child=child)
-    return PendingGateway(gateway=gateway, timeout=timeout)
+    # LiteLLM's import alone takes 15-45 s on a busy machine.
+    return Pending(gateway, "gateway", f"{gateway.url}/health/readiness", child.alive, timeout)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 
 class NotReady(Exception):
@@ -72,3 +76,29 @@ def http_ok(url: str, *, headers: dict[str, str] | None = None) -> Callable[[], 
         return response.is_success
 
     return probe
+
+
+@dataclass(frozen=True)
+class Pending(Generic[T]):
+    """A service that was started and may still be booting: start several, then wait for each.
+
+    `.wait()` returns the service once `health_url` answers 2xx, and fails at once
+    if the process behind `alive` died.
+    """
+
+    service: T
+    what: str
+    health_url: str
+    alive: Callable[[], bool]
+    timeout: float
+
+    def wait(self, progress: Callable[[float], None] | None = None) -> T:
+        wait_until(
+            http_ok(self.health_url),
+            timeout=self.timeout,
+            what=self.what,
+            alive=self.alive,
+            interval=0.5,
+            progress=progress,
+        )
+        return self.service

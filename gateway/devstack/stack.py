@@ -178,7 +178,7 @@ class LocalStack:
                 f"      database: SKIPPED for LiteLLM (no virtual keys, budgets or spend): {mode.reason}; "
                 f"PostgreSQL runs, unused"
             )
-        contract = self._contract(pending_phoenix.phoenix)
+        contract = self._contract(pending_phoenix.service)
         if mode.enabled:
             self.log("      database: migrating the schema (python -m gateway.entrypoint migrate)")
             migrate(sup, proxy_environment(contract, home=self.work_dir / "gateway"))
@@ -189,7 +189,7 @@ class LocalStack:
         pending_gateway = launch_gateway(
             sup, ports(), contract, home=self.work_dir / "gateway", variant=self.variant, disable=self.disable
         )
-        self._note(f"gateway starting on {pending_gateway.gateway.url} while phoenix finishes booting")
+        self._note(f"gateway starting on {pending_gateway.service.url} while phoenix finishes booting")
 
         self._step(4, total, "phoenix")
         self.phoenix = pending_phoenix.wait(progress=self._still_waiting("phoenix", phoenix_started))

@@ -36,7 +36,9 @@ def _tuning(parts: list[str], label: str) -> tuple[tuple[str, str], ...]:
     for part in parts:
         name, equals, value = part.partition("=")
         if not equals or not TUNING_VARIABLE.match(name) or not value:
-            raise ValueError(f"variant {label!r}: {part!r} is not LITELLM_LOG=…, LITELLM_OTEL_V2=… or OTEL_BSP_…=…")
+            raise ValueError(
+                f"variant {label!r}: {part!r} is not LITELLM_LOG=…, LITELLM_OTEL_V2=… or OTEL_BSP_…=…"
+            )
         env.append((name, value))
     return tuple(env)
 

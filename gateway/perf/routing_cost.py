@@ -47,9 +47,13 @@ async def cpu_ms_per_request(minutes: int, requests: int) -> float:
     strategy = LowestCostLoggingHandler(router_cache=cache)
     now = dt.datetime.now()
     await cache.async_set_cache(f"cost_map:{GROUP}", {DEPLOYMENT_ID: past_minutes(now, minutes)})
-    response = litellm.ModelResponse(usage=litellm.Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15))
+    response = litellm.ModelResponse(
+        usage=litellm.Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
+    )
     call = {"litellm_params": {"metadata": {"model_group": GROUP}, "model_info": {"id": DEPLOYMENT_ID}}}
-    deployments = [{"model_name": GROUP, "litellm_params": {"model": MODEL}, "model_info": {"id": DEPLOYMENT_ID}}]
+    deployments = [
+        {"model_name": GROUP, "litellm_params": {"model": MODEL}, "model_info": {"id": DEPLOYMENT_ID}}
+    ]
     messages = [{"role": "user", "content": "What does the gateway add?"}]
     await strategy.async_get_available_deployments(GROUP, deployments, messages=messages)  # warm-up
     started = time.process_time()
@@ -70,8 +74,12 @@ def parse_minutes(text: str) -> list[int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway.perf.routing_cost", description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=parse_minutes, default=[0, 60, 1440], help="map ages (default 0,60,1440)")
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.perf.routing_cost", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--minutes", type=parse_minutes, default=[0, 60, 1440], help="map ages (default 0,60,1440)"
+    )
     parser.add_argument("--requests", type=int, default=300, help="requests timed per age (default 300)")
     args = parser.parse_args(argv)
     if args.requests < 1:

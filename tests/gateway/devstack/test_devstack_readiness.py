@@ -9,7 +9,7 @@ import time
 import pytest
 
 from gateway.devstack.ports import LOOPBACK
-from gateway.devstack.readiness import NotReady, http_ok, tcp_open, wait_until
+from gateway.devstack.readiness import NotReady, Pending, http_ok, tcp_open, wait_until
 
 
 def test_returns_once_the_probe_succeeds():
@@ -76,3 +76,15 @@ def test_a_slow_start_reports_progress_while_waiting():
         progress_every=0.05,
     )
     assert reports and all(elapsed >= 0.05 for elapsed in reports)
+
+
+def test_a_pending_service_is_handed_over_once_its_health_url_answers(http_server):
+    service = object()
+    pending = Pending(service, "svc", f"http://{LOOPBACK}:{http_server}/ok", lambda: True, timeout=5)
+    assert pending.wait() is service
+
+
+def test_a_pending_service_that_died_fails_at_once_by_name(http_server):
+    pending = Pending(object(), "svc", f"http://{LOOPBACK}:{http_server}/starting", lambda: False, timeout=30)
+    with pytest.raises(NotReady, match="svc exited before it was ready"):  # not "not ready after 30 s"
+        pending.wait()
