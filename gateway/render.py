@@ -15,6 +15,7 @@ import copy
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,10 +157,8 @@ def model_list(models: Iterable[CatalogueModel]) -> list[dict[str, Any]]:
     here, instead of by per-request usage bookkeeping (docs/gateway.md, Routing).
     """
     models = list(models)
-    group_sizes: dict[str, int] = {}
-    for model in models:
-        group_sizes[model.alias] = group_sizes.get(model.alias, 0) + 1
-    positions: dict[str, int] = {}
+    group_sizes = Counter(model.alias for model in models)
+    positions: Counter[str] = Counter()
     deployments = []
     for model in models:
         params: dict[str, Any] = {
@@ -167,7 +166,8 @@ def model_list(models: Iterable[CatalogueModel]) -> list[dict[str, Any]]:
             "aws_region_name": "os.environ/AWS_REGION",
         }
         if group_sizes[model.alias] > 1:
-            positions[model.alias] = params["order"] = positions.get(model.alias, 0) + 1
+            positions[model.alias] += 1
+            params["order"] = positions[model.alias]
         deployments.append(
             {"model_name": model.alias, "litellm_params": params, "model_info": {"mode": model.mode}}
         )
@@ -241,8 +241,9 @@ def render_config(
     "guardrail_hook" runs it on LiteLLM's stock hook instead of gateway/hooks',
     "tracing" the Phoenix callback, "cache" response caching (the Redis client
     stays), "limits" the per-key limit defaults, "router_redis" the router's
-    shared Redis state (cooldowns then stay per task). database=False drops every database setting: the proxy then runs
-    without virtual keys (master key only).
+    shared Redis state (cooldowns then stay per task). database=False drops
+    every database setting: the proxy then runs without virtual keys (master
+    key only).
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
