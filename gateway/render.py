@@ -49,7 +49,18 @@ BARE_ROUTER_SETTINGS = ("redis_host", "redis_port", "redis_password")
 # Features of the full configuration that a local run may switch off one by one, so the
 # benchmark prices each in the same run (GATEWAY_DISABLE; the entrypoint allows it only
 # with GATEWAY_ENVIRONMENT=local).
-FEATURES = ("guardrail", "guardrail_hook", "tracing", "cache", "limits", "router_redis")
+FEATURES = (
+    "guardrail",
+    "guardrail_hook",
+    "tracing",
+    "cache",
+    "limits",
+    "router_redis",
+    # Product levers, priced so a platform team can weigh them (docs/performance.md):
+    "output_guardrail",  # check prompts only (mode [pre_call]); answers go unchecked
+    "message_logging",  # turn_off_message_logging: prompts and answers out of the traces
+    "cache_by_default",  # cache_params.mode default_off: cache only requests that ask for it
+)
 # "guardrail_hook" keeps the guardrail but on LiteLLM's stock hook instead of gateway/hooks' (same
 # decisions, dearer transport): the benchmark's before/after for the hook.
 STOCK_GUARDRAIL = "bedrock"
@@ -216,6 +227,13 @@ def _disable(config: dict[str, Any], features: Sequence[str]) -> None:
     if "cache" in features and "cache_params" in litellm_settings:
         # The Redis client stays (usage counters need it); only responses are no longer cached.
         litellm_settings["cache_params"] = {**litellm_settings["cache_params"], "supported_call_types": []}
+    if "output_guardrail" in features:
+        for guardrail in config.get("guardrails", []):
+            guardrail["litellm_params"]["mode"] = ["pre_call"]
+    if "message_logging" in features:
+        litellm_settings["turn_off_message_logging"] = True
+    if "cache_by_default" in features and "cache_params" in litellm_settings:
+        litellm_settings["cache_params"] = {**litellm_settings["cache_params"], "mode": "default_off"}
     if "limits" in features:
         for key in KEY_LIMIT_SETTINGS:
             litellm_settings.pop(key, None)
@@ -241,7 +259,9 @@ def render_config(
     "guardrail_hook" runs it on LiteLLM's stock hook instead of gateway/hooks',
     "tracing" the Phoenix callback, "cache" response caching (the Redis client
     stays), "limits" the per-key limit defaults, "router_redis" the router's
-    shared Redis state (cooldowns then stay per task). database=False drops
+    shared Redis state (cooldowns then stay per task); the product levers
+    "output_guardrail", "message_logging" and "cache_by_default" (FEATURES) are
+    priced the same way. database=False drops
     every database setting: the proxy then runs without virtual keys (master
     key only).
     """

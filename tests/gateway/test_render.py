@@ -197,6 +197,24 @@ def test_disabling_router_redis_keeps_the_cache_and_its_redis():
     assert set(render.KEY_LIMIT_SETTINGS) <= set(config["litellm_settings"])
 
 
+def test_disabling_the_output_guardrail_keeps_the_prompt_check_only():
+    [guardrail] = _full_without("output_guardrail")["guardrails"]
+    assert guardrail["litellm_params"]["mode"] == ["pre_call"]
+    assert guardrail["litellm_params"]["default_on"] is True
+
+
+def test_disabling_message_logging_keeps_tracing_without_prompts_and_answers():
+    settings = _full_without("message_logging")["litellm_settings"]
+    assert settings["turn_off_message_logging"] is True
+    assert "arize_phoenix" in settings["callbacks"]
+
+
+def test_disabling_cache_by_default_caches_only_requests_that_ask():
+    params = _full_without("cache_by_default")["litellm_settings"]["cache_params"]
+    assert params["mode"] == "default_off"
+    assert "supported_call_types" not in params
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [(None, ()), ("", ()), ("cache", ("cache",)), (" tracing , cache,tracing", ("tracing", "cache"))],
