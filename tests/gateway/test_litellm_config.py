@@ -209,29 +209,28 @@ def test_every_callback_the_config_names_is_known_to_litellm_or_imports():
             assert name in litellm._known_custom_logger_compatible_callbacks, name
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_every_catalogue_model_is_priced_in_litellms_local_cost_map(environment):
-    """Cost-based routing and spend tracking need a price for each Bedrock id."""
-    prices = json.loads(
+@pytest.fixture(scope="module")
+def prices() -> dict:
+    """LiteLLM's bundled price map, the one the proxy reads (LITELLM_LOCAL_MODEL_COST_MAP=True)."""
+    return json.loads(
         (
             Path(importlib.import_module("litellm").__file__).parent
             / "model_prices_and_context_window_backup.json"
         ).read_text()
     )
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_catalogue_model_is_priced_in_litellms_local_cost_map(environment, prices):
+    """Spend tracking and budgets need a price for each Bedrock id."""
     models = render.catalogue_from_env_file(ROOT / "environments" / environment / "config.yaml")
     unpriced = [m.model_id for m in models if "input_cost_per_token" not in prices.get(m.model_id, {})]
     assert unpriced == []
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_every_catalogue_group_lists_its_cheapest_deployment_first(environment):
+def test_every_catalogue_group_lists_its_cheapest_deployment_first(environment, prices):
     """The router serves a group in catalogue order; the catalogues promise cheapest first."""
-    prices = json.loads(
-        (
-            Path(importlib.import_module("litellm").__file__).parent
-            / "model_prices_and_context_window_backup.json"
-        ).read_text()
-    )
     models = render.catalogue_from_env_file(ROOT / "environments" / environment / "config.yaml")
     groups: dict[str, list[float]] = {}
     for m in models:
