@@ -53,6 +53,7 @@ FEATURES = (
     "guardrail",
     "guardrail_hook",
     "tracing",
+    "tracing_hook",
     "cache",
     "limits",
     "router_redis",
@@ -64,7 +65,9 @@ FEATURES = (
 # "guardrail_hook" keeps the guardrail but on LiteLLM's stock hook instead of gateway/hooks' (same
 # decisions, dearer transport): the benchmark's before/after for the hook.
 STOCK_GUARDRAIL = "bedrock"
-TRACING_CALLBACK = "arize_phoenix"
+TRACING_CALLBACK = "gateway.hooks.phoenix_tracing.phoenix_tracing"
+# "tracing_hook" likewise keeps tracing but on LiteLLM's own Phoenix callback (the before of gateway/hooks').
+STOCK_TRACING_CALLBACK = "arize_phoenix"
 KEY_LIMIT_SETTINGS = ("default_key_generate_params", "upperbound_key_generate_params")
 
 
@@ -224,6 +227,11 @@ def _disable(config: dict[str, Any], features: Sequence[str]) -> None:
             litellm_settings["callbacks"] = callbacks
         else:
             litellm_settings.pop("callbacks", None)
+    elif "tracing_hook" in features:
+        litellm_settings["callbacks"] = [
+            STOCK_TRACING_CALLBACK if c == TRACING_CALLBACK else c
+            for c in litellm_settings.get("callbacks", [])
+        ]
     if "cache" in features and "cache_params" in litellm_settings:
         # The Redis client stays (usage counters need it); only responses are no longer cached.
         litellm_settings["cache_params"] = {**litellm_settings["cache_params"], "supported_call_types": []}
@@ -257,7 +265,8 @@ def render_config(
     what each costs. `disable` switches off single FEATURES of the full
     configuration (local measurements only): "guardrail" drops the guardrail,
     "guardrail_hook" runs it on LiteLLM's stock hook instead of gateway/hooks',
-    "tracing" the Phoenix callback, "cache" response caching (the Redis client
+    "tracing" the Phoenix callback, "tracing_hook" runs tracing on LiteLLM's own
+    Phoenix callback instead of gateway/hooks', "cache" response caching (the Redis client
     stays), "limits" the per-key limit defaults, "router_redis" the router's
     shared Redis state (cooldowns then stay per task); the product levers
     "output_guardrail", "message_logging" and "cache_by_default" (FEATURES) are

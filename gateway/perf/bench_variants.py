@@ -3,6 +3,7 @@
     full-guardrail            the full configuration without the guardrail
     full-tracing+cache        … without Phoenix tracing and the response cache
     full-guardrail_hook       the guardrail on LiteLLM's stock hook instead of gateway/hooks'
+    full-tracing_hook         tracing on LiteLLM's own Phoenix callback instead of gateway/hooks'
     full:LITELLM_LOG=WARNING  the full configuration with one tuning variable set
 
 Features are gateway/render.py's FEATURES; the stack passes them as GATEWAY_DISABLE.

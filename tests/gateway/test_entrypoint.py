@@ -173,7 +173,7 @@ def test_without_gateway_disable_every_feature_is_rendered(tmp_path, execs):
     [(_, argv, _)] = execs
     config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
     assert config["guardrails"][0]["litellm_params"]["default_on"] is True
-    assert config["litellm_settings"]["callbacks"] == ["arize_phoenix"]
+    assert config["litellm_settings"]["callbacks"] == [render.TRACING_CALLBACK]
 
 
 def test_an_unknown_command_is_refused(tmp_path):

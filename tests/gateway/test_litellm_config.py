@@ -148,7 +148,7 @@ def test_litellm_runs_the_bedrock_guardrail_on_every_request_before_and_after_th
 def test_litellm_caches_in_redis_traces_to_phoenix_and_logs_json(loaded):
     full = loaded["full"]
     assert full["cache"] == "RedisCache"
-    assert "arize_phoenix" in full["callbacks"]
+    assert "PhoenixTracing" in full["callbacks"]
     assert full["json_logs"] is True
     assert full["master_key_from_env"] is True
 
@@ -159,7 +159,7 @@ def test_litellm_loads_the_bare_variant_without_guardrail_cache_or_tracing(loade
     assert bare["deployments"] == loaded["full"]["deployments"]
     assert bare["guardrails"] == []
     assert bare["cache"] is None
-    assert "arize_phoenix" not in bare["callbacks"]
+    assert "PhoenixTracing" not in bare["callbacks"]
 
 
 # ---------------------------------------------------------------- static properties

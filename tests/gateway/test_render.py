@@ -178,6 +178,13 @@ def test_disabling_tracing_drops_the_phoenix_callback_only():
     assert config["guardrails"]
 
 
+def test_disabling_the_tracing_hook_traces_through_litellms_own_phoenix_callback():
+    full, stock = _full_without(), _full_without("tracing_hook")
+    assert full["litellm_settings"]["callbacks"] == [render.TRACING_CALLBACK]
+    assert stock["litellm_settings"]["callbacks"] == ["arize_phoenix"]
+    assert {**stock["litellm_settings"], "callbacks": None} == {**full["litellm_settings"], "callbacks": None}
+
+
 def test_disabling_the_cache_keeps_the_redis_client_but_caches_no_call_type():
     params = _full_without("cache")["litellm_settings"]["cache_params"]
     assert params["supported_call_types"] == []
@@ -206,7 +213,7 @@ def test_disabling_the_output_guardrail_keeps_the_prompt_check_only():
 def test_disabling_message_logging_keeps_tracing_without_prompts_and_answers():
     settings = _full_without("message_logging")["litellm_settings"]
     assert settings["turn_off_message_logging"] is True
-    assert "arize_phoenix" in settings["callbacks"]
+    assert render.TRACING_CALLBACK in settings["callbacks"]
 
 
 def test_disabling_cache_by_default_caches_only_requests_that_ask():

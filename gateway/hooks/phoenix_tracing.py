@@ -1,0 +1,268 @@
+"""Phoenix tracing: one OpenInference span per model call, built from LiteLLM's logging payload.
+
+Wired in gateway/config.yaml as `callbacks: ["gateway.hooks.phoenix_tracing.phoenix_tracing"]`.
+The tracer provider comes from arize-phoenix-otel's `register` (batched OTLP export
+on its own thread), which reads PHOENIX_COLLECTOR_ENDPOINT, PHOENIX_PROJECT_NAME
+and PHOENIX_API_KEY like LiteLLM's `arize_phoenix` callback did.
+
+Why not that callback: per request it built the full attribute set twice (a
+proxy parent span and the request span, messages serialized for each), then
+metric attributes although no metric is exported; the benchmark priced it at
+2-3 ms of proxy CPU per request (docs/performance.md). This callback reads
+`standard_logging_object`, which LiteLLM builds for every request anyway, and
+starts each span with its attributes in one call: one span per call (LLM or
+EMBEDDING), one child span per guardrail run, the caller's `traceparent`
+honoured. Prompts and answers stay out when `turn_off_message_logging` is on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import litellm
+from litellm.integrations.custom_logger import CustomLogger
+from openinference.semconv.trace import (
+    MessageAttributes,
+    OpenInferenceMimeTypeValues,
+    OpenInferenceSpanKindValues,
+    SpanAttributes,
+)
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, set_span_in_context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+logger = logging.getLogger(__name__)
+
+TRACER_NAME = "gateway.hooks.phoenix_tracing"
+PROVIDER = "aws"
+# Keeps one span's error text bounded; the full error is in the proxy's logs.
+MAX_ERROR_CHARS = 2000
+EMBEDDING_CALLS = frozenset({"embedding", "aembedding"})
+JSON = OpenInferenceMimeTypeValues.JSON.value
+# Who called, for filtering traces by team or key in Phoenix (never the key or its hash).
+CALLER_FIELDS = (
+    "user_api_key_alias",
+    "user_api_key_team_id",
+    "user_api_key_team_alias",
+    "user_api_key_user_id",
+    "user_api_key_org_id",
+)
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _model_name(payload: Mapping[str, Any]) -> str:
+    """The Bedrock model id as Phoenix prices it: without LiteLLM's `bedrock/` routing prefix."""
+    model = str(payload.get("model") or "")
+    provider = payload.get("custom_llm_provider")
+    return model.removeprefix(f"{provider}/") if provider else model
+
+
+def _ns(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1e9)
+
+
+class PhoenixTracing(CustomLogger):
+    """Writes each finished call (success or failure) as OpenInference spans to Phoenix."""
+
+    def __init__(
+        self, tracer_provider: TracerProvider, record_messages: Callable[[], bool] | None = None
+    ) -> None:
+        super().__init__()
+        self.tracer_provider = tracer_provider
+        self.tracer: Tracer = tracer_provider.get_tracer(TRACER_NAME)
+        # Asked per call: the proxy sets litellm.turn_off_message_logging after loading callbacks.
+        # (Not named `message_logging`: LiteLLM reads that attribute of a callback to redact its payload.)
+        self.record_messages = record_messages or (lambda: not litellm.turn_off_message_logging)
+
+    @classmethod
+    def from_environment(cls) -> PhoenixTracing:
+        """A provider exporting in batches (arize-phoenix-otel) to the Phoenix the environment names.
+
+        The endpoint and protocol are read the way LiteLLM's `arize_phoenix` callback read them
+        (its own function), so PHOENIX_COLLECTOR_ENDPOINT means what it meant before: left to
+        itself, `register` would send an HTTP collector URL without a path to the gRPC port.
+        """
+        from litellm.integrations.arize.arize_phoenix import ArizePhoenixLogger
+        from phoenix.otel import register
+
+        target = ArizePhoenixLogger.get_arize_phoenix_config()
+        provider = register(
+            endpoint=target.endpoint,
+            protocol="grpc" if target.protocol == "otlp_grpc" else "http/protobuf",
+            project_name=target.project_name,
+            api_key=os.environ.get("PHOENIX_API_KEY") or None,
+            batch=True,
+            set_global_tracer_provider=False,
+            verbose=False,
+        )
+        return cls(provider)
+
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+        self._trace(kwargs, error=None)
+
+    async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time):
+        self._trace(kwargs, error=kwargs.get("exception"))
+
+    def _trace(self, kwargs: Mapping[str, Any], error: BaseException | None) -> None:
+        # A tracing fault must never fail or slow the request it describes: log it and go on.
+        try:
+            payload = kwargs.get("standard_logging_object")
+            if not isinstance(payload, Mapping):
+                return
+            self.record(payload, parent=self._caller_context(kwargs), error=error)
+        except Exception:
+            logger.exception("gateway tracing: could not record a span")
+
+    def record(
+        self, payload: Mapping[str, Any], *, parent: Context | None = None, error: BaseException | None = None
+    ):
+        """Start and end the call's span and its guardrail spans; returns the call's span."""
+        failed = error is not None or payload.get("status") == "failure"
+        span = self.tracer.start_span(
+            name=f"{payload.get('call_type') or 'call'} {payload.get('model_group') or payload.get('model')}",
+            context=parent,
+            kind=SpanKind.INTERNAL,
+            attributes=self.call_attributes(payload),
+            start_time=_ns(payload.get("startTime")),
+        )
+        if failed:
+            message = str(payload.get("error_str") or error or "failed")[:MAX_ERROR_CHARS]
+            span.set_status(Status(StatusCode.ERROR, message))
+            if error is not None:
+                span.record_exception(error)
+        else:
+            span.set_status(Status(StatusCode.OK))
+        context = set_span_in_context(span)
+        for run in payload.get("guardrail_information") or ():
+            self._guardrail_span(run, context)
+        span.end(end_time=_ns(payload.get("endTime")))
+        return span
+
+    def call_attributes(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """OpenInference attributes of one call: model, tokens, cost, caller, and (unless off) messages."""
+        embedding = payload.get("call_type") in EMBEDDING_CALLS
+        kind = OpenInferenceSpanKindValues.EMBEDDING if embedding else OpenInferenceSpanKindValues.LLM
+        metadata = payload.get("metadata") or {}
+        caller = {field: metadata.get(field) for field in CALLER_FIELDS if metadata.get(field)}
+        attributes: dict[str, Any] = {
+            SpanAttributes.OPENINFERENCE_SPAN_KIND: kind.value,
+            SpanAttributes.LLM_PROVIDER: PROVIDER,
+            SpanAttributes.LLM_MODEL_NAME: _model_name(payload),
+            SpanAttributes.LLM_TOKEN_COUNT_PROMPT: payload.get("prompt_tokens") or 0,
+            SpanAttributes.LLM_TOKEN_COUNT_COMPLETION: payload.get("completion_tokens") or 0,
+            SpanAttributes.LLM_TOKEN_COUNT_TOTAL: payload.get("total_tokens") or 0,
+            SpanAttributes.LLM_COST_TOTAL: float(payload.get("response_cost") or 0.0),
+            SpanAttributes.LLM_INVOCATION_PARAMETERS: _dumps(payload.get("model_parameters") or {}),
+            SpanAttributes.METADATA: _dumps(
+                {
+                    "model_alias": payload.get("model_group"),
+                    "deployment_id": payload.get("model_id"),
+                    "call_id": payload.get("litellm_call_id") or payload.get("id"),
+                    "cache_hit": bool(payload.get("cache_hit")),
+                    "stream": bool(payload.get("stream")),
+                    **caller,
+                }
+            ),
+            "gateway.model_alias": payload.get("model_group") or "",
+            "gateway.cache_hit": bool(payload.get("cache_hit")),
+        }
+        if embedding:
+            attributes[SpanAttributes.EMBEDDING_MODEL_NAME] = _model_name(payload)
+        user = payload.get("end_user") or metadata.get("user_api_key_user_id")
+        if user:
+            attributes[SpanAttributes.USER_ID] = str(user)
+        tags = [str(tag) for tag in payload.get("request_tags") or ()]
+        if tags:
+            attributes[SpanAttributes.TAG_TAGS] = tags
+        if self.record_messages():
+            attributes.update(self.message_attributes(payload))
+        return attributes
+
+    @staticmethod
+    def message_attributes(payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The prompt and the answer, as Phoenix shows them (no embedding vectors)."""
+        attributes: dict[str, Any] = {}
+        messages = payload.get("messages")
+        if messages is not None:
+            attributes[SpanAttributes.INPUT_VALUE] = (
+                messages if isinstance(messages, str) else _dumps(messages)
+            )
+            attributes[SpanAttributes.INPUT_MIME_TYPE] = "text/plain" if isinstance(messages, str) else JSON
+        if isinstance(messages, Sequence) and not isinstance(messages, str):
+            for index, message in enumerate(messages):
+                if isinstance(message, Mapping):
+                    attributes.update(_message(SpanAttributes.LLM_INPUT_MESSAGES, index, message))
+        response = payload.get("response")
+        choices = response.get("choices") if isinstance(response, Mapping) else None
+        if choices:
+            message = choices[0].get("message") or {}
+            attributes[SpanAttributes.OUTPUT_VALUE] = message.get("content") or _dumps(message)
+            attributes.update(_message(SpanAttributes.LLM_OUTPUT_MESSAGES, 0, message))
+        return attributes
+
+    def _guardrail_span(self, run: Mapping[str, Any], context: Context) -> None:
+        mode = run.get("guardrail_mode")
+        mode = ",".join(str(m) for m in mode) if isinstance(mode, list) else str(mode or "")
+        status = str(run.get("guardrail_status") or "")
+        attributes = {
+            SpanAttributes.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.GUARDRAIL.value,
+            "guardrail.name": str(run.get("guardrail_name") or ""),
+            "guardrail.provider": str(run.get("guardrail_provider") or ""),
+            "guardrail.mode": mode,
+            "guardrail.status": status,
+        }
+        if run.get("masked_entity_count"):
+            attributes["guardrail.masked_entity_count"] = _dumps(run["masked_entity_count"])
+        span = self.tracer.start_span(
+            name=f"guardrail {run.get('guardrail_name') or ''} {mode}".strip(),
+            context=context,
+            attributes=attributes,
+            start_time=_ns(run.get("start_time")),
+        )
+        # Intervening (blocking, masking) is the guardrail working; only an unanswered check is an error.
+        failed = status == "guardrail_failed_to_respond"
+        span.set_status(Status(StatusCode.ERROR, status) if failed else Status(StatusCode.OK))
+        span.end(end_time=_ns(run.get("end_time")))
+
+    @staticmethod
+    def _caller_context(kwargs: Mapping[str, Any]) -> Context | None:
+        """The caller's trace (W3C `traceparent`), so the gateway's spans join it."""
+        litellm_params = kwargs.get("litellm_params") or {}
+        request = litellm_params.get("proxy_server_request") or {}
+        headers = request.get("headers") or {}
+        if "traceparent" not in headers:
+            return None
+        return _PROPAGATOR.extract(headers)
+
+
+def _message(prefix: str, index: int, message: Mapping[str, Any]) -> dict[str, Any]:
+    base = f"{prefix}.{index}."
+    attributes = {base + MessageAttributes.MESSAGE_ROLE: str(message.get("role") or "")}
+    content = message.get("content")
+    if isinstance(content, str):
+        attributes[base + MessageAttributes.MESSAGE_CONTENT] = content
+    elif content is not None:
+        attributes[base + MessageAttributes.MESSAGE_CONTENT] = _dumps(content)
+    return attributes
+
+
+_instance: PhoenixTracing | None = None
+
+
+def __getattr__(name: str) -> PhoenixTracing:
+    """`phoenix_tracing`, made on first use: LiteLLM resolves the config's dotted name with getattr."""
+    global _instance
+    if name != "phoenix_tracing":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _instance is None:
+        _instance = PhoenixTracing.from_environment()
+    return _instance

@@ -1,0 +1,295 @@
+"""The Phoenix tracing callback: what each call leaves in the trace, read from an in-memory exporter."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import json
+import threading
+import time
+from typing import ClassVar
+
+import litellm
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+from gateway.hooks import phoenix_tracing
+from gateway.hooks.phoenix_tracing import PhoenixTracing
+
+MODEL = "amazon.nova-pro-v1:0"
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def tracing(exporter) -> PhoenixTracing:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return PhoenixTracing(provider, record_messages=lambda: True)
+
+
+def payload(**overrides) -> dict:
+    """The fields of LiteLLM's standard_logging_object the callback reads, as a chat call fills them."""
+    base = {
+        "id": "chatcmpl-1",
+        "litellm_call_id": "call-1",
+        "call_type": "acompletion",
+        "status": "success",
+        "model": MODEL,
+        "model_group": "nova-pro",
+        "model_id": "deployment-1",
+        "prompt_tokens": 12,
+        "completion_tokens": 3,
+        "total_tokens": 15,
+        "response_cost": 0.00042,
+        "startTime": 1_700_000_000.0,
+        "endTime": 1_700_000_000.25,
+        "cache_hit": False,
+        "stream": False,
+        "end_user": None,
+        "request_tags": ["team-a"],
+        "model_parameters": {"temperature": 0, "max_tokens": 64},
+        "metadata": {
+            "user_api_key_alias": "checkout-service",
+            "user_api_key_team_id": "team-a",
+            "user_api_key_hash": "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b",
+        },
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+        "response": {"choices": [{"message": {"role": "assistant", "content": "Paris"}}]},
+        "guardrail_information": None,
+        "error_str": None,
+    }
+    return {**base, **overrides}
+
+
+def only_span(exporter: InMemorySpanExporter):
+    [span] = exporter.get_finished_spans()
+    return span
+
+
+def test_a_call_becomes_one_llm_span_with_model_tokens_and_cost(tracing, exporter):
+    tracing.record(payload())
+    span = only_span(exporter)
+    assert span.name == "acompletion nova-pro"
+    assert span.attributes["openinference.span.kind"] == "LLM"
+    assert span.attributes["llm.model_name"] == MODEL
+    assert span.attributes["llm.provider"] == "aws"
+    assert (span.attributes["llm.token_count.prompt"], span.attributes["llm.token_count.completion"]) == (
+        12,
+        3,
+    )
+    assert span.attributes["llm.token_count.total"] == 15
+    assert span.attributes["llm.cost.total"] == pytest.approx(0.00042)
+    assert span.status.status_code is StatusCode.OK
+
+
+def test_the_span_lasts_as_long_as_the_call(tracing, exporter):
+    tracing.record(payload())
+    span = only_span(exporter)
+    assert span.start_time == 1_700_000_000 * 10**9
+    assert span.end_time - span.start_time == pytest.approx(250_000_000, abs=1_000)  # float seconds in
+
+
+def test_the_span_names_the_caller_but_never_the_key_or_its_hash(tracing, exporter):
+    tracing.record(payload())
+    span = only_span(exporter)
+    metadata = json.loads(span.attributes["metadata"])
+    assert metadata["user_api_key_alias"] == "checkout-service"
+    assert metadata["user_api_key_team_id"] == "team-a"
+    assert metadata["model_alias"] == "nova-pro"
+    assert "88dc28d0" not in json.dumps(dict(span.attributes))
+    assert list(span.attributes["tag.tags"]) == ["team-a"]
+
+
+def test_prompt_and_answer_are_recorded_as_openinference_messages(tracing, exporter):
+    tracing.record(payload())
+    attributes = only_span(exporter).attributes
+    assert attributes["llm.input_messages.0.message.role"] == "user"
+    assert attributes["llm.input_messages.0.message.content"] == "What is the capital of France?"
+    assert attributes["llm.output_messages.0.message.content"] == "Paris"
+    assert json.loads(attributes["input.value"])[0]["content"] == "What is the capital of France?"
+    assert attributes["input.mime_type"] == "application/json"
+    assert attributes["output.value"] == "Paris"
+
+
+def test_with_message_logging_off_no_prompt_or_answer_reaches_the_trace(exporter):
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    PhoenixTracing(provider, record_messages=lambda: False).record(payload())
+    attributes = only_span(exporter).attributes
+    assert "France" not in json.dumps(dict(attributes))
+    assert "Paris" not in json.dumps(dict(attributes))
+    assert attributes["llm.token_count.prompt"] == 12
+
+
+def test_message_logging_follows_litellms_turn_off_setting(exporter, monkeypatch):
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing = PhoenixTracing(provider)
+    monkeypatch.setattr(litellm, "turn_off_message_logging", True)
+    tracing.record(payload())
+    assert "input.value" not in only_span(exporter).attributes
+
+
+def test_each_guardrail_run_is_a_child_span_of_the_call(tracing, exporter):
+    guardrail = {"guardrail_name": "bedrock-guardrail", "guardrail_provider": "bedrock"}
+    runs = [
+        {**guardrail, "guardrail_mode": "pre_call", "guardrail_status": "success",
+         "start_time": 1_700_000_000.01, "end_time": 1_700_000_000.02},
+        {**guardrail, "guardrail_mode": "post_call", "guardrail_status": "guardrail_intervened",
+         "masked_entity_count": {"EMAIL": 1}, "start_time": 1_700_000_000.2, "end_time": 1_700_000_000.24},
+    ]  # fmt: skip
+    tracing.record(payload(guardrail_information=runs))
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    call = spans["acompletion nova-pro"]
+    pre, post = spans["guardrail bedrock-guardrail pre_call"], spans["guardrail bedrock-guardrail post_call"]
+    assert pre.parent.span_id == post.parent.span_id == call.context.span_id
+    assert pre.attributes["openinference.span.kind"] == "GUARDRAIL"
+    assert post.attributes["guardrail.status"] == "guardrail_intervened"
+    assert json.loads(post.attributes["guardrail.masked_entity_count"]) == {"EMAIL": 1}
+    assert post.status.status_code is StatusCode.OK  # masking is the guardrail working, not an error
+
+
+def test_a_guardrail_that_did_not_answer_is_an_error_span(tracing, exporter):
+    run = {"guardrail_name": "bedrock-guardrail", "guardrail_mode": "pre_call",
+           "guardrail_status": "guardrail_failed_to_respond", "start_time": 1.0, "end_time": 2.0}  # fmt: skip
+    tracing.record(payload(guardrail_information=[run], status="failure", error_str="guardrail unreachable"))
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert spans["guardrail bedrock-guardrail pre_call"].status.status_code is StatusCode.ERROR
+
+
+def test_a_failed_call_is_an_error_span_with_its_exception(tracing, exporter):
+    error = litellm.exceptions.RateLimitError("throttled", llm_provider="bedrock", model=MODEL)
+    tracing.record(
+        payload(status="failure", error_str="litellm.RateLimitError: throttled", response=None), error=error
+    )
+    span = only_span(exporter)
+    assert span.status.status_code is StatusCode.ERROR
+    assert "throttled" in span.status.description
+    [event] = span.events
+    assert event.name == "exception"
+    assert event.attributes["exception.type"].endswith("RateLimitError")
+
+
+def test_an_embedding_call_is_an_embedding_span_without_vectors(tracing, exporter):
+    vectors = {"data": [{"embedding": [0.125] * 8}]}
+    tracing.record(
+        payload(call_type="aembedding", model_group="titan-embed", messages=["a passage"], response=vectors)
+    )
+    attributes = only_span(exporter).attributes
+    assert attributes["openinference.span.kind"] == "EMBEDDING"
+    assert attributes["embedding.model_name"] == MODEL
+    assert "0.125" not in json.dumps(dict(attributes))
+
+
+def test_the_callers_traceparent_makes_the_call_part_of_its_trace(tracing, exporter):
+    kwargs = {
+        "standard_logging_object": payload(),
+        "litellm_params": {"proxy_server_request": {"headers": {"traceparent": TRACEPARENT}}},
+    }
+    asyncio.run(tracing.async_log_success_event(kwargs, None, None, None))
+    span = only_span(exporter)
+    assert format(span.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
+    assert format(span.parent.span_id, "016x") == "b7ad6b7169203331"
+
+
+def test_without_a_traceparent_the_call_starts_its_own_trace(tracing, exporter):
+    asyncio.run(tracing.async_log_success_event({"standard_logging_object": payload()}, None, None, None))
+    assert only_span(exporter).parent is None
+
+
+def test_a_payload_tracing_cannot_read_is_logged_and_never_raises(tracing, exporter, caplog):
+    broken = payload(startTime="not a time")
+    asyncio.run(tracing.async_log_success_event({"standard_logging_object": broken}, None, None, None))
+    assert exporter.get_finished_spans() == ()
+    assert "could not record a span" in caplog.text
+
+
+def test_a_call_without_a_logging_payload_leaves_no_span(tracing, exporter):
+    asyncio.run(tracing.async_log_success_event({}, None, None, None))
+    assert exporter.get_finished_spans() == ()
+
+
+def test_litellms_real_logging_payload_becomes_a_span(tracing, exporter, monkeypatch):
+    """End to end through LiteLLM's logging (mock response, no network): the payload has what we read."""
+    monkeypatch.setattr(litellm, "callbacks", [tracing])
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+    async def call_and_wait():
+        await litellm.acompletion(
+            model=f"bedrock/{MODEL}",
+            messages=[{"role": "user", "content": "Say Paris"}],
+            mock_response="Paris",
+        )
+        deadline = time.monotonic() + 10
+        while not exporter.get_finished_spans() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # LiteLLM logs success in a task after the call returns
+
+    asyncio.run(call_and_wait())
+    span = only_span(exporter)
+    assert span.attributes["llm.model_name"] == MODEL
+    assert span.attributes["llm.token_count.completion"] > 0
+    assert span.attributes["llm.output_messages.0.message.content"] == "Paris"
+
+
+def test_the_configured_instance_is_made_once_on_first_use(monkeypatch):
+    made = []
+    monkeypatch.setattr(phoenix_tracing, "_instance", None)
+    monkeypatch.setattr(
+        PhoenixTracing, "from_environment", classmethod(lambda cls: made.append(1) or "tracing")
+    )
+    assert phoenix_tracing.phoenix_tracing == "tracing"
+    assert phoenix_tracing.phoenix_tracing == "tracing"
+    assert made == [1]
+
+
+def test_the_module_offers_no_other_lazy_names():
+    with pytest.raises(AttributeError, match="no attribute 'tracer_for_everyone'"):
+        phoenix_tracing.tracer_for_everyone  # noqa: B018
+
+
+class Collector(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector that only records what reached it."""
+
+    received: ClassVar[list[tuple[str, str | None, int]]] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Collector.received.append((self.path, self.headers.get("authorization"), len(body)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def collector():
+    Collector.received = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("path", ["", "/v1/traces"])
+def test_spans_reach_the_collector_endpoint_over_http_with_the_phoenix_key(collector, path, monkeypatch):
+    monkeypatch.setenv("PHOENIX_COLLECTOR_ENDPOINT", collector + path)
+    monkeypatch.setenv("PHOENIX_PROJECT_NAME", "llm-gateway-test")
+    monkeypatch.setenv("PHOENIX_API_KEY", "phoenix-test-key")
+    tracing = PhoenixTracing.from_environment()
+    tracing.record(payload())
+    assert tracing.tracer_provider.force_flush()
+    tracing.tracer_provider.shutdown()
+    [(received_path, authorization, size)] = Collector.received
+    assert received_path == "/v1/traces"
+    assert authorization == "Bearer phoenix-test-key"
+    assert size > 0
