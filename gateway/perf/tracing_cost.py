@@ -1,0 +1,215 @@
+"""What tracing one request to Phoenix costs: gateway/hooks' callback against LiteLLM's `arize_phoenix`.
+
+    python -m gateway.perf.tracing_cost [--requests 2000] [--rounds 3]
+
+The proxy benchmark prices tracing as a whole, within ±2 ms of noise on a
+shared machine; this tool times the two callbacks alone, in one process, on
+the same call: LiteLLM (offline, mock response) builds a real logging payload
+for a chat request through the proxy (caller metadata, proxy request, the
+guardrail's pre- and post-call entries), then each callback records it N
+times. Reported per request: CPU of the thread running the success handler
+(the event loop's, in the proxy), and what the export thread then does
+(spans, protobuf encoding CPU, bytes sent to Phoenix). Both export to an
+exporter that only encodes, so no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MODEL = "bedrock/amazon.nova-pro-v1:0"
+QUESTION = "Summarise our refund policy for a customer who bought a laptop 40 days ago."
+CALLBACK_LISTS = (
+    "callbacks",
+    "success_callback",
+    "_async_success_callback",
+    "failure_callback",
+    "_async_failure_callback",
+)
+ANSWER = "Refunds are accepted within 30 days; after that the warranty covers repairs, not refunds."
+
+
+@dataclass(frozen=True)
+class Cost:
+    label: str
+    request_ms: float  # CPU per request in the success handler (on the event loop)
+    spans: float  # spans exported per request
+    encode_ms: float  # CPU per request spent encoding spans for OTLP (export thread)
+    bytes: float  # OTLP payload per request
+
+
+class EncodingExporter:
+    """A span exporter that encodes like the OTLP exporter and counts, but sends nothing."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.spans = 0
+        self.cpu_s = 0.0
+        self.bytes = 0
+
+    def export(self, spans):
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        started = time.thread_time()
+        self.bytes += len(encode_spans(spans).SerializeToString())
+        self.cpu_s += time.thread_time() - started
+        self.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+
+def guardrail_run(mode: str, status: str, started: float) -> dict[str, Any]:
+    return {
+        "guardrail_name": "bedrock-guardrail",
+        "guardrail_provider": "bedrock",
+        "guardrail_mode": mode,
+        "guardrail_status": status,
+        "guardrail_response": {"action": "NONE", "outputs": [], "assessments": []},
+        "start_time": started,
+        "end_time": started + 0.004,
+        "duration": 0.004,
+    }
+
+
+def logged_call() -> tuple[dict, Any, Any, Any]:
+    """LiteLLM's success-callback arguments for one proxied chat call (offline, mock response)."""
+    import litellm
+    from litellm.integrations.custom_logger import CustomLogger
+
+    captured: list[tuple[dict, Any, Any, Any]] = []
+
+    class Capture(CustomLogger):
+        async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+            captured.append((kwargs, response_obj, start_time, end_time))
+
+    async def call() -> None:
+        await litellm.acompletion(
+            model=MODEL,
+            messages=[
+                {"role": "system", "content": "Answer briefly."},
+                {"role": "user", "content": QUESTION},
+            ],
+            mock_response=ANSWER,
+            metadata={"user_api_key_alias": "support-bot", "user_api_key_team_id": "team-support"},
+            proxy_server_request={"url": "/v1/chat/completions", "method": "POST", "headers": {}, "body": {}},
+            callbacks=[Capture()],
+        )
+        for _ in range(100):
+            if captured:
+                return
+            await asyncio.sleep(0.01)
+
+    try:
+        asyncio.run(call())
+    finally:
+        # LiteLLM registers per-call callbacks globally and skips a second one of the same class name.
+        for name in CALLBACK_LISTS:
+            registered = getattr(litellm, name, None)
+            if isinstance(registered, list):
+                registered[:] = [c for c in registered if not isinstance(c, Capture)]
+    if not captured:
+        raise RuntimeError("LiteLLM logged no success event for the mock call")
+    kwargs, response, start, end = captured[0]
+    payload = kwargs["standard_logging_object"]
+    payload["guardrail_information"] = [
+        guardrail_run("pre_call", "success", payload["startTime"]),
+        guardrail_run("post_call", "success", payload["endTime"] - 0.005),
+    ]
+    return kwargs, response, start, end
+
+
+def measure(
+    label: str, record: Callable[[], None], flush: Callable[[], Any], exporter, requests: int
+) -> Cost:
+    for _ in range(20):
+        record()  # warm-up: first-call imports and caches
+    flush()
+    exporter.reset()
+    started = time.thread_time()  # this thread only: the export thread is counted by the exporter
+    for _ in range(requests):
+        record()
+    request_s = time.thread_time() - started
+    flush()
+    return Cost(
+        label=label,
+        request_ms=request_s / requests * 1000,
+        spans=exporter.spans / requests,
+        encode_ms=exporter.cpu_s / requests * 1000,
+        bytes=exporter.bytes / requests,
+    )
+
+
+def measure_both(call: tuple[dict, Any, Any, Any], requests: int) -> list[Cost]:
+    from litellm.integrations.arize.arize_phoenix import ArizePhoenixLogger
+    from litellm.integrations.opentelemetry import OpenTelemetryConfig
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from gateway.hooks.phoenix_tracing import PhoenixTracing
+
+    kwargs, response, start, end = call
+    ours_exporter, stock_exporter = EncodingExporter(), EncodingExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(ours_exporter))
+    ours = PhoenixTracing(provider, record_messages=lambda: True)
+    stock = ArizePhoenixLogger(
+        config=OpenTelemetryConfig(exporter=stock_exporter), callback_name="arize_phoenix"
+    )
+    return [
+        measure(
+            "gateway/hooks", lambda: ours._trace(kwargs, None), provider.force_flush, ours_exporter, requests
+        ),
+        measure(
+            "litellm arize_phoenix",
+            lambda: stock._handle_success(kwargs, response, start, end),
+            stock.flush_tracer_providers,
+            stock_exporter,
+            requests,
+        ),
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.perf.tracing_cost", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="requests recorded per callback (default 2000)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, alternating the callbacks (default 3)")
+    args = parser.parse_args(argv)
+    if args.requests < 1 or args.rounds < 1:
+        parser.error("--requests and --rounds must be at least 1")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: LiteLLM's bundled prices
+    # Both batch processors hold every span of a round: a full queue would drop spans, not time them.
+    os.environ["OTEL_BSP_MAX_QUEUE_SIZE"] = str(args.requests * 8 + 1000)
+    call = logged_call()
+    print(f"Phoenix tracing per request, {args.requests} requests per callback and round (CPU, one process)")
+    print(f"{'round':>5}  {'callback':<22} {'request ms':>10} {'spans':>6} {'encode ms':>9} {'bytes':>7}")
+    for round_ in range(1, args.rounds + 1):
+        for cost in measure_both(call, args.requests):
+            print(
+                f"{round_:>5}  {cost.label:<22} {cost.request_ms:>10.3f} {cost.spans:>6.1f} "
+                f"{cost.encode_ms:>9.3f} {cost.bytes:>7.0f}"
+            )
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

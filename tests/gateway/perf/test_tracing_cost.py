@@ -1,0 +1,47 @@
+"""gateway/perf/tracing_cost.py: both Phoenix callbacks timed on one real LiteLLM logging payload."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.perf import tracing_cost
+
+
+@pytest.fixture(scope="module")
+def call():
+    return tracing_cost.logged_call()
+
+
+def test_the_payload_is_litellms_own_with_the_guardrails_two_runs(call):
+    kwargs, _, _, _ = call
+    payload = kwargs["standard_logging_object"]
+    assert payload["model"].endswith("amazon.nova-pro-v1:0")
+    assert payload["completion_tokens"] > 0
+    assert [run["guardrail_mode"] for run in payload["guardrail_information"]] == ["pre_call", "post_call"]
+
+
+def test_both_callbacks_export_every_span_they_record(call, monkeypatch):
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "1000")
+    ours, stock = tracing_cost.measure_both(call, requests=5)
+    assert (ours.label, stock.label) == ("gateway/hooks", "litellm arize_phoenix")
+    assert ours.spans == 3.0  # the call and its two guardrail runs
+    assert stock.spans >= 2.0  # LiteLLM's: a proxy parent span, the call, its guardrail span
+    assert ours.bytes > 0 and stock.bytes > 0
+
+
+def test_the_tool_prints_one_row_per_callback_and_round(capsys):
+    assert tracing_cost.main(["--requests", "3", "--rounds", "2"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
+    assert [(row[0], row[1]) for row in rows] == [
+        ("1", "gateway/hooks"),
+        ("1", "litellm"),
+        ("2", "gateway/hooks"),
+        ("2", "litellm"),
+    ]
+
+
+@pytest.mark.parametrize("flag", ["--requests", "--rounds"])
+def test_a_count_below_one_is_refused(flag, capsys):
+    with pytest.raises(SystemExit):
+        tracing_cost.main([flag, "0"])
+    assert "at least 1" in capsys.readouterr().err
