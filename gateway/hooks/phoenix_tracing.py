@@ -66,6 +66,11 @@ def _model_name(payload: Mapping[str, Any]) -> str:
     return model.removeprefix(f"{provider}/") if provider else model
 
 
+def _plain(value: object) -> str:
+    """An enum's value (LiteLLM logs GuardrailEventHooks members), else the text."""
+    return str(getattr(value, "value", value) or "")
+
+
 def _ns(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1e9)
 
@@ -210,8 +215,8 @@ class PhoenixTracing(CustomLogger):
         return attributes
 
     def _guardrail_span(self, run: Mapping[str, Any], context: Context) -> None:
-        mode = run.get("guardrail_mode")
-        mode = ",".join(str(m) for m in mode) if isinstance(mode, list) else str(mode or "")
+        modes = run.get("guardrail_mode")
+        mode = ",".join(_plain(m) for m in modes) if isinstance(modes, list) else _plain(modes)
         status = str(run.get("guardrail_status") or "")
         attributes = {
             SpanAttributes.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.GUARDRAIL.value,

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import litellm
 import pytest
+from litellm.types.guardrails import GuardrailEventHooks
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -141,7 +142,7 @@ def test_message_logging_follows_litellms_turn_off_setting(exporter, monkeypatch
 def test_each_guardrail_run_is_a_child_span_of_the_call(tracing, exporter):
     guardrail = {"guardrail_name": "bedrock-guardrail", "guardrail_provider": "bedrock"}
     runs = [
-        {**guardrail, "guardrail_mode": "pre_call", "guardrail_status": "success",
+        {**guardrail, "guardrail_mode": GuardrailEventHooks.pre_call, "guardrail_status": "success",
          "start_time": 1_700_000_000.01, "end_time": 1_700_000_000.02},
         {**guardrail, "guardrail_mode": "post_call", "guardrail_status": "guardrail_intervened",
          "masked_entity_count": {"EMAIL": 1}, "start_time": 1_700_000_000.2, "end_time": 1_700_000_000.24},
@@ -152,6 +153,7 @@ def test_each_guardrail_run_is_a_child_span_of_the_call(tracing, exporter):
     pre, post = spans["guardrail bedrock-guardrail pre_call"], spans["guardrail bedrock-guardrail post_call"]
     assert pre.parent.span_id == post.parent.span_id == call.context.span_id
     assert pre.attributes["openinference.span.kind"] == "GUARDRAIL"
+    assert pre.attributes["guardrail.mode"] == "pre_call"  # LiteLLM logs the hook as an enum member
     assert post.attributes["guardrail.status"] == "guardrail_intervened"
     assert json.loads(post.attributes["guardrail.masked_entity_count"]) == {"EMAIL": 1}
     assert post.status.status_code is StatusCode.OK  # masking is the guardrail working, not an error
