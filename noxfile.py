@@ -196,6 +196,18 @@ def bench(session: nox.Session) -> None:
     py(session, "-m", "gateway.perf.bench", *session.posargs)
 
 
+@nox.session
+def costs(session: nox.Session) -> None:
+    """In-process prices of single parts, finer than the bench resolves: `-- tracing|routing [flags]`."""
+    tools = {"tracing": "gateway.perf.tracing_cost", "routing": "gateway.perf.routing_cost"}
+    chosen = session.posargs[:1] or list(tools)
+    if chosen[0] not in tools:
+        session.error(f"unknown part {chosen[0]!r}: choose from {', '.join(tools)} (or none for both)")
+    for name in chosen:
+        session.log(f"costs: {name} ({tools[name]})")
+        py(session, "-m", tools[name], *session.posargs[1:])
+
+
 # ---------------------------------------------------------------- delivery
 @nox.session
 def plan(session: nox.Session) -> None:

@@ -1,6 +1,6 @@
 """What tracing one request to Phoenix costs: gateway/hooks' callback against LiteLLM's `arize_phoenix`.
 
-    python -m gateway.perf.tracing_cost [--requests 2000] [--rounds 3]
+    python -m gateway.perf.tracing_cost [--requests 2000] [--calls 400] [--rounds 3]
 
 The proxy benchmark prices tracing as a whole, within ±2 ms of noise on a
 shared machine; this tool times the two callbacks alone, in one process, on
@@ -10,7 +10,9 @@ guardrail's pre- and post-call entries), then each callback records it N
 times. Reported per request: CPU of the thread running the success handler
 (the event loop's, in the proxy), and what the export thread then does
 (spans, protobuf encoding CPU, bytes sent to Phoenix). Both export to an
-exporter that only encodes, so no network.
+exporter that only encodes, so no network. A second table runs mock chat calls
+through LiteLLM with no callback, then each one, and reports the whole
+process's CPU per call: the callback's full price, dispatch and GC included.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -154,7 +158,8 @@ def measure(
     )
 
 
-def measure_both(call: tuple[dict, Any, Any, Any], requests: int) -> list[Cost]:
+def tracers() -> tuple[Any, EncodingExporter, Any, EncodingExporter]:
+    """Both callbacks, each with its own encoding exporter: (ours, its exporter, LiteLLM's, its exporter)."""
     from litellm.integrations.arize.arize_phoenix import ArizePhoenixLogger
     from litellm.integrations.opentelemetry import OpenTelemetryConfig
     from opentelemetry.sdk.trace import TracerProvider
@@ -162,7 +167,6 @@ def measure_both(call: tuple[dict, Any, Any, Any], requests: int) -> list[Cost]:
 
     from gateway.hooks.phoenix_tracing import PhoenixTracing
 
-    kwargs, response, start, end = call
     ours_exporter, stock_exporter = EncodingExporter(), EncodingExporter()
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(ours_exporter))
@@ -170,9 +174,19 @@ def measure_both(call: tuple[dict, Any, Any, Any], requests: int) -> list[Cost]:
     stock = ArizePhoenixLogger(
         config=OpenTelemetryConfig(exporter=stock_exporter), callback_name="arize_phoenix"
     )
+    return ours, ours_exporter, stock, stock_exporter
+
+
+def measure_both(call: tuple[dict, Any, Any, Any], requests: int) -> list[Cost]:
+    kwargs, response, start, end = call
+    ours, ours_exporter, stock, stock_exporter = tracers()
     return [
         measure(
-            "gateway/hooks", lambda: ours._trace(kwargs, None), provider.force_flush, ours_exporter, requests
+            "gateway/hooks",
+            lambda: ours._trace(kwargs, None),
+            ours.tracer_provider.force_flush,
+            ours_exporter,
+            requests,
         ),
         measure(
             "litellm arize_phoenix",
@@ -184,6 +198,44 @@ def measure_both(call: tuple[dict, Any, Any, Any], requests: int) -> list[Cost]:
     ]
 
 
+def through_litellm(callback: Any | None, calls: int) -> float:
+    """Process CPU ms per mock chat call with only `callback` registered (None: no callback).
+
+    Whole-process CPU (every thread: LiteLLM's logging tasks, the export thread), so it
+    includes what the in-process figures leave out: dispatch, payload building, GC.
+    """
+    import litellm
+
+    saved = {name: list(getattr(litellm, name)) for name in CALLBACK_LISTS}
+
+    async def run(n: int) -> None:
+        for i in range(n):
+            await litellm.acompletion(
+                model=MODEL,
+                messages=[{"role": "user", "content": f"{QUESTION} ({i})"}],
+                mock_response=ANSWER,
+                metadata={"user_api_key_alias": "support-bot"},
+            )
+        await asyncio.sleep(0.2)  # let the last success handlers finish inside the measurement
+
+    try:
+        for name in CALLBACK_LISTS:
+            getattr(litellm, name)[:] = []
+        litellm.callbacks = [callback] if callback is not None else []
+        asyncio.run(run(20))  # warm-up
+        started = _process_cpu_s()
+        asyncio.run(run(calls))
+        return (_process_cpu_s() - started) / calls * 1000
+    finally:
+        for name, registered in saved.items():
+            getattr(litellm, name)[:] = registered
+
+
+def _process_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gateway.perf.tracing_cost", description=__doc__.splitlines()[0]
@@ -191,15 +243,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--requests", type=int, default=2000, help="requests recorded per callback (default 2000)"
     )
+    parser.add_argument(
+        "--calls", type=int, default=400, help="mock LiteLLM calls per callback, second table (default 400)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds, alternating the callbacks (default 3)")
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.rounds < 1:
-        parser.error("--requests and --rounds must be at least 1")
+    if args.requests < 1 or args.rounds < 1 or args.calls < 1:
+        parser.error("--requests, --calls and --rounds must be at least 1")
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: LiteLLM's bundled prices
-    # Both batch processors hold every span of a round: a full queue would drop spans, not time them.
-    os.environ["OTEL_BSP_MAX_QUEUE_SIZE"] = str(args.requests * 8 + 1000)
+    # The batch processors hold every span of a round: a full queue would drop spans, not time them.
+    os.environ["OTEL_BSP_MAX_QUEUE_SIZE"] = str(max(args.requests, args.calls) * 8 + 1000)
     call = logged_call()
-    print(f"Phoenix tracing per request, {args.requests} requests per callback and round (CPU, one process)")
+    print(f"[1/2] the callbacks alone, {args.requests} requests per callback and round (CPU, one process)")
     print(f"{'round':>5}  {'callback':<22} {'request ms':>10} {'spans':>6} {'encode ms':>9} {'bytes':>7}")
     for round_ in range(1, args.rounds + 1):
         for cost in measure_both(call, args.requests):
@@ -208,6 +263,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{cost.encode_ms:>9.3f} {cost.bytes:>7.0f}"
             )
         sys.stdout.flush()
+    print(f"[2/2] through LiteLLM's logging, {args.calls} mock calls each (process CPU ms per call)")
+    print(f"{'round':>5}  {'no callback':>12} {'gateway/hooks':>16} {'litellm arize_phoenix':>22}")
+    labels = ("none", "ours", "stock")
+    added: dict[str, list[float]] = {"ours": [], "stock": []}
+    for round_ in range(1, args.rounds + 1):
+        ours, _, stock, _ = tracers()
+        callbacks = {"none": None, "ours": ours, "stock": stock}
+        turn = (round_ - 1) % len(labels)
+        order = labels[turn:] + labels[:turn]  # rotated: LiteLLM's own cost drifts upward over a run
+        ms = {label: through_litellm(callbacks[label], args.calls) for label in order}
+        for label in added:
+            added[label].append(ms[label] - ms["none"])
+        print(
+            f"{round_:>5}  {ms['none']:>12.2f} {ms['ours']:>8.2f} ({ms['ours'] - ms['none']:+.2f}) "
+            f"{ms['stock']:>14.2f} ({ms['stock'] - ms['none']:+.2f})"
+        )
+        sys.stdout.flush()
+    print(
+        f"median added per call: gateway/hooks {statistics.median(added['ours']):+.2f} ms, "
+        f"litellm arize_phoenix {statistics.median(added['stock']):+.2f} ms"
+    )
     return 0
 
 

@@ -29,18 +29,28 @@ def test_both_callbacks_export_every_span_they_record(call, monkeypatch):
     assert ours.bytes > 0 and stock.bytes > 0
 
 
-def test_the_tool_prints_one_row_per_callback_and_round(capsys):
-    assert tracing_cost.main(["--requests", "3", "--rounds", "2"]) == 0
-    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
+def test_the_tool_prints_both_tables_one_row_per_round_and_the_medians(capsys):
+    assert tracing_cost.main(["--requests", "3", "--calls", "2", "--rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    first, second = out.split("[2/2]")
+    rows = [line.split() for line in first.splitlines() if line.strip()[:1].isdigit()]
     assert [(row[0], row[1]) for row in rows] == [
-        ("1", "gateway/hooks"),
-        ("1", "litellm"),
-        ("2", "gateway/hooks"),
-        ("2", "litellm"),
-    ]
+        ("1", "gateway/hooks"), ("1", "litellm"), ("2", "gateway/hooks"), ("2", "litellm"),
+    ]  # fmt: skip
+    assert [line.split()[0] for line in second.splitlines() if line.strip()[:1].isdigit()] == ["1", "2"]
+    assert "median added per call: gateway/hooks" in second
 
 
-@pytest.mark.parametrize("flag", ["--requests", "--rounds"])
+def test_timing_through_litellm_leaves_its_callback_lists_as_they_were():
+    import litellm
+
+    before = {name: list(getattr(litellm, name)) for name in tracing_cost.CALLBACK_LISTS}
+    ours, _, _, _ = tracing_cost.tracers()
+    assert tracing_cost.through_litellm(ours, calls=2) > 0
+    assert {name: list(getattr(litellm, name)) for name in tracing_cost.CALLBACK_LISTS} == before
+
+
+@pytest.mark.parametrize("flag", ["--requests", "--calls", "--rounds"])
 def test_a_count_below_one_is_refused(flag, capsys):
     with pytest.raises(SystemExit):
         tracing_cost.main([flag, "0"])
