@@ -1,9 +1,9 @@
 """Phoenix tracing: one OpenInference span per model call, built from LiteLLM's logging payload.
 
 Wired in gateway/config.yaml as `callbacks: ["gateway.hooks.phoenix_tracing.phoenix_tracing"]`.
-The tracer provider comes from arize-phoenix-otel's `register` (batched OTLP export
-on its own thread), which reads PHOENIX_COLLECTOR_ENDPOINT, PHOENIX_PROJECT_NAME
-and PHOENIX_API_KEY like LiteLLM's `arize_phoenix` callback did.
+Spans go out through arize-phoenix-otel's BatchSpanProcessor (batched OTLP export on
+its own thread) to PHOENIX_COLLECTOR_ENDPOINT, in the PHOENIX_PROJECT_NAME project,
+with PHOENIX_API_KEY as a bearer token, as with LiteLLM's `arize_phoenix` callback.
 
 Why not that callback: per request it builds the full attribute set twice (a
 proxy parent span and the request span, messages serialized for each), then
@@ -26,6 +26,7 @@ from typing import Any
 
 import litellm
 from litellm.integrations.custom_logger import CustomLogger
+from openinference.semconv.resource import ResourceAttributes
 from openinference.semconv.trace import (
     MessageAttributes,
     OpenInferenceMimeTypeValues,
@@ -33,7 +34,8 @@ from openinference.semconv.trace import (
     SpanAttributes,
 )
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -67,6 +69,19 @@ def _model_name(payload: Mapping[str, Any]) -> str:
     return model.removeprefix(f"{provider}/") if provider else model
 
 
+def tracer_provider(processor: SpanProcessor, project_name: str) -> TracerProvider:
+    """The OpenTelemetry SDK's provider, with Phoenix's project attribute and `processor`.
+
+    Not phoenix.otel's own provider: its OpenInference tracer re-applies every attribute
+    through a masking wrapper and draws each trace and span id from the OS (`secrets`),
+    together about 1 ms per request in the proxy (py-spy); these spans are built here,
+    and prompts are left out by this callback itself when message logging is off.
+    """
+    provider = TracerProvider(resource=Resource.create({ResourceAttributes.PROJECT_NAME: project_name}))
+    provider.add_span_processor(processor)
+    return provider
+
+
 def _plain(value: object) -> str:
     """An enum's value (LiteLLM logs GuardrailEventHooks members), else the text."""
     return str(getattr(value, "value", value) or "")
@@ -91,26 +106,23 @@ class PhoenixTracing(CustomLogger):
 
     @classmethod
     def from_environment(cls) -> PhoenixTracing:
-        """A provider exporting in batches (arize-phoenix-otel) to the Phoenix the environment names.
+        """Tracing to the Phoenix the environment names, exported in batches by arize-phoenix-otel.
 
         The endpoint and protocol are read the way LiteLLM's `arize_phoenix` callback read them
         (its own function), so PHOENIX_COLLECTOR_ENDPOINT means what it meant before: left to
-        itself, `register` would send an HTTP collector URL without a path to the gRPC port.
+        itself, phoenix.otel would send an HTTP collector URL without a path to the gRPC port.
         """
         from litellm.integrations.arize.arize_phoenix import ArizePhoenixLogger
-        from phoenix.otel import register
+        from phoenix.otel import BatchSpanProcessor
 
         target = ArizePhoenixLogger.get_arize_phoenix_config()
-        provider = register(
+        api_key = os.environ.get("PHOENIX_API_KEY")
+        processor = BatchSpanProcessor(
             endpoint=target.endpoint,
             protocol="grpc" if target.protocol == "otlp_grpc" else "http/protobuf",
-            project_name=target.project_name,
-            api_key=os.environ.get("PHOENIX_API_KEY") or None,
-            batch=True,
-            set_global_tracer_provider=False,
-            verbose=False,
+            headers={"authorization": f"Bearer {api_key}"} if api_key else None,
         )
-        return cls(provider)
+        return cls(tracer_provider(processor, target.project_name))
 
     async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
         self._trace(kwargs, error=None)

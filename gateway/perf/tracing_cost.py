@@ -162,14 +162,13 @@ def tracers() -> tuple[Any, EncodingExporter, Any, EncodingExporter]:
     """Both callbacks, each with its own encoding exporter: (ours, its exporter, LiteLLM's, its exporter)."""
     from litellm.integrations.arize.arize_phoenix import ArizePhoenixLogger
     from litellm.integrations.opentelemetry import OpenTelemetryConfig
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from gateway.hooks.phoenix_tracing import PhoenixTracing
+    from gateway.hooks.phoenix_tracing import PhoenixTracing, tracer_provider
 
     ours_exporter, stock_exporter = EncodingExporter(), EncodingExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(ours_exporter))
+    # The gateway's own provider (as from_environment builds it), only the exporter differs.
+    provider = tracer_provider(BatchSpanProcessor(ours_exporter), "tracing-cost")
     ours = PhoenixTracing(provider, record_messages=lambda: True)
     stock = ArizePhoenixLogger(
         config=OpenTelemetryConfig(exporter=stock_exporter), callback_name="arize_phoenix"

@@ -12,6 +12,7 @@ from typing import ClassVar
 import litellm
 import pytest
 from litellm.types.guardrails import GuardrailEventHooks
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -260,11 +261,11 @@ def test_the_module_offers_no_other_lazy_names():
 class Collector(http.server.BaseHTTPRequestHandler):
     """An OTLP/HTTP collector that only records what reached it."""
 
-    received: ClassVar[list[tuple[str, str | None, int]]] = []
+    received: ClassVar[list[tuple[str, str | None, bytes]]] = []
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        Collector.received.append((self.path, self.headers.get("authorization"), len(body)))
+        Collector.received.append((self.path, self.headers.get("authorization"), body))
         self.send_response(200)
         self.end_headers()
 
@@ -291,7 +292,11 @@ def test_spans_reach_the_collector_endpoint_over_http_with_the_phoenix_key(colle
     tracing.record(payload())
     assert tracing.tracer_provider.force_flush()
     tracing.tracer_provider.shutdown()
-    [(received_path, authorization, size)] = Collector.received
+    [(received_path, authorization, body)] = Collector.received
     assert received_path == "/v1/traces"
     assert authorization == "Bearer phoenix-test-key"
-    assert size > 0
+    [resource_spans] = ExportTraceServiceRequest.FromString(body).resource_spans
+    resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+    assert resource["openinference.project.name"] == "llm-gateway-test"
+    [span] = resource_spans.scope_spans[0].spans
+    assert span.name == "acompletion nova-pro"
