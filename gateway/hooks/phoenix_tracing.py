@@ -1,4 +1,4 @@
-"""Phoenix tracing: one OpenInference span per model call, built from LiteLLM's logging payload.
+"""Phoenix tracing: OpenInference spans per request, built from LiteLLM's logging payload.
 
 Wired in gateway/config.yaml as `callbacks: ["gateway.hooks.phoenix_tracing.phoenix_tracing"]`.
 Spans go out through arize-phoenix-otel's BatchSpanProcessor (batched OTLP export on
@@ -11,8 +11,9 @@ metric attributes although no metric is exported: about 1.5 ms of CPU per
 request with its export, against about 0.45 ms for this one, and 6.3 KB sent
 to Phoenix against 2 KB (`python -m gateway.perf.tracing_cost`). This callback reads
 `standard_logging_object`, which LiteLLM builds for every request anyway, and
-starts each span with its attributes in one call: one span per call (LLM or
-EMBEDDING), one child span per guardrail run, the caller's `traceparent`
+starts each span with its attributes in one call: per request a CHAIN span
+covering what the caller waited, with the model call (LLM or EMBEDDING) and
+one GUARDRAIL span per guardrail run as children; the caller's `traceparent`
 honoured. Prompts and answers stay out when `turn_off_message_logging` is on.
 """
 
@@ -143,43 +144,52 @@ class PhoenixTracing(CustomLogger):
     def record(
         self, payload: Mapping[str, Any], *, parent: Context | None = None, error: BaseException | None = None
     ):
-        """Start and end the call's span and its guardrail spans; returns the call's span."""
-        failed = error is not None or payload.get("status") == "failure"
-        span = self.tracer.start_span(
-            name=f"{payload.get('call_type') or 'call'} {payload.get('model_group') or payload.get('model')}",
-            context=parent,
-            kind=SpanKind.INTERNAL,
-            attributes=self.call_attributes(payload),
-            start_time=_ns(payload.get("startTime")),
-        )
-        if failed:
-            message = str(payload.get("error_str") or error or "failed")[:MAX_ERROR_CHARS]
-            span.set_status(Status(StatusCode.ERROR, message))
-            if error is not None:
-                span.record_exception(error)
-        else:
-            span.set_status(Status(StatusCode.OK))
-        context = set_span_in_context(span)
-        for run in payload.get("guardrail_information") or ():
-            self._guardrail_span(run, context)
-        span.end(end_time=_ns(payload.get("endTime")))
-        return span
+        """The request's span, with the model call and each guardrail run as children; returns it.
 
-    def call_attributes(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """OpenInference attributes of one call: model, tokens, cost, caller, and (unless off) messages."""
-        embedding = payload.get("call_type") in EMBEDDING_CALLS
-        kind = OpenInferenceSpanKindValues.EMBEDDING if embedding else OpenInferenceSpanKindValues.LLM
+        The request span runs from the first guardrail check to the last, so Phoenix's latency
+        for a trace is what the caller waited, and its children break it down by phase.
+        """
+        failed = error is not None or payload.get("status") == "failure"
+        status = (
+            Status(StatusCode.ERROR, str(payload.get("error_str") or error or "failed")[:MAX_ERROR_CHARS])
+            if failed
+            else Status(StatusCode.OK)
+        )
+        runs = [run for run in payload.get("guardrail_information") or () if isinstance(run, Mapping)]
+        call_start, call_end = _ns(payload.get("startTime")), _ns(payload.get("endTime"))
+        starts = [t for t in (call_start, *(_ns(run.get("start_time")) for run in runs)) if t is not None]
+        ends = [t for t in (call_end, *(_ns(run.get("end_time")) for run in runs)) if t is not None]
+        shared = self.shared_attributes(payload)
+        alias = payload.get("model_group") or payload.get("model")
+        request = self.tracer.start_span(
+            name=f"request {alias}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={**shared, **self.request_attributes(payload)},
+            start_time=min(starts, default=None),
+        )
+        request.set_status(status)
+        if error is not None:
+            request.record_exception(error)
+        inside = set_span_in_context(request)
+        call = self.tracer.start_span(
+            name=f"{payload.get('call_type') or 'call'} {alias}",
+            context=inside,
+            attributes={**shared, **self.call_attributes(payload)},
+            start_time=call_start,
+        )
+        call.set_status(status)
+        call.end(end_time=call_end)
+        for run in runs:
+            self._guardrail_span(run, inside)
+        request.end(end_time=max(ends, default=None))
+        return request
+
+    def shared_attributes(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """What both the request and the call span carry: alias, caller, tags (never the key or its hash)."""
         metadata = payload.get("metadata") or {}
         caller = {field: metadata.get(field) for field in CALLER_FIELDS if metadata.get(field)}
         attributes: dict[str, Any] = {
-            SpanAttributes.OPENINFERENCE_SPAN_KIND: kind.value,
-            SpanAttributes.LLM_PROVIDER: PROVIDER,
-            SpanAttributes.LLM_MODEL_NAME: _model_name(payload),
-            SpanAttributes.LLM_TOKEN_COUNT_PROMPT: payload.get("prompt_tokens") or 0,
-            SpanAttributes.LLM_TOKEN_COUNT_COMPLETION: payload.get("completion_tokens") or 0,
-            SpanAttributes.LLM_TOKEN_COUNT_TOTAL: payload.get("total_tokens") or 0,
-            SpanAttributes.LLM_COST_TOTAL: float(payload.get("response_cost") or 0.0),
-            SpanAttributes.LLM_INVOCATION_PARAMETERS: _dumps(payload.get("model_parameters") or {}),
             SpanAttributes.METADATA: _dumps(
                 {
                     "model_alias": payload.get("model_group"),
@@ -193,14 +203,54 @@ class PhoenixTracing(CustomLogger):
             "gateway.model_alias": payload.get("model_group") or "",
             "gateway.cache_hit": bool(payload.get("cache_hit")),
         }
-        if embedding:
-            attributes[SpanAttributes.EMBEDDING_MODEL_NAME] = _model_name(payload)
         user = payload.get("end_user") or metadata.get("user_api_key_user_id")
         if user:
             attributes[SpanAttributes.USER_ID] = str(user)
         tags = [str(tag) for tag in payload.get("request_tags") or ()]
         if tags:
             attributes[SpanAttributes.TAG_TAGS] = tags
+        return attributes
+
+    def request_attributes(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The request span: a CHAIN whose input and output are the question and the answer as text."""
+        attributes: dict[str, Any] = {
+            SpanAttributes.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.CHAIN.value
+        }
+        if not self.record_messages():
+            return attributes
+        messages = payload.get("messages")
+        if isinstance(messages, Sequence) and not isinstance(messages, str) and messages:
+            last = messages[-1]
+            question = last.get("content") if isinstance(last, Mapping) else last
+            attributes[SpanAttributes.INPUT_VALUE] = (
+                question if isinstance(question, str) else _dumps(question)
+            )
+        elif isinstance(messages, str):
+            attributes[SpanAttributes.INPUT_VALUE] = messages
+        response = payload.get("response")
+        choices = response.get("choices") if isinstance(response, Mapping) else None
+        if choices:
+            answer = (choices[0].get("message") or {}).get("content")
+            if isinstance(answer, str):
+                attributes[SpanAttributes.OUTPUT_VALUE] = answer
+        return attributes
+
+    def call_attributes(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """OpenInference attributes of the model call: model, tokens, cost and (unless off) messages."""
+        embedding = payload.get("call_type") in EMBEDDING_CALLS
+        kind = OpenInferenceSpanKindValues.EMBEDDING if embedding else OpenInferenceSpanKindValues.LLM
+        attributes: dict[str, Any] = {
+            SpanAttributes.OPENINFERENCE_SPAN_KIND: kind.value,
+            SpanAttributes.LLM_PROVIDER: PROVIDER,
+            SpanAttributes.LLM_MODEL_NAME: _model_name(payload),
+            SpanAttributes.LLM_TOKEN_COUNT_PROMPT: payload.get("prompt_tokens") or 0,
+            SpanAttributes.LLM_TOKEN_COUNT_COMPLETION: payload.get("completion_tokens") or 0,
+            SpanAttributes.LLM_TOKEN_COUNT_TOTAL: payload.get("total_tokens") or 0,
+            SpanAttributes.LLM_COST_TOTAL: float(payload.get("response_cost") or 0.0),
+            SpanAttributes.LLM_INVOCATION_PARAMETERS: _dumps(payload.get("model_parameters") or {}),
+        }
+        if embedding:
+            attributes[SpanAttributes.EMBEDDING_MODEL_NAME] = _model_name(payload)
         if self.record_messages():
             attributes.update(self.message_attributes(payload))
         return attributes

@@ -71,48 +71,70 @@ def payload(**overrides) -> dict:
     return {**base, **overrides}
 
 
-def only_span(exporter: InMemorySpanExporter):
-    [span] = exporter.get_finished_spans()
-    return span
+def spans(exporter: InMemorySpanExporter) -> dict:
+    return {span.name: span for span in exporter.get_finished_spans()}
 
 
-def test_a_call_becomes_one_llm_span_with_model_tokens_and_cost(tracing, exporter):
+def call_span(exporter: InMemorySpanExporter, name: str = "acompletion nova-pro"):
+    return spans(exporter)[name]
+
+
+def test_a_request_is_a_chain_span_with_the_model_call_as_its_llm_child(tracing, exporter):
     tracing.record(payload())
-    span = only_span(exporter)
-    assert span.name == "acompletion nova-pro"
-    assert span.attributes["openinference.span.kind"] == "LLM"
-    assert span.attributes["llm.model_name"] == MODEL
-    assert span.attributes["llm.provider"] == "aws"
-    assert (span.attributes["llm.token_count.prompt"], span.attributes["llm.token_count.completion"]) == (
-        12,
-        3,
-    )
-    assert span.attributes["llm.token_count.total"] == 15
-    assert span.attributes["llm.cost.total"] == pytest.approx(0.00042)
-    assert span.status.status_code is StatusCode.OK
+    assert set(spans(exporter)) == {"request nova-pro", "acompletion nova-pro"}
+    request, call = spans(exporter)["request nova-pro"], call_span(exporter)
+    assert request.attributes["openinference.span.kind"] == "CHAIN"
+    assert request.parent is None
+    assert call.parent.span_id == request.context.span_id
+    assert call.attributes["openinference.span.kind"] == "LLM"
+    assert request.status.status_code is call.status.status_code is StatusCode.OK
 
 
-def test_the_span_lasts_as_long_as_the_call(tracing, exporter):
+def test_the_model_call_span_carries_model_tokens_and_cost(tracing, exporter):
     tracing.record(payload())
-    span = only_span(exporter)
-    assert span.start_time == 1_700_000_000 * 10**9
-    assert span.end_time - span.start_time == pytest.approx(250_000_000, abs=1_000)  # float seconds in
+    attributes = call_span(exporter).attributes
+    assert attributes["llm.model_name"] == MODEL
+    assert attributes["llm.provider"] == "aws"
+    assert attributes["llm.token_count.prompt"] == 12
+    assert attributes["llm.token_count.completion"] == 3
+    assert attributes["llm.token_count.total"] == 15
+    assert attributes["llm.cost.total"] == pytest.approx(0.00042)
 
 
-def test_the_span_names_the_caller_but_never_the_key_or_its_hash(tracing, exporter):
+def test_the_model_call_span_lasts_as_long_as_the_call(tracing, exporter):
     tracing.record(payload())
-    span = only_span(exporter)
-    metadata = json.loads(span.attributes["metadata"])
-    assert metadata["user_api_key_alias"] == "checkout-service"
-    assert metadata["user_api_key_team_id"] == "team-a"
-    assert metadata["model_alias"] == "nova-pro"
-    assert "88dc28d0" not in json.dumps(dict(span.attributes))
-    assert list(span.attributes["tag.tags"]) == ["team-a"]
+    call = call_span(exporter)
+    assert call.start_time == 1_700_000_000 * 10**9
+    assert call.end_time - call.start_time == pytest.approx(250_000_000, abs=1_000)  # float seconds in
+
+
+def test_the_request_span_lasts_from_the_first_guardrail_check_to_the_last(tracing, exporter):
+    runs = [
+        {"guardrail_name": "g", "guardrail_mode": "pre_call", "guardrail_status": "success",
+         "start_time": 1_699_999_999.9, "end_time": 1_699_999_999.95},
+        {"guardrail_name": "g", "guardrail_mode": "post_call", "guardrail_status": "success",
+         "start_time": 1_700_000_000.26, "end_time": 1_700_000_000.3},
+    ]  # fmt: skip
+    tracing.record(payload(guardrail_information=runs))
+    request = spans(exporter)["request nova-pro"]
+    assert request.start_time == pytest.approx(1_699_999_999.9e9, abs=1_000)
+    assert request.end_time == pytest.approx(1_700_000_000.3e9, abs=1_000)
+
+
+def test_both_spans_name_the_caller_but_never_the_key_or_its_hash(tracing, exporter):
+    tracing.record(payload())
+    for span in exporter.get_finished_spans():
+        metadata = json.loads(span.attributes["metadata"])
+        assert metadata["user_api_key_alias"] == "checkout-service"
+        assert metadata["user_api_key_team_id"] == "team-a"
+        assert metadata["model_alias"] == "nova-pro"
+        assert "88dc28d0" not in json.dumps(dict(span.attributes))
+        assert list(span.attributes["tag.tags"]) == ["team-a"]
 
 
 def test_prompt_and_answer_are_recorded_as_openinference_messages(tracing, exporter):
     tracing.record(payload())
-    attributes = only_span(exporter).attributes
+    attributes = call_span(exporter).attributes
     assert attributes["llm.input_messages.0.message.role"] == "user"
     assert attributes["llm.input_messages.0.message.content"] == "What is the capital of France?"
     assert attributes["llm.output_messages.0.message.content"] == "Paris"
@@ -121,14 +143,21 @@ def test_prompt_and_answer_are_recorded_as_openinference_messages(tracing, expor
     assert attributes["output.value"] == "Paris"
 
 
+def test_the_request_span_shows_the_question_and_the_answer_as_text(tracing, exporter):
+    tracing.record(payload())
+    attributes = spans(exporter)["request nova-pro"].attributes
+    assert attributes["input.value"] == "What is the capital of France?"
+    assert attributes["output.value"] == "Paris"
+
+
 def test_with_message_logging_off_no_prompt_or_answer_reaches_the_trace(exporter):
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     PhoenixTracing(provider, record_messages=lambda: False).record(payload())
-    attributes = only_span(exporter).attributes
-    assert "France" not in json.dumps(dict(attributes))
-    assert "Paris" not in json.dumps(dict(attributes))
-    assert attributes["llm.token_count.prompt"] == 12
+    for span in exporter.get_finished_spans():
+        assert "France" not in json.dumps(dict(span.attributes))
+        assert "Paris" not in json.dumps(dict(span.attributes))
+    assert call_span(exporter).attributes["llm.token_count.prompt"] == 12
 
 
 def test_message_logging_follows_litellms_turn_off_setting(exporter, monkeypatch):
@@ -137,10 +166,10 @@ def test_message_logging_follows_litellms_turn_off_setting(exporter, monkeypatch
     tracing = PhoenixTracing(provider)
     monkeypatch.setattr(litellm, "turn_off_message_logging", True)
     tracing.record(payload())
-    assert "input.value" not in only_span(exporter).attributes
+    assert all("input.value" not in span.attributes for span in exporter.get_finished_spans())
 
 
-def test_each_guardrail_run_is_a_child_span_of_the_call(tracing, exporter):
+def test_each_guardrail_run_is_a_child_span_of_the_request(tracing, exporter):
     guardrail = {"guardrail_name": "bedrock-guardrail", "guardrail_provider": "bedrock"}
     runs = [
         {**guardrail, "guardrail_mode": GuardrailEventHooks.pre_call, "guardrail_status": "success",
@@ -149,10 +178,13 @@ def test_each_guardrail_run_is_a_child_span_of_the_call(tracing, exporter):
          "masked_entity_count": {"EMAIL": 1}, "start_time": 1_700_000_000.2, "end_time": 1_700_000_000.24},
     ]  # fmt: skip
     tracing.record(payload(guardrail_information=runs))
-    spans = {span.name: span for span in exporter.get_finished_spans()}
-    call = spans["acompletion nova-pro"]
-    pre, post = spans["guardrail bedrock-guardrail pre_call"], spans["guardrail bedrock-guardrail post_call"]
-    assert pre.parent.span_id == post.parent.span_id == call.context.span_id
+    by_name = spans(exporter)
+    request = by_name["request nova-pro"]
+    pre, post = (
+        by_name["guardrail bedrock-guardrail pre_call"],
+        by_name["guardrail bedrock-guardrail post_call"],
+    )
+    assert pre.parent.span_id == post.parent.span_id == request.context.span_id
     assert pre.attributes["openinference.span.kind"] == "GUARDRAIL"
     assert pre.attributes["guardrail.mode"] == "pre_call"  # LiteLLM logs the hook as an enum member
     assert post.attributes["guardrail.status"] == "guardrail_intervened"
@@ -164,19 +196,18 @@ def test_a_guardrail_that_did_not_answer_is_an_error_span(tracing, exporter):
     run = {"guardrail_name": "bedrock-guardrail", "guardrail_mode": "pre_call",
            "guardrail_status": "guardrail_failed_to_respond", "start_time": 1.0, "end_time": 2.0}  # fmt: skip
     tracing.record(payload(guardrail_information=[run], status="failure", error_str="guardrail unreachable"))
-    spans = {span.name: span for span in exporter.get_finished_spans()}
-    assert spans["guardrail bedrock-guardrail pre_call"].status.status_code is StatusCode.ERROR
+    assert spans(exporter)["guardrail bedrock-guardrail pre_call"].status.status_code is StatusCode.ERROR
 
 
-def test_a_failed_call_is_an_error_span_with_its_exception(tracing, exporter):
+def test_a_failed_request_is_an_error_trace_with_its_exception(tracing, exporter):
     error = litellm.exceptions.RateLimitError("throttled", llm_provider="bedrock", model=MODEL)
     tracing.record(
         payload(status="failure", error_str="litellm.RateLimitError: throttled", response=None), error=error
     )
-    span = only_span(exporter)
-    assert span.status.status_code is StatusCode.ERROR
-    assert "throttled" in span.status.description
-    [event] = span.events
+    request, call = spans(exporter)["request nova-pro"], call_span(exporter)
+    assert request.status.status_code is call.status.status_code is StatusCode.ERROR
+    assert "throttled" in request.status.description
+    [event] = request.events
     assert event.name == "exception"
     assert event.attributes["exception.type"].endswith("RateLimitError")
 
@@ -186,26 +217,27 @@ def test_an_embedding_call_is_an_embedding_span_without_vectors(tracing, exporte
     tracing.record(
         payload(call_type="aembedding", model_group="titan-embed", messages=["a passage"], response=vectors)
     )
-    attributes = only_span(exporter).attributes
+    attributes = call_span(exporter, "aembedding titan-embed").attributes
     assert attributes["openinference.span.kind"] == "EMBEDDING"
     assert attributes["embedding.model_name"] == MODEL
     assert "0.125" not in json.dumps(dict(attributes))
 
 
-def test_the_callers_traceparent_makes_the_call_part_of_its_trace(tracing, exporter):
+def test_the_callers_traceparent_makes_the_request_part_of_its_trace(tracing, exporter):
     kwargs = {
         "standard_logging_object": payload(),
         "litellm_params": {"proxy_server_request": {"headers": {"traceparent": TRACEPARENT}}},
     }
     asyncio.run(tracing.async_log_success_event(kwargs, None, None, None))
-    span = only_span(exporter)
-    assert format(span.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
-    assert format(span.parent.span_id, "016x") == "b7ad6b7169203331"
+    request = spans(exporter)["request nova-pro"]
+    assert format(request.parent.span_id, "016x") == "b7ad6b7169203331"
+    for span in exporter.get_finished_spans():
+        assert format(span.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
 
 
-def test_without_a_traceparent_the_call_starts_its_own_trace(tracing, exporter):
+def test_without_a_traceparent_the_request_starts_its_own_trace(tracing, exporter):
     asyncio.run(tracing.async_log_success_event({"standard_logging_object": payload()}, None, None, None))
-    assert only_span(exporter).parent is None
+    assert spans(exporter)["request nova-pro"].parent is None
 
 
 def test_a_payload_tracing_cannot_read_is_logged_and_never_raises(tracing, exporter, caplog):
@@ -220,7 +252,7 @@ def test_a_call_without_a_logging_payload_leaves_no_span(tracing, exporter):
     assert exporter.get_finished_spans() == ()
 
 
-def test_litellms_real_logging_payload_becomes_a_span(tracing, exporter, monkeypatch):
+def test_litellms_real_logging_payload_becomes_a_trace(tracing, exporter, monkeypatch):
     """End to end through LiteLLM's logging (mock response, no network): the payload has what we read."""
     monkeypatch.setattr(litellm, "callbacks", [tracing])
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -232,14 +264,14 @@ def test_litellms_real_logging_payload_becomes_a_span(tracing, exporter, monkeyp
             mock_response="Paris",
         )
         deadline = time.monotonic() + 10
-        while not exporter.get_finished_spans() and time.monotonic() < deadline:
+        while len(exporter.get_finished_spans()) < 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)  # LiteLLM logs success in a task after the call returns
 
     asyncio.run(call_and_wait())
-    span = only_span(exporter)
-    assert span.attributes["llm.model_name"] == MODEL
-    assert span.attributes["llm.token_count.completion"] > 0
-    assert span.attributes["llm.output_messages.0.message.content"] == "Paris"
+    [call] = [span for span in exporter.get_finished_spans() if span.name.startswith("acompletion")]
+    assert call.attributes["llm.model_name"] == MODEL
+    assert call.attributes["llm.token_count.completion"] > 0
+    assert call.attributes["llm.output_messages.0.message.content"] == "Paris"
 
 
 def test_the_configured_instance_is_made_once_on_first_use(monkeypatch):
@@ -298,5 +330,7 @@ def test_spans_reach_the_collector_endpoint_over_http_with_the_phoenix_key(colle
     [resource_spans] = ExportTraceServiceRequest.FromString(body).resource_spans
     resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
     assert resource["openinference.project.name"] == "llm-gateway-test"
-    [span] = resource_spans.scope_spans[0].spans
-    assert span.name == "acompletion nova-pro"
+    assert {span.name for span in resource_spans.scope_spans[0].spans} == {
+        "request nova-pro",
+        "acompletion nova-pro",
+    }

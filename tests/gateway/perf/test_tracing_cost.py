@@ -24,7 +24,7 @@ def test_both_callbacks_export_every_span_they_record(call, monkeypatch):
     monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "1000")
     ours, stock = tracing_cost.measure_both(call, requests=5)
     assert (ours.label, stock.label) == ("gateway/hooks", "litellm arize_phoenix")
-    assert ours.spans == 3.0  # the call and its two guardrail runs
+    assert ours.spans == 4.0  # the request, the model call and its two guardrail runs
     assert stock.spans >= 2.0  # LiteLLM's: a proxy parent span, the call, its guardrail span
     assert ours.bytes > 0 and stock.bytes > 0
 
