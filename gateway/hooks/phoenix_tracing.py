@@ -160,12 +160,13 @@ class PhoenixTracing(CustomLogger):
         starts = [t for t in (call_start, *(_ns(run.get("start_time")) for run in runs)) if t is not None]
         ends = [t for t in (call_end, *(_ns(run.get("end_time")) for run in runs)) if t is not None]
         shared = self.shared_attributes(payload)
+        with_messages = self.record_messages()  # asked once: both spans must agree
         alias = payload.get("model_group") or payload.get("model")
         request = self.tracer.start_span(
             name=f"request {alias}",
             context=parent,
             kind=SpanKind.SERVER,
-            attributes={**shared, **self.request_attributes(payload)},
+            attributes={**shared, **self.request_attributes(payload, with_messages)},
             start_time=min(starts, default=None),
         )
         request.set_status(status)
@@ -175,7 +176,7 @@ class PhoenixTracing(CustomLogger):
         call = self.tracer.start_span(
             name=f"{payload.get('call_type') or 'call'} {alias}",
             context=inside,
-            attributes={**shared, **self.call_attributes(payload)},
+            attributes={**shared, **self.call_attributes(payload, with_messages)},
             start_time=call_start,
         )
         call.set_status(status)
@@ -211,12 +212,13 @@ class PhoenixTracing(CustomLogger):
             attributes[SpanAttributes.TAG_TAGS] = tags
         return attributes
 
-    def request_attributes(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def request_attributes(payload: Mapping[str, Any], with_messages: bool) -> dict[str, Any]:
         """The request span: a CHAIN whose input and output are the question and the answer as text."""
         attributes: dict[str, Any] = {
             SpanAttributes.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.CHAIN.value
         }
-        if not self.record_messages():
+        if not with_messages:
             return attributes
         messages = payload.get("messages")
         if isinstance(messages, Sequence) and not isinstance(messages, str) and messages:
@@ -235,7 +237,8 @@ class PhoenixTracing(CustomLogger):
                 attributes[SpanAttributes.OUTPUT_VALUE] = answer
         return attributes
 
-    def call_attributes(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def call_attributes(payload: Mapping[str, Any], with_messages: bool) -> dict[str, Any]:
         """OpenInference attributes of the model call: model, tokens, cost and (unless off) messages."""
         embedding = payload.get("call_type") in EMBEDDING_CALLS
         kind = OpenInferenceSpanKindValues.EMBEDDING if embedding else OpenInferenceSpanKindValues.LLM
@@ -251,8 +254,8 @@ class PhoenixTracing(CustomLogger):
         }
         if embedding:
             attributes[SpanAttributes.EMBEDDING_MODEL_NAME] = _model_name(payload)
-        if self.record_messages():
-            attributes.update(self.message_attributes(payload))
+        if with_messages:
+            attributes.update(PhoenixTracing.message_attributes(payload))
         return attributes
 
     @staticmethod
