@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,26 @@ def guardrail_run(mode: str, status: str, started: float) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def only_callbacks(*callbacks: Any) -> Iterator[None]:
+    """LiteLLM's global callback lists holding just `callbacks`, put back as they were afterwards.
+
+    LiteLLM registers callbacks globally (per-call ones too) and skips a later one whose
+    class it has seen, so every measurement sets the lists itself and restores them.
+    """
+    import litellm
+
+    saved = {name: list(getattr(litellm, name)) for name in CALLBACK_LISTS}
+    try:
+        for name in CALLBACK_LISTS:
+            getattr(litellm, name)[:] = []
+        litellm.callbacks[:] = callbacks
+        yield
+    finally:
+        for name, registered in saved.items():
+            getattr(litellm, name)[:] = registered
+
+
 def logged_call() -> tuple[dict, Any, Any, Any]:
     """LiteLLM's success-callback arguments for one proxied chat call (offline, mock response)."""
     import litellm
@@ -111,21 +132,14 @@ def logged_call() -> tuple[dict, Any, Any, Any]:
             mock_response=ANSWER,
             metadata={"user_api_key_alias": "support-bot", "user_api_key_team_id": "team-support"},
             proxy_server_request={"url": "/v1/chat/completions", "method": "POST", "headers": {}, "body": {}},
-            callbacks=[Capture()],
         )
         for _ in range(100):
             if captured:
                 return
             await asyncio.sleep(0.01)
 
-    try:
+    with only_callbacks(Capture()):
         asyncio.run(call())
-    finally:
-        # LiteLLM registers per-call callbacks globally and skips a second one of the same class name.
-        for name in CALLBACK_LISTS:
-            registered = getattr(litellm, name, None)
-            if isinstance(registered, list):
-                registered[:] = [c for c in registered if not isinstance(c, Capture)]
     if not captured:
         raise RuntimeError("LiteLLM logged no success event for the mock call")
     kwargs, response, start, end = captured[0]
@@ -205,8 +219,6 @@ def through_litellm(callback: Any | None, calls: int) -> float:
     """
     import litellm
 
-    saved = {name: list(getattr(litellm, name)) for name in CALLBACK_LISTS}
-
     async def run(n: int) -> None:
         for i in range(n):
             await litellm.acompletion(
@@ -217,17 +229,11 @@ def through_litellm(callback: Any | None, calls: int) -> float:
             )
         await asyncio.sleep(0.2)  # let the last success handlers finish inside the measurement
 
-    try:
-        for name in CALLBACK_LISTS:
-            getattr(litellm, name)[:] = []
-        litellm.callbacks = [callback] if callback is not None else []
+    with only_callbacks(*([callback] if callback is not None else [])):
         asyncio.run(run(20))  # warm-up
         started = _process_cpu_s()
         asyncio.run(run(calls))
         return (_process_cpu_s() - started) / calls * 1000
-    finally:
-        for name, registered in saved.items():
-            getattr(litellm, name)[:] = registered
 
 
 def _process_cpu_s() -> float:
