@@ -153,6 +153,8 @@ def smoke(args: argparse.Namespace) -> int:
         work_dir = stack.work_dir
     stop_seconds = time.monotonic() - stopping
     total = time.monotonic() - began
+    if code != 0:
+        print(_log_tails(work_dir / "logs"))
     print(
         f"\nsmoke took {total:.1f} s: stack start {ready:.1f} s, checks {checks_seconds:.1f} s, "
         f"stop {stop_seconds:.1f} s"
@@ -179,6 +181,20 @@ def smoke(args: argparse.Namespace) -> int:
         },
     )
     return code
+
+
+def _log_tails(folder: Path, lines: int = 25) -> str:
+    """What each service said last, minus access-log lines: the first place to look when a check failed."""
+    parts = [f"\nthe services' last log lines (all of them in {folder}):"]
+    for path in sorted(folder.glob("*.log")):
+        said = [
+            line
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+            if line.strip() and not any(verb in line for verb in ('"GET ', '"POST ', "GET /", "POST /"))
+        ]
+        parts.append(f"-- {path.name} ({len(said)} lines that are not access log)")
+        parts.extend(line[:300] for line in said[-lines:])
+    return "\n".join(parts)
 
 
 def _write_report(path: Path | None, results, extra: dict) -> None:

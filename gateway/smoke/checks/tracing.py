@@ -26,14 +26,16 @@ def trace_in_phoenix(target: Target) -> str:
     response, _ = chat_text(target, alias, f"Trace this request ({marker})")
     expected_prompt = response.usage.prompt_tokens
     deadline = time.monotonic() + TRACE_TIMEOUT
-    seen = 0
+    spans: list[dict] = []
+    marked: list[str] = []
     while time.monotonic() < deadline:
         spans = _spans(local.phoenix_url, local.phoenix_project)
-        seen = len(spans)
+        marked = []
         for span in spans:
             attributes = _flatten(span.get("attributes", {}))
             if marker not in json.dumps(attributes):
                 continue
+            marked.append(str(span.get("name")))
             prompt = attributes.get("llm.token_count.prompt")
             completion = attributes.get("llm.token_count.completion")
             if prompt is None or completion is None:
@@ -47,9 +49,11 @@ def trace_in_phoenix(target: Target) -> str:
                 f"{prompt} prompt + {completion} completion tokens (gateway said {expected_prompt} prompt)"
             )
         time.sleep(1.0)
+    newest = ", ".join(repr(span.get("name")) for span in spans[:4]) or "none"
     raise CheckFailed(
         f"no span with token counts for the request appeared in {TRACE_TIMEOUT:.0f} s "
-        f"({seen} spans in project {local.phoenix_project!r})"
+        f"({len(spans)} spans in project {local.phoenix_project!r}; with the request's marker: "
+        f"{', '.join(marked) or 'none'}; newest: {newest})"
     )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import httpx
+import openai
 import pytest
 
 from gateway.devstack.catalogue import load_environment
-from gateway.smoke.checks import all_checks, errors, limits, resilience, service, tracing
+from gateway.smoke.checks import all_checks, cache, errors, limits, resilience, service, tracing
 from gateway.smoke.checks.common import openai_error
 from gateway.smoke.runner import CheckFailed, Skip
 from gateway.smoke.target import LocalExtras, Target
@@ -156,3 +157,100 @@ def test_every_chat_alias_gets_its_own_check():
     for alias in load_environment("dev").aliases("chat"):
         assert f"chat[{alias}]" in names
     assert len(names) == len(set(names))
+
+
+def _chat_gateway(hits_from: int | None):
+    """A fake gateway answering the same chat; from request number `hits_from` on, as a cache hit."""
+    seen = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen["n"] += 1
+        body = {
+            "id": "c",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "nova-pro",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "same"}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14},
+        }
+        hit = hits_from is not None and seen["n"] >= hits_from
+        return httpx.Response(200, json=body, headers={cache.CACHE_KEY_HEADER: "k" * 40} if hit else {})
+
+    return handler
+
+
+def _cache_target(monkeypatch, handler, model_calls: list[int]) -> Target:
+    target = _target(handler, local=_local(database=False))
+    client = openai.OpenAI(
+        base_url=f"{target.url}/v1",
+        api_key="sk-test",
+        max_retries=0,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    monkeypatch.setattr(target, "client", lambda key=None: client)
+    counts = iter(model_calls)
+    monkeypatch.setattr(cache, "model_calls", lambda _target: next(counts))
+    monkeypatch.setattr(cache, "REPEAT_PAUSE", 0)
+    return target
+
+
+def test_a_repeat_served_from_the_cache_without_a_model_call_passes(monkeypatch):
+    target = _cache_target(monkeypatch, _chat_gateway(hits_from=2), model_calls=[7, 7])
+    assert "model calls unchanged by the hit (7)" in cache.repeated_request_cached(target)
+
+
+def test_a_cache_write_that_lands_after_the_first_repeat_is_found_on_a_later_one(monkeypatch):
+    target = _cache_target(monkeypatch, _chat_gateway(hits_from=3), model_calls=[7, 8, 8, 8])
+    assert "hit on repeat 2" in cache.repeated_request_cached(target)
+
+
+def test_repeats_that_are_never_cache_hits_fail(monkeypatch):
+    target = _cache_target(monkeypatch, _chat_gateway(hits_from=None), model_calls=list(range(20)))
+    with pytest.raises(CheckFailed, match="not served from the cache"):
+        cache.repeated_request_cached(target)
+
+
+def test_a_cache_hit_that_still_called_the_model_fails(monkeypatch):
+    target = _cache_target(monkeypatch, _chat_gateway(hits_from=2), model_calls=[7, 8])
+    with pytest.raises(CheckFailed, match="called the emulator anyway"):
+        cache.repeated_request_cached(target)
+
+
+def test_a_first_request_that_is_already_a_hit_fails_as_a_non_unique_nonce(monkeypatch):
+    target = _cache_target(monkeypatch, _chat_gateway(hits_from=1), model_calls=[7, 7])
+    with pytest.raises(CheckFailed, match="nonce is not unique"):
+        cache.repeated_request_cached(target)
+
+
+def _phoenix_spans(spans: list[dict]):
+    def get(url, **_kwargs):
+        return httpx.Response(200, json={"data": spans}, request=httpx.Request("GET", url))
+
+    return get
+
+
+def test_a_trace_without_token_counts_fails_naming_the_spans_that_carried_the_request(monkeypatch):
+    target = _cache_target(monkeypatch, _chat_gateway(hits_from=None), model_calls=[])
+    monkeypatch.setattr(target, "nonce", lambda label: "trace-marker")
+    guardrail_only = {"name": "guardrail pre_call", "attributes": {"input": {"value": "trace-marker"}}}
+    monkeypatch.setattr(tracing.httpx, "get", _phoenix_spans([guardrail_only]))
+    monkeypatch.setattr(tracing, "TRACE_TIMEOUT", 0.05)
+    marked = "with the request's marker: guardrail pre_call; newest: 'guardrail"
+    with pytest.raises(CheckFailed, match=marked):
+        tracing.trace_in_phoenix(target)
+
+
+def test_a_span_with_the_request_and_its_token_counts_passes(monkeypatch):
+    target = _cache_target(monkeypatch, _chat_gateway(hits_from=None), model_calls=[])
+    monkeypatch.setattr(target, "nonce", lambda label: "trace-marker")
+    llm = {
+        "name": "acompletion nova-pro",
+        "attributes": {
+            "input": {"value": "trace-marker"},
+            "llm": {"token_count": {"prompt": 5, "completion": 9}},
+        },
+    }
+    monkeypatch.setattr(tracing.httpx, "get", _phoenix_spans([llm]))
+    assert "5 prompt + 9 completion tokens" in tracing.trace_in_phoenix(target)
