@@ -13,8 +13,11 @@ Phoenix against 2.6 KB (`nox -s costs -- tracing`). This callback reads
 `standard_logging_object`, which LiteLLM builds for every request anyway, and
 starts each span with its attributes in one call: per request a CHAIN span
 covering what the caller waited, with the model call (LLM or EMBEDDING) and
-one GUARDRAIL span per guardrail run as children; the caller's `traceparent`
-honoured. Prompts and answers stay out when `turn_off_message_logging` is on.
+one GUARDRAIL span per guardrail run as children; a caller's `traceparent` puts
+the request into the caller's trace, but its sampling flag does not switch the
+gateway's trace off (the gateway keeps a trace of every request). Prompts and
+answers stay out when `turn_off_message_logging` is on; error texts are
+LiteLLM's redacted ones.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import litellm
+from litellm._logging import redact_string
 from litellm.integrations.custom_logger import CustomLogger
 from openinference.semconv.resource import ResourceAttributes
 from openinference.semconv.trace import (
@@ -37,6 +42,7 @@ from openinference.semconv.trace import (
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -78,7 +84,12 @@ def tracer_provider(processor: SpanProcessor, project_name: str) -> TracerProvid
     together about 1 ms per request in the proxy (py-spy); these spans are built here,
     and prompts are left out by this callback itself when message logging is off.
     """
-    provider = TracerProvider(resource=Resource.create({ResourceAttributes.PROJECT_NAME: project_name}))
+    provider = TracerProvider(
+        # Not the SDK's default (follow the parent): a caller's unsampled traceparent would
+        # otherwise leave the gateway without a trace of the request.
+        sampler=ALWAYS_ON,
+        resource=Resource.create({ResourceAttributes.PROJECT_NAME: project_name}),
+    )
     provider.add_span_processor(processor)
     return provider
 
@@ -150,11 +161,10 @@ class PhoenixTracing(CustomLogger):
         for a trace is what the caller waited, and its children break it down by phase.
         """
         failed = error is not None or payload.get("status") == "failure"
-        status = (
-            Status(StatusCode.ERROR, str(payload.get("error_str") or error or "failed")[:MAX_ERROR_CHARS])
-            if failed
-            else Status(StatusCode.OK)
-        )
+        # LiteLLM's error_str is redacted; the exception's own text may hold a key or a header.
+        error_text = str(payload.get("error_str") or redact_string(str(error or "")) or "failed")
+        error_text = error_text[:MAX_ERROR_CHARS]
+        status = Status(StatusCode.ERROR, error_text) if failed else Status(StatusCode.OK)
         runs = [run for run in payload.get("guardrail_information") or () if isinstance(run, Mapping)]
         call_start, call_end = _ns(payload.get("startTime")), _ns(payload.get("endTime"))
         starts = [t for t in (call_start, *(_ns(run.get("start_time")) for run in runs)) if t is not None]
@@ -171,7 +181,10 @@ class PhoenixTracing(CustomLogger):
         )
         request.set_status(status)
         if error is not None:
-            request.record_exception(error)
+            frames = "".join(traceback.format_tb(error.__traceback__))  # where, without the message
+            request.record_exception(
+                error, attributes={"exception.message": error_text, "exception.stacktrace": frames}
+            )
         inside = set_span_in_context(request)
         call = self.tracer.start_span(
             name=f"{payload.get('call_type') or 'call'} {alias}",
@@ -273,7 +286,10 @@ class PhoenixTracing(CustomLogger):
                     attributes.update(_message(SpanAttributes.LLM_INPUT_MESSAGES, index, message))
         answer = _answer(payload)
         if answer is not None:
-            attributes[SpanAttributes.OUTPUT_VALUE] = answer.get("content") or _dumps(answer)
+            content = answer.get("content")
+            text = content if isinstance(content, str) and content else None
+            attributes[SpanAttributes.OUTPUT_VALUE] = text or _dumps(answer)
+            attributes[SpanAttributes.OUTPUT_MIME_TYPE] = "text/plain" if text else JSON
             attributes.update(_message(SpanAttributes.LLM_OUTPUT_MESSAGES, 0, answer))
         return attributes
 

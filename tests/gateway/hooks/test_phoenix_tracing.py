@@ -143,6 +143,19 @@ def test_prompt_and_answer_are_recorded_as_openinference_messages(tracing, expor
     assert attributes["output.value"] == "Paris"
 
 
+def test_an_answer_in_content_blocks_is_recorded_as_json_not_as_a_raw_list(tracing, exporter):
+    blocks = {"role": "assistant", "content": [{"type": "text", "text": "Paris"}]}
+    tracing.record(payload(response={"choices": [{"message": blocks}]}))
+    attributes = call_span(exporter).attributes
+    assert json.loads(attributes["output.value"]) == blocks
+    assert attributes["output.mime_type"] == "application/json"
+
+
+def test_a_text_answer_is_marked_as_plain_text(tracing, exporter):
+    tracing.record(payload())
+    assert call_span(exporter).attributes["output.mime_type"] == "text/plain"
+
+
 def test_the_request_span_shows_the_question_and_the_answer_as_text(tracing, exporter):
     tracing.record(payload())
     attributes = spans(exporter)["request nova-pro"].attributes
@@ -210,6 +223,45 @@ def test_a_failed_request_is_an_error_trace_with_its_exception(tracing, exporter
     [event] = request.events
     assert event.name == "exception"
     assert event.attributes["exception.type"].endswith("RateLimitError")
+
+
+def test_the_exception_event_carries_litellms_redacted_text_never_the_raw_one(tracing, exporter):
+    secret = "sk-abcdefghijklmnopqrstuvwxyz123456"
+    try:
+        raise litellm.exceptions.AuthenticationError(
+            f"upstream refused Authorization: Bearer {secret}", llm_provider="bedrock", model=MODEL
+        )
+    except litellm.exceptions.AuthenticationError as raised:
+        error = raised
+    failed = payload(status="failure", error_str="upstream refused REDACTED", response=None)
+    tracing.record(failed, error=error)
+    [event] = spans(exporter)["request nova-pro"].events
+    assert event.attributes["exception.message"] == "upstream refused REDACTED"
+    assert "test_the_exception_event_carries" in event.attributes["exception.stacktrace"]
+    assert secret not in json.dumps([dict(span.attributes) for span in exporter.get_finished_spans()])
+    assert secret not in json.dumps(dict(event.attributes))
+
+
+def test_without_litellms_text_the_exception_is_redacted_here(tracing, exporter):
+    error = RuntimeError("api_key=sk-abcdefghijklmnopqrstuvwxyz123456")
+    tracing.record(payload(status="failure", error_str=None, response=None), error=error)
+    request = spans(exporter)["request nova-pro"]
+    assert "sk-abcdefghijklmnopqrstuvwxyz123456" not in request.status.description
+    assert "sk-abcdefghijklmnopqrstuvwxyz123456" not in request.events[0].attributes["exception.message"]
+
+
+def test_a_callers_unsampled_traceparent_still_leaves_the_gateways_trace(exporter):
+    provider = phoenix_tracing.tracer_provider(SimpleSpanProcessor(exporter), "llm-gateway")
+    tracing = PhoenixTracing(provider, record_messages=lambda: True)
+    unsampled = TRACEPARENT[:-2] + "00"
+    kwargs = {
+        "standard_logging_object": payload(),
+        "litellm_params": {"proxy_server_request": {"headers": {"traceparent": unsampled}}},
+    }
+    asyncio.run(tracing.async_log_success_event(kwargs, None, None, None))
+    request = spans(exporter)["request nova-pro"]
+    assert format(request.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
+    assert request.resource.attributes["openinference.project.name"] == "llm-gateway"
 
 
 def test_an_embedding_call_is_an_embedding_span_without_vectors(tracing, exporter):
