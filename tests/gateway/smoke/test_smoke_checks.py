@@ -231,26 +231,50 @@ def _phoenix_spans(spans: list[dict]):
     return get
 
 
-def test_a_trace_without_token_counts_fails_naming_the_spans_that_carried_the_request(monkeypatch):
+def _span(name: str, kind: str, trace: str = "t1", **attributes) -> dict:
+    return {"name": name, "span_kind": kind, "context": {"trace_id": trace}, "attributes": attributes}
+
+
+def _model_call(trace: str = "t1") -> dict:
+    tokens = {"token_count": {"prompt": 5, "completion": 9}}
+    return _span("acompletion nova-pro", "LLM", trace, input={"value": "trace-marker"}, llm=tokens)
+
+
+def _trace_target(monkeypatch, spans: list[dict]) -> Target:
     target = _cache_target(monkeypatch, _chat_gateway(hits_from=None), model_calls=[])
     monkeypatch.setattr(target, "nonce", lambda label: "trace-marker")
-    guardrail_only = {"name": "guardrail pre_call", "attributes": {"input": {"value": "trace-marker"}}}
-    monkeypatch.setattr(tracing.httpx, "get", _phoenix_spans([guardrail_only]))
+    monkeypatch.setattr(tracing.httpx, "get", _phoenix_spans(spans))
     monkeypatch.setattr(tracing, "TRACE_TIMEOUT", 0.05)
-    marked = "with the request's marker: guardrail pre_call; newest: 'guardrail"
+    return target
+
+
+def test_a_trace_without_token_counts_fails_naming_the_spans_that_carried_the_request(monkeypatch):
+    guardrail_only = _span("guardrail pre_call", "GUARDRAIL", input={"value": "trace-marker"})
+    target = _trace_target(monkeypatch, [guardrail_only])
+    marked = "missing: the model call .*with the request's marker: guardrail pre_call; newest: 'guardrail"
     with pytest.raises(CheckFailed, match=marked):
         tracing.trace_in_phoenix(target)
 
 
-def test_a_span_with_the_request_and_its_token_counts_passes(monkeypatch):
-    target = _cache_target(monkeypatch, _chat_gateway(hits_from=None), model_calls=[])
-    monkeypatch.setattr(target, "nonce", lambda label: "trace-marker")
-    llm = {
-        "name": "acompletion nova-pro",
-        "attributes": {
-            "input": {"value": "trace-marker"},
-            "llm": {"token_count": {"prompt": 5, "completion": 9}},
-        },
-    }
-    monkeypatch.setattr(tracing.httpx, "get", _phoenix_spans([llm]))
-    assert "5 prompt + 9 completion tokens" in tracing.trace_in_phoenix(target)
+def test_a_whole_trace_with_the_model_calls_token_counts_passes(monkeypatch):
+    spans = [
+        _span("request nova-pro", "CHAIN"),
+        _span("guardrail bedrock-guardrail pre_call", "GUARDRAIL"),
+        _span("guardrail bedrock-guardrail post_call", "GUARDRAIL"),
+        _model_call(),
+    ]
+    detail = tracing.trace_in_phoenix(_trace_target(monkeypatch, spans))
+    assert "1 request, 2 guardrail and 1 model-call span(s)" in detail
+    assert "5 prompt + 9 completion tokens" in detail
+
+
+def test_a_model_call_without_its_guardrail_runs_fails(monkeypatch):
+    target = _trace_target(monkeypatch, [_span("request nova-pro", "CHAIN"), _model_call()])
+    with pytest.raises(CheckFailed, match="missing: GUARDRAIL"):
+        tracing.trace_in_phoenix(target)
+
+
+def test_guardrail_runs_of_another_trace_do_not_count(monkeypatch):
+    spans = [_span("request nova-pro", "CHAIN"), _span("guardrail", "GUARDRAIL", "t2"), _model_call()]
+    with pytest.raises(CheckFailed, match="missing: GUARDRAIL"):
+        tracing.trace_in_phoenix(_trace_target(monkeypatch, spans))
