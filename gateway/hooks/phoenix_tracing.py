@@ -32,6 +32,7 @@ from typing import Any
 import litellm
 from litellm._logging import redact_string
 from litellm.integrations.custom_logger import CustomLogger
+from litellm.litellm_core_utils.llm_cost_calc.guardrail_cost import guardrail_information_cost
 from openinference.semconv.resource import ResourceAttributes
 from openinference.semconv.trace import (
     MessageAttributes,
@@ -228,9 +229,12 @@ class PhoenixTracing(CustomLogger):
 
     @staticmethod
     def request_attributes(payload: Mapping[str, Any], with_messages: bool) -> dict[str, Any]:
-        """The request span: a CHAIN whose input and output are the question and the answer as text."""
+        """The request span: a CHAIN whose input and output are the question and the answer as text,
+        with what the request cost against budgets (model and guardrail together)."""
         attributes: dict[str, Any] = {
-            SpanAttributes.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.CHAIN.value
+            SpanAttributes.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.CHAIN.value,
+            "gateway.cost.total": float(payload.get("response_cost") or 0.0),
+            "gateway.cost.guardrail": guardrail_information_cost(payload.get("guardrail_information")),
         }
         if not with_messages:
             return attributes
@@ -261,7 +265,7 @@ class PhoenixTracing(CustomLogger):
             SpanAttributes.LLM_TOKEN_COUNT_PROMPT: payload.get("prompt_tokens") or 0,
             SpanAttributes.LLM_TOKEN_COUNT_COMPLETION: payload.get("completion_tokens") or 0,
             SpanAttributes.LLM_TOKEN_COUNT_TOTAL: payload.get("total_tokens") or 0,
-            SpanAttributes.LLM_COST_TOTAL: float(payload.get("response_cost") or 0.0),
+            SpanAttributes.LLM_COST_TOTAL: model_cost(payload),
             SpanAttributes.LLM_INVOCATION_PARAMETERS: _dumps(payload.get("model_parameters") or {}),
         }
         if embedding:
@@ -304,6 +308,8 @@ class PhoenixTracing(CustomLogger):
             "guardrail.mode": mode,
             "guardrail.status": status,
         }
+        if run.get("guardrail_cost") is not None:
+            attributes["guardrail.cost"] = float(run["guardrail_cost"])
         if run.get("masked_entity_count"):
             attributes["guardrail.masked_entity_count"] = _dumps(run["masked_entity_count"])
         span = self.tracer.start_span(
@@ -326,6 +332,14 @@ class PhoenixTracing(CustomLogger):
         if "traceparent" not in headers:
             return None
         return _PROPAGATOR.extract(headers)
+
+
+def model_cost(payload: Mapping[str, Any]) -> float:
+    """The model call's own cost. LiteLLM's `response_cost` also holds the guardrail's (what budgets
+    count); left in, a prompt the guardrail blocked would show a cost on a model that was never called.
+    """
+    total = float(payload.get("response_cost") or 0.0)
+    return max(total - guardrail_information_cost(payload.get("guardrail_information")), 0.0)
 
 
 def _answer(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:

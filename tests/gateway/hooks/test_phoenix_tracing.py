@@ -205,6 +205,33 @@ def test_each_guardrail_run_is_a_child_span_of_the_request(tracing, exporter):
     assert post.status.status_code is StatusCode.OK  # masking is the guardrail working, not an error
 
 
+def _priced_run(mode: str, cost: float, status: str = "success") -> dict:
+    return {"guardrail_name": "bedrock-guardrail", "guardrail_mode": mode, "guardrail_status": status,
+            "guardrail_cost": cost, "start_time": 1_700_000_000.0, "end_time": 1_700_000_000.01}  # fmt: skip
+
+
+def test_the_guardrails_cost_is_on_its_runs_and_the_model_call_keeps_only_its_own(tracing, exporter):
+    runs = [_priced_run("pre_call", 0.00015), _priced_run("post_call", 0.00015)]
+    tracing.record(payload(guardrail_information=runs, response_cost=0.00042 + 0.0003))
+    by_name = spans(exporter)
+    assert call_span(exporter).attributes["llm.cost.total"] == pytest.approx(0.00042)
+    assert by_name["guardrail bedrock-guardrail pre_call"].attributes["guardrail.cost"] == pytest.approx(
+        0.00015
+    )
+    request = by_name["request nova-pro"].attributes
+    assert request["gateway.cost.total"] == pytest.approx(0.00072)  # what budgets count
+    assert request["gateway.cost.guardrail"] == pytest.approx(0.0003)
+
+
+def test_a_prompt_the_guardrail_blocked_costs_the_model_nothing(tracing, exporter):
+    blocked = [_priced_run("pre_call", 0.00025, status="guardrail_intervened")]
+    tracing.record(
+        payload(guardrail_information=blocked, response_cost=0.00025, status="failure", response=None)
+    )
+    assert call_span(exporter).attributes["llm.cost.total"] == 0.0
+    assert spans(exporter)["request nova-pro"].attributes["gateway.cost.total"] == pytest.approx(0.00025)
+
+
 def test_a_guardrail_that_did_not_answer_is_an_error_span(tracing, exporter):
     run = {"guardrail_name": "bedrock-guardrail", "guardrail_mode": "pre_call",
            "guardrail_status": "guardrail_failed_to_respond", "start_time": 1.0, "end_time": 2.0}  # fmt: skip
