@@ -10,6 +10,7 @@ file can never be silently ignored. Any problem stops synth with ONE
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import ipaddress
 import re
@@ -587,7 +588,7 @@ def _validate_models(models: tuple[ModelSettings, ...]) -> None:
                 raise _Invalid(f"{fallback!r} is listed twice; allowed: each alias once", where)
             if by_alias[fallback][0][1].mode != model.mode:
                 raise _Invalid(
-                    f"{fallback!r} is a {by_alias[fallback][0][1].mode} model; allowed: an alias of "
+                    f"{fallback!r} is a model of mode {by_alias[fallback][0][1].mode}; allowed: an alias of "
                     f"mode {model.mode}",
                     where,
                 )
@@ -655,8 +656,10 @@ def _convert(kind: Any, value: Any) -> Any:
         else isinstance(value, int | float) and not isinstance(value, bool)
     )
     if not ok:
-        hint = " (quote it)" if kind is str and isinstance(value, int | float) else ""
-        raise _Invalid(f"got {_yaml_type(value)} {value!r}; allowed: {_describe(kind)}{hint}")
+        quotable = isinstance(value, int | float | datetime.date)  # YAML read a number, boolean or date
+        hint = " (quote it)" if kind is str and quotable else ""
+        shown = value.isoformat() if isinstance(value, datetime.date) else repr(value)
+        raise _Invalid(f"got {_yaml_type(value)} {shown}; allowed: {_describe(kind)}{hint}")
     return float(value) if kind is float else value
 
 
@@ -669,6 +672,8 @@ def _yaml_type(value: Any) -> str:
         str: "a string",
         list: "a list",
         dict: "a mapping",
+        datetime.date: "a date",
+        datetime.datetime: "a date and time",
     }.get(type(value), type(value).__name__)
 
 
@@ -707,6 +712,15 @@ def _build(cls: type, data: Any, *, extra: Mapping[str, Any] | None = None) -> A
     return instance
 
 
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """One line: where the YAML breaks and why (PyYAML's own message spans several lines)."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    hint = "; allowed: spaces for indentation, never tabs" if "\\t" in problem or "\t" in problem else ""
+    return f"{where}not valid YAML: {' '.join(problem.split())}{hint}"
+
+
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
 
@@ -719,7 +733,8 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, d
             raise ConfigError(
                 loader.name,
                 str(key),
-                f"duplicate key at line {key_node.start_mark.line + 1}; allowed: each key once",
+                f"duplicate key {key!r} at line {key_node.start_mark.line + 1}; allowed: each key once "
+                "per mapping",
             )
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
@@ -745,6 +760,12 @@ def load(path: Path | str) -> EnvironmentConfig:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(file, "", "file not found; every environment folder needs a config.yaml") from None
+    except UnicodeDecodeError as err:
+        where = f"byte 0x{err.object[err.start]:02x} at offset {err.start}"
+        raise ConfigError(file, "", f"not UTF-8 ({where}); allowed: UTF-8 text") from None
+    except OSError as err:
+        reason = f"cannot be read ({err.strerror})"
+        raise ConfigError(file, "", f"{reason}; allowed: a readable YAML file") from None
     try:
         loader = _StrictLoader(text)
         loader.name = str(file)
@@ -753,11 +774,10 @@ def load(path: Path | str) -> EnvironmentConfig:
         finally:
             loader.dispose()
     except yaml.YAMLError as err:
-        raise ConfigError(file, "", f"not valid YAML: {err}") from None
+        raise ConfigError(file, "", _yaml_problem(err)) from None
     if data is None:
-        raise ConfigError(
-            file, "", "the file is empty; allowed: a mapping with the keys of EnvironmentConfig"
-        )
+        keys = ", ".join(f.name for f in dataclasses.fields(EnvironmentConfig) if f.name != "name")
+        raise ConfigError(file, "", f"the file is empty; allowed: a mapping with the keys {keys}")
     try:
         return _build(EnvironmentConfig, data, extra={"name": name})
     except _Invalid as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import shutil
 from pathlib import Path
 from typing import Any
@@ -250,7 +251,7 @@ def test_fallback_to_itself(tmp_path: Path) -> None:
 
 def test_fallback_to_a_model_of_another_mode(tmp_path: Path) -> None:
     err = error(tmp_path, edit("models.0.fallbacks", ["titan-embed"]))
-    assert err.field == "models[0].fallbacks[0]" and "embedding model" in err.message
+    assert err.field == "models[0].fallbacks[0]" and "a model of mode embedding" in err.message
 
 
 def test_alias_group_listing_a_model_twice(tmp_path: Path) -> None:
@@ -408,11 +409,43 @@ def test_reserved_tag(tmp_path: Path) -> None:
 def test_duplicate_yaml_key(tmp_path: Path) -> None:
     text = (ENVIRONMENTS / "dev" / "config.yaml").read_text() + "\nproject: other\n"
     err = error(tmp_path, text)
-    assert err.field == "project" and "duplicate key at line" in err.message
+    assert err.field == "project" and "duplicate key 'project' at line" in err.message
 
 
-def test_empty_file(tmp_path: Path) -> None:
-    assert "the file is empty" in error(tmp_path, "").message
+def test_empty_file_lists_the_keys_a_file_needs(tmp_path: Path) -> None:
+    message = error(tmp_path, "# nothing here yet\n").message
+    assert "the file is empty" in message and "project, aws, network" in message
+    assert "EnvironmentConfig" not in message
+
+
+def test_broken_yaml_is_one_line_with_where_it_breaks(tmp_path: Path) -> None:
+    text = (ENVIRONMENTS / "dev" / "config.yaml").read_text().replace("  cpu: 1024", "  cpu: [1024", 1)
+    message = error(tmp_path, text).message
+    assert "\n" not in message
+    assert message.startswith("line ") and "not valid YAML" in message
+
+
+def test_a_tab_for_indentation_says_to_use_spaces(tmp_path: Path) -> None:
+    text = (ENVIRONMENTS / "dev" / "config.yaml").read_text().replace("\n  vpc_cidr", "\n\tvpc_cidr", 1)
+    assert "allowed: spaces for indentation, never tabs" in error(tmp_path, text).message
+
+
+def test_a_file_that_is_not_utf8_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    folder = write(tmp_path, "dev", "")
+    (folder / "config.yaml").write_bytes(b"# D\xe9veloppement\nproject: x\n")
+    with pytest.raises(ConfigError, match=r"not UTF-8 \(byte 0xe9 at offset 3\); allowed: UTF-8 text"):
+        load(folder)
+
+
+def test_a_config_path_that_cannot_be_read_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "dev" / "config.yaml").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load(tmp_path / "dev")
+
+
+def test_a_date_where_a_string_belongs_is_named_as_a_date_with_the_quoting_hint(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("project", datetime.date(2024, 1, 1)))
+    assert err.field == "project" and "got a date 2024-01-01; allowed: a string (quote it)" in err.message
 
 
 def test_folder_without_config_file(tmp_path: Path) -> None:
