@@ -36,10 +36,12 @@ from litellm.proxy.guardrails.guardrail_hooks.bedrock_guardrails import BedrockG
 from litellm.types.guardrails import GuardrailEventHooks
 from litellm.types.proxy.guardrails.guardrail_hooks.bedrock_guardrails import BedrockGuardrailResponse
 
-from gateway.hooks.aws_credentials import CredentialCache, CredentialsUnavailable
+from gateway.hooks.aws_credentials import CredentialCache
 from gateway.hooks.pooled_http import PooledPoster
 
 DEFAULT_TIMEOUT_S = 30.0
+# The `action` values of an ApplyGuardrail verdict.
+VERDICTS = frozenset({"NONE", "GUARDRAIL_INTERVENED"})
 # AWS answers 403 when a signature's credentials expired or were revoked.
 EXPIRED_CREDENTIALS_STATUS = 403
 
@@ -70,7 +72,7 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
             )
         try:
             identity = await self.credential_cache.get()
-        except CredentialsUnavailable as error:
+        except Exception as error:  # none, or the credential endpoint failed: fail closed, logged
             self._log_apply_guardrail_failure(
                 detail=str(error), request_data=request_data, event_type=event_type,
                 start_time=start_time, aws_region_name=None, completed_chunk_usages=[],
@@ -106,6 +108,24 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
             start_time=start_time, aws_region_name=identity.region,
         )  # fmt: skip
         return merged
+
+    def _verdict_json(self, response: httpx.Response) -> dict:
+        """The 200 body, if it is a verdict; anything else fails closed.
+
+        LiteLLM lets a 200 that carries an AWS exception marker through on purpose; this gateway
+        promises that nothing passes without a verdict, so such a body, one that is not JSON or
+        one without a known `action`, is refused as an unanswered check (500, logged as such).
+        """
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        action = body.get("action") if isinstance(body, dict) else None
+        if action not in VERDICTS or self._check_bedrock_response_for_exception(response):
+            detail = f"the guardrail answered 200 without a verdict: {response.text[:200]!r}"
+            verbose_proxy_logger.error("Bedrock AI: %s", detail)
+            raise HTTPException(status_code=500, detail=detail)
+        return body
 
     async def _post_apply_guardrail_content(
         self,
@@ -161,7 +181,7 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
                 "Bedrock AI: error in response. Status code: %s, response: %s", reply.status, response.text
             )
             raise HTTPException(status_code=status_code, detail=detail)
-        json_response = response.json()
+        json_response = self._verdict_json(response)
         verdict = BedrockGuardrailResponse(**json_response)
         if self._should_raise_guardrail_blocked_exception(verdict):
             self._log_apply_guardrail_attempt(

@@ -46,14 +46,21 @@ class PooledPoster:
         if self._session is None or self._session.closed or self._loop is not loop:
             connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, ssl=_ssl_setting(), ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar()
+                connector=connector,
+                timeout=self._timeout,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                # The body is handed on with its headers (to httpx, which decodes by Content-Encoding
+                # itself): decoded here as well, a compressed reply would be decoded twice and fail.
+                auto_decompress=False,
             )
             self._loop = loop
         return self._session
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
         session = self._session_for_loop()
-        async with session.post(url, data=body, headers=headers) as response:
+        # Never follow a redirect: a 3xx is an answer that is not a verdict (and following one would
+        # re-send the prompt and the session token elsewhere).
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
             payload = await response.read()
             return Reply(status=response.status, headers=dict(response.headers), body=payload)
 

@@ -8,10 +8,16 @@ between the two fails here rather than in production.
 from __future__ import annotations
 
 import asyncio
+import gzip
+import http.server
+import json
 import re
 import socket
+import threading
 from pathlib import Path
+from typing import ClassVar
 
+import aiohttp
 import litellm
 import pytest
 from fastapi import HTTPException
@@ -162,8 +168,87 @@ def test_an_unreachable_guardrail_endpoint_fails_closed(emulator, monkeypatch):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv("AWS_BEDROCK_RUNTIME_ENDPOINT", f"http://127.0.0.1:{port}")
-    with pytest.raises(Exception):  # noqa: B017  # any error stops the request: LiteLLM answers 500
+    with pytest.raises(aiohttp.ClientConnectionError):  # stops the request: LiteLLM answers 500
         _pre_call(_hook(), "What is Amazon Bedrock?")
+
+
+class _Scripted(http.server.BaseHTTPRequestHandler):
+    """An ApplyGuardrail endpoint that answers whatever the test scripts (no signature check)."""
+
+    reply: ClassVar[tuple[int, dict[str, str], bytes]] = (200, {}, b"")
+    posts: ClassVar[list[str]] = []
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).posts.append(self.path)
+        status, headers, body = type(self).reply
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def scripted(emulator, monkeypatch):
+    """Point the hook at a scripted endpoint; yields the handler class to script."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Scripted.posts = []
+    monkeypatch.setenv("AWS_BEDROCK_RUNTIME_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+    yield _Scripted
+    server.shutdown()
+    server.server_close()
+
+
+NO_INTERVENTION = json.dumps({"action": "NONE", "outputs": [], "assessments": []}).encode()
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def test_a_compressed_verdict_is_read_once_decompressed(scripted):
+    scripted.reply = (200, {**JSON_HEADERS, "Content-Encoding": "gzip"}, gzip.compress(NO_INTERVENTION))
+    question = "What is Amazon Bedrock?"
+    assert _pre_call(_hook(), question)["messages"][0]["content"] == question
+
+
+def test_a_redirect_is_not_followed_and_fails_closed(scripted):
+    scripted.reply = (307, {"Location": "/elsewhere"}, b"")
+    with pytest.raises(HTTPException) as failed:
+        _pre_call(_hook(), "What is Amazon Bedrock?")
+    assert failed.value.status_code == 307
+    assert "/elsewhere" not in scripted.posts  # the prompt was not re-sent to the redirect target
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"Output": {"__type": "com.amazon.coral.service#InternalFailureException"}}).encode(),
+        json.dumps({"outputs": []}).encode(),
+        b"<html>gateway timeout</html>",
+    ],
+    ids=["aws-exception-marker", "no-action", "not-json"],
+)
+def test_a_200_without_a_verdict_fails_closed(scripted, body):
+    scripted.reply = (200, JSON_HEADERS, body)
+    with pytest.raises(HTTPException) as failed:
+        _pre_call(_hook(), "What is Amazon Bedrock?")
+    assert failed.value.status_code == 500 and "without a verdict" in str(failed.value.detail)
+
+
+def test_a_failing_credential_source_fails_closed_with_a_server_error(emulator, monkeypatch):
+    hook = _hook()
+
+    async def endpoint_down():
+        raise RuntimeError("Error retrieving credentials from container metadata")
+
+    monkeypatch.setattr(hook.credential_cache, "get", endpoint_down)
+    with pytest.raises(HTTPException) as failed:
+        _pre_call(hook, "What is Amazon Bedrock?")
+    assert failed.value.status_code == 500 and "container metadata" in str(failed.value.detail)
+    assert _guardrail_calls(emulator) == 0
 
 
 def test_credentials_are_resolved_once_for_many_calls(emulator):
