@@ -120,8 +120,11 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
             body = response.json()
         except ValueError:
             body = None
-        action = body.get("action") if isinstance(body, dict) else None
-        if action not in VERDICTS or self._check_bedrock_response_for_exception(response):
+        if not isinstance(body, dict):
+            body = {}
+        output = body.get("Output")
+        aws_exception = isinstance(output, dict) and "Exception" in str(output.get("__type", ""))
+        if body.get("action") not in VERDICTS or aws_exception:  # the marker LiteLLM's own check reads
             detail = f"the guardrail answered 200 without a verdict: {response.text[:200]!r}"
             verbose_proxy_logger.error("Bedrock AI: %s", detail)
             raise HTTPException(status_code=500, detail=detail)
