@@ -717,7 +717,8 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
     mark = getattr(err, "problem_mark", None)
     problem = getattr(err, "problem", None) or str(err).splitlines()[0]
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    hint = "; allowed: spaces for indentation, never tabs" if "\\t" in problem or "\t" in problem else ""
+    tab = "'\\t'" in problem  # PyYAML quotes the character it stopped at
+    hint = "; allowed: spaces for indentation, never tabs" if tab else ""
     return f"{where}not valid YAML: {' '.join(problem.split())}{hint}"
 
 

@@ -82,6 +82,15 @@ def call_span(exporter: InMemorySpanExporter, name: str = "acompletion nova-pro"
     return spans(exporter)[name]
 
 
+def log_with_traceparent(tracing: PhoenixTracing, traceparent: str) -> None:
+    """A successful call as the proxy logs it when the client sent a W3C `traceparent` header."""
+    kwargs = {
+        "standard_logging_object": payload(),
+        "litellm_params": {"proxy_server_request": {"headers": {"traceparent": traceparent}}},
+    }
+    asyncio.run(tracing.async_log_success_event(kwargs, None, None, None))
+
+
 def test_a_request_is_a_chain_span_with_the_model_call_as_its_llm_child(tracing, exporter):
     tracing.record(payload())
     assert set(spans(exporter)) == {"request nova-pro", "acompletion nova-pro"}
@@ -283,12 +292,7 @@ def test_without_litellms_text_the_exception_is_redacted_here(tracing, exporter)
 def test_a_callers_unsampled_traceparent_still_leaves_the_gateways_trace(exporter):
     provider = phoenix_tracing.tracer_provider(SimpleSpanProcessor(exporter), "llm-gateway")
     tracing = PhoenixTracing(provider, record_messages=lambda: True)
-    unsampled = TRACEPARENT[:-2] + "00"
-    kwargs = {
-        "standard_logging_object": payload(),
-        "litellm_params": {"proxy_server_request": {"headers": {"traceparent": unsampled}}},
-    }
-    asyncio.run(tracing.async_log_success_event(kwargs, None, None, None))
+    log_with_traceparent(tracing, TRACEPARENT[:-2] + "00")  # sampled flag off
     request = spans(exporter)["request nova-pro"]
     assert format(request.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
     assert request.resource.attributes["openinference.project.name"] == "llm-gateway"
@@ -306,11 +310,7 @@ def test_an_embedding_call_is_an_embedding_span_without_vectors(tracing, exporte
 
 
 def test_the_callers_traceparent_makes_the_request_part_of_its_trace(tracing, exporter):
-    kwargs = {
-        "standard_logging_object": payload(),
-        "litellm_params": {"proxy_server_request": {"headers": {"traceparent": TRACEPARENT}}},
-    }
-    asyncio.run(tracing.async_log_success_event(kwargs, None, None, None))
+    log_with_traceparent(tracing, TRACEPARENT)
     request = spans(exporter)["request nova-pro"]
     assert format(request.parent.span_id, "016x") == "b7ad6b7169203331"
     for span in exporter.get_finished_spans():

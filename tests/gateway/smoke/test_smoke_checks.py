@@ -181,7 +181,7 @@ def _chat_gateway(hits_from: int | None):
     return handler
 
 
-def _cache_target(monkeypatch, handler, model_calls: list[int]) -> Target:
+def _fake_gateway_target(monkeypatch, handler, model_calls: list[int]) -> Target:
     target = _target(handler, local=_local(database=False))
     client = openai.OpenAI(
         base_url=f"{target.url}/v1",
@@ -197,29 +197,29 @@ def _cache_target(monkeypatch, handler, model_calls: list[int]) -> Target:
 
 
 def test_a_repeat_served_from_the_cache_without_a_model_call_passes(monkeypatch):
-    target = _cache_target(monkeypatch, _chat_gateway(hits_from=2), model_calls=[7, 7])
+    target = _fake_gateway_target(monkeypatch, _chat_gateway(hits_from=2), model_calls=[7, 7])
     assert "model calls unchanged by the hit (7)" in cache.repeated_request_cached(target)
 
 
 def test_a_cache_write_that_lands_after_the_first_repeat_is_found_on_a_later_one(monkeypatch):
-    target = _cache_target(monkeypatch, _chat_gateway(hits_from=3), model_calls=[7, 8, 8, 8])
+    target = _fake_gateway_target(monkeypatch, _chat_gateway(hits_from=3), model_calls=[7, 8, 8, 8])
     assert "hit on repeat 2" in cache.repeated_request_cached(target)
 
 
 def test_repeats_that_are_never_cache_hits_fail(monkeypatch):
-    target = _cache_target(monkeypatch, _chat_gateway(hits_from=None), model_calls=list(range(20)))
+    target = _fake_gateway_target(monkeypatch, _chat_gateway(hits_from=None), model_calls=list(range(20)))
     with pytest.raises(CheckFailed, match="not served from the cache"):
         cache.repeated_request_cached(target)
 
 
 def test_a_cache_hit_that_still_called_the_model_fails(monkeypatch):
-    target = _cache_target(monkeypatch, _chat_gateway(hits_from=2), model_calls=[7, 8])
+    target = _fake_gateway_target(monkeypatch, _chat_gateway(hits_from=2), model_calls=[7, 8])
     with pytest.raises(CheckFailed, match="called the emulator anyway"):
         cache.repeated_request_cached(target)
 
 
 def test_a_first_request_that_is_already_a_hit_fails_as_a_non_unique_nonce(monkeypatch):
-    target = _cache_target(monkeypatch, _chat_gateway(hits_from=1), model_calls=[7, 7])
+    target = _fake_gateway_target(monkeypatch, _chat_gateway(hits_from=1), model_calls=[7, 7])
     with pytest.raises(CheckFailed, match="nonce is not unique"):
         cache.repeated_request_cached(target)
 
@@ -241,7 +241,7 @@ def _model_call(trace: str = "t1") -> dict:
 
 
 def _trace_target(monkeypatch, spans: list[dict]) -> Target:
-    target = _cache_target(monkeypatch, _chat_gateway(hits_from=None), model_calls=[])
+    target = _fake_gateway_target(monkeypatch, _chat_gateway(hits_from=None), model_calls=[])
     monkeypatch.setattr(target, "nonce", lambda label: "trace-marker")
     monkeypatch.setattr(tracing.httpx, "get", _phoenix_spans(spans))
     monkeypatch.setattr(tracing, "TRACE_TIMEOUT", 0.05)
