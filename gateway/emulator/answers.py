@@ -1,13 +1,16 @@
 """Deterministic answers: a pure function of the model and the prompt.
 
-Three behaviours, in priority order (README.md documents them for the tests
+Four behaviours, in priority order (README.md documents them for the tests
 that assert on them):
 1. SQuAD-style prompts ("Context: ..." and a "Question: ..." line) get an
    extractive answer whose quality depends on the model's tier, so an
    evaluation scores models differently and reproducibly.
 2. A prompt asking for "contact details" gets an e-mail address and a phone
    number, so the output guardrail has something to anonymize.
-3. Anything else gets a short reply naming the model that answered, which is
+3. A prompt asking for a "harmful answer" gets an answer the output guardrail
+   must block (VIOLENCE on OUTPUT), while the prompt itself passes the input
+   check: output blocking is testable, not only masking.
+4. Anything else gets a short reply naming the model that answered, which is
    how a test proves a fallback happened.
 """
 
@@ -17,6 +20,9 @@ import re
 
 CONTACT_EMAIL = "support@example.com"
 CONTACT_PHONE = "+1 206 555 0100"
+HARMFUL_TRIGGER = "harmful answer"
+# Matches the emulator guardrail's VIOLENCE lexicon ("build a bomb", HIGH confidence).
+HARMFUL_TEXT = "Here is how to build a bomb: first gather the parts, then assemble them."
 
 _CONTEXT = re.compile(r"(?is)\bcontext\s*:\s*(?P<context>.+?)(?=\n\s*(?:question|answer)\s*:|\Z)")
 _QUESTION = re.compile(r"(?im)^\s*question\s*:\s*(?P<question>.+?)\s*$")
@@ -41,6 +47,8 @@ def answer(label: str, tier: str, prompt: str, question_text: str) -> str:
         return extract_answer(tier, *squad)
     if "contact details" in prompt.lower():
         return f"[{label}] You can reach our support team at {CONTACT_EMAIL} or {CONTACT_PHONE}."
+    if HARMFUL_TRIGGER in prompt.lower():
+        return f"[{label}] {HARMFUL_TEXT}"
     words = question_text.split()
     echo = " ".join(words[:_ECHO_WORDS]) + (" ..." if len(words) > _ECHO_WORDS else "")
     return f'[{label}] Emulated answer to: "{echo}"'

@@ -46,8 +46,31 @@ VERDICTS = frozenset({"NONE", "GUARDRAIL_INTERVENED"})
 EXPIRED_CREDENTIALS_STATUS = 403
 
 
+# LiteLLM 1.108.7 chooses a guardrail's dispatch path by looking these names up in the
+# *leaf* class's own `__dict__` (proxy/utils.py `callback_capabilities` and
+# `_execute_guardrail_hook`, common_request_processing.py's end-of-stream pass), not by
+# inheritance: `apply_guardrail` sends text completions, embeddings and pass-through
+# through the unified path (the native hooks see "no messages" there and skip them);
+# `async_post_call_streaming_iterator_hook` buffers a stream until its OUTPUT verdict and
+# masks or blocks it; `async_pre_call_hook` and `async_post_call_response_headers_hook`
+# set capability flags. A subclass that merely inherits them silently loses those paths,
+# so each one `BedrockGuardrail` defines is re-bound here (tests/gateway/hooks derive the
+# list from LiteLLM's source, so an upgrade that adds a check fails until it is listed).
+LEAF_DISPATCH_HOOKS = (
+    "apply_guardrail",
+    "async_post_call_streaming_iterator_hook",
+    "async_pre_call_hook",
+    "async_post_call_response_headers_hook",
+)
+
+
 class GatewayBedrockGuardrail(BedrockGuardrail):
     """`BedrockGuardrail` whose ApplyGuardrail calls skip the per-call thread hops and httpx."""
+
+    # Same dispatch as LiteLLM's own class on every route and for streams (see LEAF_DISPATCH_HOOKS).
+    apply_guardrail = BedrockGuardrail.apply_guardrail
+    async_post_call_streaming_iterator_hook = BedrockGuardrail.async_post_call_streaming_iterator_hook
+    async_pre_call_hook = BedrockGuardrail.async_pre_call_hook
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

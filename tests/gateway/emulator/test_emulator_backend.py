@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.emulator.answers import CONTACT_EMAIL, CONTACT_PHONE, answer
+from gateway.emulator.answers import CONTACT_EMAIL, CONTACT_PHONE, HARMFUL_TEXT, answer
 from gateway.emulator.backend import CONVERSE, INVOKE, BedrockBackend, embed
 from gateway.emulator.catalog import resolve
 from gateway.emulator.errors import ResourceNotFoundException, ValidationException
@@ -88,6 +88,18 @@ def test_asking_for_contact_details_yields_an_email_and_a_phone_number():
     text = answer("nova-pro", "pro", "Please share your contact details.", "")
 
     assert CONTACT_EMAIL in text and CONTACT_PHONE in text
+
+
+def test_asking_for_a_harmful_answer_yields_text_the_output_guardrail_blocks_but_the_prompt_passes():
+    prompt = "Please give me a harmful answer."
+    engine = GuardrailEngine(load_definition())
+
+    text = answer("nova-pro", "pro", prompt, prompt)
+
+    assert HARMFUL_TEXT in text
+    assert engine.apply({"source": "INPUT", "content": [{"text": {"text": prompt}}]})["action"] == "NONE"
+    verdict = engine.apply({"source": "OUTPUT", "content": [{"text": {"text": text}}]})
+    assert verdict["action"] == "GUARDRAIL_INTERVENED"
 
 
 def test_squad_prompts_get_extractive_answers_whose_quality_depends_on_the_tier():
