@@ -24,7 +24,7 @@ token (AWS_BEARER_TOKEN_BEDROCK or a per-request key) takes LiteLLM's own path.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,9 +32,11 @@ import httpx
 from fastapi import HTTPException
 from litellm._logging import verbose_proxy_logger
 from litellm.llms.bedrock.base_aws_llm import bedrock_bearer_token
+from litellm.proxy._types import UserAPIKeyAuth
 from litellm.proxy.guardrails.guardrail_hooks.bedrock_guardrails import BedrockGuardrail
 from litellm.types.guardrails import GuardrailEventHooks
 from litellm.types.proxy.guardrails.guardrail_hooks.bedrock_guardrails import BedrockGuardrailResponse
+from litellm.types.utils import Choices, Message, ModelResponse, TextCompletionResponse
 
 from gateway.hooks.aws_credentials import CredentialCache
 from gateway.hooks.pooled_http import PooledPoster
@@ -69,8 +71,67 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
 
     # Same dispatch as LiteLLM's own class on every route and for streams (see LEAF_DISPATCH_HOOKS).
     apply_guardrail = BedrockGuardrail.apply_guardrail
-    async_post_call_streaming_iterator_hook = BedrockGuardrail.async_post_call_streaming_iterator_hook
     async_pre_call_hook = BedrockGuardrail.async_pre_call_hook
+
+    async def async_post_call_streaming_iterator_hook(
+        self, user_api_key_dict: UserAPIKeyAuth, response: Any, request_data: dict
+    ) -> AsyncGenerator[Any, None]:
+        """LiteLLM's buffered OUTPUT check of a stream, extended to text-completion streams.
+
+        LiteLLM 1.108.7 assembles a stream with `stream_chunk_builder`, which yields no chat
+        response for `/v1/completions` chunks, and then forwards them unchecked: the raw
+        answer reached the client. Those streams are checked here, as one OUTPUT call over the
+        whole answer, and come out masked or not at all (a block raises before any chunk is
+        released, so the client gets the same 400 as without streaming).
+        """
+        chunks = [chunk async for chunk in response]
+        if chunks and all(isinstance(chunk, TextCompletionResponse) for chunk in chunks):
+            for chunk in await self._checked_text_completion_stream(chunks, request_data):
+                yield chunk
+            return
+
+        async def replay() -> AsyncGenerator[Any, None]:
+            for chunk in chunks:
+                yield chunk
+
+        async for chunk in BedrockGuardrail.async_post_call_streaming_iterator_hook(
+            self, user_api_key_dict, replay(), request_data
+        ):
+            yield chunk
+
+    async def _checked_text_completion_stream(
+        self, chunks: list[TextCompletionResponse], request_data: dict
+    ) -> list[TextCompletionResponse]:
+        """The text-completion chunks after the OUTPUT verdict: unchanged, or one chunk of masked text."""
+        texts: dict[int, str] = {}
+        for chunk in chunks:
+            for choice in chunk.choices or []:
+                texts[choice.index or 0] = texts.get(choice.index or 0, "") + (choice.text or "")
+        answer = ModelResponse(
+            choices=[
+                Choices(index=i, message=Message(role="assistant", content=text), finish_reason="stop")
+                for i, text in sorted(texts.items())
+            ]
+        )
+        verdict = await self.make_bedrock_api_request(
+            source="OUTPUT",
+            response=answer,
+            messages=request_data.get("messages"),
+            request_data=request_data,
+            logging_event_type=GuardrailEventHooks.post_call,
+        )
+        self._apply_masking_to_response(response=answer, bedrock_guardrail_response=verdict)
+        masked = {c.index: c.message.content or "" for c in answer.choices}
+        if masked == texts:
+            return chunks
+        # Masked: each choice's text in its first chunk, the other chunks emptied (usage and finish kept).
+        seen: set[int] = set()
+        for chunk in chunks:
+            for choice in chunk.choices or []:
+                index = choice.index or 0
+                choice.text = "" if index in seen else masked.get(index, "")
+                seen.add(index)
+        return chunks
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -13,6 +13,8 @@ from gateway import render
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT / "environments" / "dev" / "config.yaml"
 
+EMBEDDING_CALLBACK = "gateway.hooks.embedding_encoding.embedding_encoding"
+
 
 def _catalogue(*entries: dict) -> tuple[render.CatalogueModel, ...]:
     return render.parse_catalogue(list(entries))
@@ -173,15 +175,15 @@ def test_disabling_the_guardrail_hook_keeps_the_same_guardrail_on_litellms_stock
 
 def test_disabling_tracing_drops_the_phoenix_callback_only():
     config = _full_without("tracing")
-    assert "callbacks" not in config["litellm_settings"]
+    assert config["litellm_settings"]["callbacks"] == [EMBEDDING_CALLBACK]
     assert config["litellm_settings"]["cache"] is True
     assert config["guardrails"]
 
 
 def test_disabling_the_tracing_hook_traces_through_litellms_own_phoenix_callback():
     full, stock = _full_without(), _full_without("tracing_hook")
-    assert full["litellm_settings"]["callbacks"] == [render.TRACING_CALLBACK]
-    assert stock["litellm_settings"]["callbacks"] == ["arize_phoenix"]
+    assert full["litellm_settings"]["callbacks"] == [render.TRACING_CALLBACK, EMBEDDING_CALLBACK]
+    assert stock["litellm_settings"]["callbacks"] == ["arize_phoenix", EMBEDDING_CALLBACK]
     assert {**stock["litellm_settings"], "callbacks": None} == {**full["litellm_settings"], "callbacks": None}
 
 
@@ -211,9 +213,21 @@ def test_disabling_the_output_guardrail_keeps_the_prompt_check_only():
 
 
 def test_disabling_message_logging_keeps_tracing_without_prompts_and_answers():
-    settings = _full_without("message_logging")["litellm_settings"]
+    models = render.catalogue_from_env_file(DEV)
+    settings = render.render_config(models, disable=("message_logging",), trace_content=True)[
+        "litellm_settings"
+    ]
     assert settings["turn_off_message_logging"] is True
     assert render.TRACING_CALLBACK in settings["callbacks"]
+
+
+def test_without_trace_content_litellm_redacts_messages_and_exception_texts():
+    models = render.catalogue_from_env_file(DEV)
+    withheld = render.render_config(models)["litellm_settings"]
+    recorded = render.render_config(models, trace_content=True)["litellm_settings"]
+    assert {key: withheld[key] for key in render.TRACE_CONTENT_OFF} == render.TRACE_CONTENT_OFF
+    assert not set(render.TRACE_CONTENT_OFF) & set(recorded)
+    assert "turn_off_message_logging" not in render.render_config(models, variant="bare")["litellm_settings"]
 
 
 def test_disabling_cache_by_default_caches_only_requests_that_ask():

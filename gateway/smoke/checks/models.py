@@ -83,10 +83,7 @@ def _stream_calls(target: Target) -> int:
 
 def embedding(target: Target) -> str:
     """The embedding alias returns one vector per input, all of the same dimension, with token usage."""
-    aliases = target.environment.aliases("embedding")
-    if not aliases:
-        raise Skip("the catalogue has no embedding alias")
-    alias = aliases[0]
+    alias = _embedding_alias(target)
     response = target.client().embeddings.create(model=alias, input=["the gateway", "embeds text"])
     vectors = [item.embedding for item in response.data]
     ensure(len(vectors) == 2, f"{alias}: expected 2 vectors, got {len(vectors)}")
@@ -94,3 +91,40 @@ def embedding(target: Target) -> str:
     ensure(vectors[0] != vectors[1], f"{alias}: different inputs gave the same vector")
     ensure(response.usage.prompt_tokens > 0, f"{alias}: no token usage")
     return f"{alias}: 2 vectors of {len(vectors[0])} dimensions, {response.usage.prompt_tokens} tokens"
+
+
+def embedding_encodings_agree(target: Target) -> str:
+    """The SDK's default (base64) and `float` give the same vector; locally, the emulator's known one.
+
+    The SDKs send `encoding_format: "base64"` unless told otherwise; a gateway that passed that
+    through to Titan returned sign bits (all 0.0 or 1.0), which only a comparison of values catches.
+    """
+    alias = _embedding_alias(target)
+    text = f"the gateway embeds text {target.nonce('embed')}"
+    default = target.client().embeddings.create(model=alias, input=text).data[0].embedding
+    floats = (
+        target.client().embeddings.create(model=alias, input=text, encoding_format="float").data[0].embedding
+    )
+    ensure(len(default) == len(floats), f"{alias}: {len(default)} values by default, {len(floats)} as float")
+    worst = max(abs(a - b) for a, b in zip(default, floats, strict=True))
+    ensure(worst < 1e-5, f"{alias}: the default encoding differs from float by up to {worst:g}")
+    ensure(
+        len(set(default)) > 2,
+        f"{alias}: the default encoding returned {sorted(set(default))[:3]}: sign bits?",
+    )
+    detail = f"{alias}: base64 (SDK default) = float over {len(default)} values (max diff {worst:.1g})"
+    if target.local is not None:
+        from gateway.emulator.backend import embed
+
+        known = embed(text, len(floats))
+        off = max(abs(a - b) for a, b in zip(floats, known, strict=True))
+        ensure(off < 1e-5, f"{alias}: the vector differs from the emulator's by up to {off:g}")
+        detail += "; equals the emulator's vector"
+    return detail
+
+
+def _embedding_alias(target: Target) -> str:
+    aliases = target.environment.aliases("embedding")
+    if not aliases:
+        raise Skip("the catalogue has no embedding alias")
+    return aliases[0]

@@ -21,7 +21,7 @@ from litellm.caching.dual_cache import DualCache
 from litellm.proxy._types import UserAPIKeyAuth
 from litellm.proxy.guardrails.guardrail_hooks.bedrock_guardrails import BedrockGuardrail
 from litellm.proxy.utils import ProxyLogging
-from litellm.types.utils import ModelResponseStream
+from litellm.types.utils import ModelResponseStream, TextChoices, TextCompletionResponse
 
 from gateway import render
 from gateway.emulator.answers import HARMFUL_TEXT
@@ -218,3 +218,46 @@ def test_a_streamed_harmful_answer_is_blocked_before_any_of_it_reaches_the_clien
 
     assert received == []
     assert "guardrail" in str(blocked.value).lower() or "policy" in str(blocked.value).lower()
+
+
+def _text_stream(hook, text: str) -> str:
+    """A /v1/completions stream (TextCompletionResponse chunks) through the hook; the text released."""
+    words = text.split(" ")
+
+    async def source():
+        for i in range(0, len(words), 3):
+            piece = " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")
+            yield TextCompletionResponse(choices=[TextChoices(index=0, text=piece, finish_reason=None)])
+        yield TextCompletionResponse(choices=[TextChoices(index=0, text="", finish_reason="stop")])
+
+    async def collect() -> str:
+        request = {"model": "nova-pro", "prompt": "Hi", "metadata": {}}
+        out = []
+        async for chunk in hook.async_post_call_streaming_iterator_hook(UserAPIKeyAuth(), source(), request):
+            out += [choice.text or "" for choice in chunk.choices]
+        return "".join(out)
+
+    return _run(hook, collect())
+
+
+def test_a_streamed_text_completion_with_contact_details_reaches_the_client_masked(emulator):
+    text = _text_stream(_hook(), "Write to support@example.com or call +1 206 555 0100 for help.")
+
+    assert text == "Write to {EMAIL} or call {PHONE} for help."
+
+
+def test_a_streamed_text_completion_that_is_clean_reaches_the_client_unchanged_after_one_check(emulator):
+    assert _text_stream(_hook(), "Bedrock is a managed service for foundation models.") == (
+        "Bedrock is a managed service for foundation models."
+    )
+    assert _guardrail_calls(emulator) == 1
+
+
+def test_a_streamed_harmful_text_completion_is_blocked_before_any_of_it_reaches_the_client(emulator):
+    received: list[str] = []
+
+    with pytest.raises(HTTPException) as blocked:
+        received.append(_text_stream(_hook(), HARMFUL_TEXT))
+
+    assert received == []
+    assert blocked.value.status_code == 400
