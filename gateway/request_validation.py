@@ -1,0 +1,248 @@
+"""Model requests checked against OpenAI's own request types before LiteLLM's router sees them.
+
+LiteLLM 1.108.7 lets a malformed request reach its router, which fails on it,
+retries it three times with back-off and walks the fallback chain: `content:
+12345` took 27 s to become a 500, and a body that is a JSON array was a 500
+at once. Here the body is parsed once and validated with the `openai`
+package's request TypedDicts (strict: `"10"` is not an integer), plus the
+numeric ranges OpenAI documents; a failure is a 400 naming the parameter, in
+well under a millisecond, and the request never reaches the router. A valid
+body is handed to LiteLLM already parsed (its `parsed_body` scope cache), so
+it is not parsed twice.
+
+LiteLLM's own extensions (`metadata` with any values, `guardrails`, `cache`,
+…) are left to LiteLLM: unknown keys pass, and `metadata` is not checked
+against OpenAI's string-only form.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from openai.types.chat.completion_create_params import (
+    CompletionCreateParamsNonStreaming as ChatParams,
+)
+from openai.types.chat.completion_create_params import (
+    CompletionCreateParamsStreaming as StreamedChatParams,
+)
+from openai.types.completion_create_params import CompletionCreateParamsNonStreaming as TextParams
+from openai.types.completion_create_params import CompletionCreateParamsStreaming as StreamedTextParams
+from openai.types.embedding_create_params import EmbeddingCreateParams
+from pydantic import TypeAdapter, ValidationError
+
+# (request type, streamed) -> OpenAI's request type; `stream` selects the streaming variant.
+ADAPTERS: dict[tuple[str, bool], TypeAdapter] = {
+    ("chat", False): TypeAdapter(ChatParams),
+    ("chat", True): TypeAdapter(StreamedChatParams),
+    ("completion", False): TypeAdapter(TextParams),
+    ("completion", True): TypeAdapter(StreamedTextParams),
+    ("embedding", False): TypeAdapter(EmbeddingCreateParams),
+}
+# The model routes the gateway serves (policies/routes.yaml's served class), by request type.
+MODEL_ROUTES = {
+    "/v1/chat/completions": "chat",
+    "/chat/completions": "chat",
+    "/v1/completions": "completion",
+    "/completions": "completion",
+    "/v1/embeddings": "embedding",
+    "/embeddings": "embedding",
+}
+# LiteLLM extensions whose values OpenAI's types would refuse.
+NOT_CHECKED = ("metadata",)
+# Ranges OpenAI documents for these parameters (inclusive); the TypedDicts carry types only.
+RANGES: dict[str, tuple[float, float]] = {
+    "temperature": (0, 2),
+    "top_p": (0, 1),
+    "presence_penalty": (-2, 2),
+    "frequency_penalty": (-2, 2),
+    "n": (1, 128),
+    "max_tokens": (1, math.inf),
+    "max_completion_tokens": (1, math.inf),
+    "top_logprobs": (0, 20),
+    "best_of": (1, 20),
+    "dimensions": (1, math.inf),
+}
+# JSON shapes of the parameters OpenAI types as Iterable[...] (pydantic would iterate an object's keys).
+SHAPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "messages": ((list,), "a non-empty list of messages"),
+    "input": ((str, list), "a string or a list"),
+    "prompt": ((str, list, type(None)), "a string or a list"),
+}
+# Text-or-tokens parameters: checked here, since pydantic's lazy union takes [[1, 2]] as Iterable[int].
+TEXT_OR_TOKENS = ("input", "prompt")
+# pydantic error types, as a client developer would say them.
+WANTED = {
+    "string_type": "a string",
+    "iterable_type": "a list",
+    "list_type": "a list",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "float_type": "a number",
+    "bool_type": "a boolean",
+    "dict_type": "an object",
+    "model_type": "an object",
+}
+_TAG = re.compile(r"^(?:[A-Z]\w*|\w+\[.*\]|str|int|float|bool|list|dict|function-\w+)$")
+DISCRIMINATORS = ("role", "type")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A 400 the client gets: OpenAI's error fields."""
+
+    message: str
+    param: str | None
+    code: str = "invalid_request_error"
+
+    def body(self) -> bytes:
+        error = {
+            "message": self.message,
+            "type": "invalid_request_error",
+            "param": self.param,
+            "code": self.code,
+        }
+        return json.dumps({"error": error}).encode()
+
+
+def check_body(kind: str, raw: bytes) -> tuple[dict | None, Refusal | None]:
+    """(the parsed body, None) when it is a valid `kind` request, else (None, the refusal)."""
+    try:
+        body = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError) as error:
+        return None, Refusal(f"The request body is not valid JSON: {error}", None, "invalid_json")
+    if not isinstance(body, dict):
+        got = "nothing" if body is None else f"a JSON {type(body).__name__.replace('dict', 'object')}"
+        return None, Refusal(f"The request body must be a JSON object; got {got}.", None, "invalid_body")
+    refusal = check_params(kind, body)
+    return (None, refusal) if refusal else (body, None)
+
+
+def check_params(kind: str, body: Mapping[str, Any]) -> Refusal | None:
+    """The first problem with a parsed request body, or None."""
+    for name, (types, wanted) in SHAPES.items():
+        if name in body and (not isinstance(body[name], types) or (name == "messages" and not body[name])):
+            return Refusal(f"{name} must be {wanted}; got {_describe(body[name])}.", name)
+    for name in TEXT_OR_TOKENS:
+        if isinstance(body.get(name), list) and not _text_or_tokens(body[name]):
+            return Refusal(
+                f"{name} must be a string, a list of strings, a list of token ids or a list of such lists; "
+                f"got {_describe(body[name])}.",
+                name,
+            )
+    checked = {key: value for key, value in body.items() if key not in NOT_CHECKED}
+    for name in TEXT_OR_TOKENS:
+        if isinstance(checked.get(name), list):
+            checked[name] = "checked above"
+    adapter = ADAPTERS.get((kind, body.get("stream") is True), ADAPTERS[(kind, False)])
+    try:
+        validated = adapter.validate_python(checked, strict=True)
+        _materialize(validated, ())
+    except _LazyError as lazy:
+        return _refusal(lazy.errors, lazy.loc)
+    except ValidationError as error:
+        return _refusal(error.errors(), ())
+    return _range_refusal(body)
+
+
+def _is_token(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text_or_tokens(items: list) -> bool:
+    """A list of strings, of token ids, or of token-id lists (OpenAI's embeddings/completions input)."""
+    return bool(items) and (
+        all(isinstance(i, str) for i in items)
+        or all(_is_token(i) for i in items)
+        or all(isinstance(i, list) and i and all(_is_token(t) for t in i) for i in items)
+    )
+
+
+class _LazyError(Exception):
+    def __init__(self, errors: list[dict], loc: tuple) -> None:
+        super().__init__(loc)
+        self.errors, self.loc = errors, loc
+
+
+def _materialize(value: Any, loc: tuple) -> Any:
+    """Consume pydantic's lazy validators (OpenAI types use Iterable[...]), so every item is checked."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _materialize(item, (*loc, key))
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_materialize(item, (*loc, index)) for index, item in enumerate(value)]
+    if type(value).__name__ == "ValidatorIterator":
+        items, iterator = [], iter(value)
+        while True:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return items
+            except ValidationError as error:
+                raise _LazyError(error.errors(), loc) from None
+            items.append(_materialize(item, (*loc, len(items))))
+    return value
+
+
+def _split(loc: tuple) -> tuple[tuple, tuple]:
+    """(the request path, the union members pydantic tried) of an error location."""
+    path = tuple(part for part in loc if not (isinstance(part, str) and _TAG.match(part)))
+    tags = tuple(part for part in loc if isinstance(part, str) and _TAG.match(part))
+    return path, tags
+
+
+def _param(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _refusal(errors: list[dict], base: tuple) -> Refusal:
+    """One readable error: for a union (a message's role, a content part's type), the member that matched."""
+    members: dict[tuple, list[dict]] = {}
+    for error in errors:
+        members.setdefault(_split(error["loc"])[1][:1], []).append(error)
+    discriminator_misses = [
+        e
+        for e in errors
+        if e["type"] == "literal_error" and _split(e["loc"])[0][-1:] in [(d,) for d in DISCRIMINATORS]
+    ]
+    missed = {_split(e["loc"])[1][:1] for e in discriminator_misses}
+    matching = [errs for tag, errs in members.items() if tag not in missed]
+    if not matching and discriminator_misses:
+        path = (*base, *_split(discriminator_misses[0]["loc"])[0])
+        allowed = ", ".join(sorted({str(e.get("ctx", {}).get("expected", "")) for e in discriminator_misses}))
+        return Refusal(f"{_param(path)}: must be one of {allowed}.", _param(path))
+    chosen = min(matching, key=len) if matching else errors
+    path = (*base, *_split(chosen[0]["loc"])[0])
+    same_place = [e for e in chosen if _split(e["loc"])[0] == _split(chosen[0]["loc"])[0]]
+    if chosen[0]["type"] == "missing":
+        return Refusal(f"{_param(path)}: a required parameter is missing.", _param(path), "missing_parameter")
+    wanted = [WANTED.get(e["type"]) for e in same_place]
+    if all(wanted):
+        reasons = f"must be {' or '.join(dict.fromkeys(wanted))}; got {_describe(chosen[0].get('input'))}"
+    else:
+        reasons = "; or ".join(dict.fromkeys(e["msg"] for e in same_place))
+    return Refusal(f"{_param(path) or 'the body'}: {reasons}.", _param(path) or None)
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, (bytes, set)) else repr(value)
+    kind = {dict: "object", list: "list", str: "string", bool: "boolean", int: "integer", float: "number"}
+    name = kind.get(type(value), "null" if value is None else type(value).__name__)
+    return f"{text[:40]}{'…' if len(text) > 40 else ''} ({name})"
+
+
+def _range_refusal(body: Mapping[str, Any]) -> Refusal | None:
+    for name, (low, high) in RANGES.items():
+        value = body.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
+            bounds = f"at least {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
+            return Refusal(f"{name} is {value!r}; it must be {bounds}.", name)
+    return None

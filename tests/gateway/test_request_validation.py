@@ -1,0 +1,107 @@
+"""Malformed model requests are refused with a 400 naming the parameter, before LiteLLM's router."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gateway.request_validation import MODEL_ROUTES, check_body
+
+
+def _refusal(kind: str, body: object):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    parsed, refusal = check_body(kind, raw)
+    assert parsed is None, f"{body!r} was accepted"
+    return refusal
+
+
+def _chat(**fields) -> dict:
+    return {"model": "nova-pro", "messages": [{"role": "user", "content": "hi"}], **fields}
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (_chat(messages=[{"role": "user", "content": 12345}]), "messages[0].content"),
+        (_chat(messages=[{"role": "wizard", "content": "hi"}]), "messages[0].role"),
+        (
+            _chat(messages=[{"role": "user", "content": [{"type": "text", "text": 5}]}]),
+            "messages[0].content[0].text",
+        ),
+        (_chat(messages="hello"), "messages"),
+        (_chat(messages=[]), "messages"),
+        ({"messages": [{"role": "user", "content": "hi"}]}, "model"),
+        (_chat(max_tokens="10"), "max_tokens"),
+        (_chat(temperature=3), "temperature"),
+        (_chat(top_p=-0.1), "top_p"),
+        (_chat(n=0), "n"),
+        (_chat(stream="yes"), "stream"),
+    ],
+)
+def test_a_malformed_chat_request_names_the_parameter(body, param):
+    assert _refusal("chat", body).param == param
+
+
+@pytest.mark.parametrize(
+    ("body", "param"), [({"model": "t", "input": {"a": 1}}, "input"), ({"input": "x"}, "model")]
+)
+def test_a_malformed_embeddings_request_names_the_parameter(body, param):
+    assert _refusal("embedding", body).param == param
+
+
+def test_a_text_completion_without_a_prompt_names_it():
+    assert _refusal("completion", {"model": "nova-pro"}).param == "prompt"
+
+
+@pytest.mark.parametrize("raw", [b"[]", b"42", b'"text"', b"null", b""])
+def test_a_body_that_is_not_a_json_object_is_refused_as_such(raw):
+    assert "must be a JSON object" in _refusal("chat", raw).message
+
+
+def test_invalid_json_is_refused_as_such():
+    assert _refusal("chat", b"{not json").code == "invalid_json"
+
+
+def test_the_refusal_is_an_openai_style_error_body():
+    body = json.loads(_refusal("chat", _chat(messages=[{"role": "user", "content": 12345}])).body())
+
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    assert body["error"]["type"] == "invalid_request_error"
+    assert "12345" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("chat", _chat(metadata={"tags": ["a"], "n": 1}, guardrails=["x"], stream=True, temperature=1)),
+        (
+            "chat",
+            _chat(
+                messages=[
+                    {"role": "system", "content": "s"},
+                    {"role": "user", "content": [{"type": "text", "text": "t"}]},
+                ]
+            ),
+        ),
+        (
+            "chat",
+            _chat(tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]),
+        ),
+        ("completion", {"model": "nova-pro", "prompt": "Say hi", "max_tokens": 5}),
+        (
+            "embedding",
+            {"model": "titan-embed", "input": ["a", "b"], "encoding_format": "base64", "dimensions": 256},
+        ),
+        ("embedding", {"model": "titan-embed", "input": [[1, 2, 3]]}),
+    ],
+)
+def test_valid_requests_pass_and_come_back_parsed(kind, body):
+    parsed, refusal = check_body(kind, json.dumps(body).encode())
+
+    assert refusal is None
+    assert parsed == body
+
+
+def test_every_model_route_has_a_request_type():
+    assert set(MODEL_ROUTES.values()) == {"chat", "completion", "embedding"}
