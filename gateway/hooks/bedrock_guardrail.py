@@ -36,7 +36,7 @@ from litellm.proxy._types import UserAPIKeyAuth
 from litellm.proxy.guardrails.guardrail_hooks.bedrock_guardrails import BedrockGuardrail
 from litellm.types.guardrails import GuardrailEventHooks
 from litellm.types.proxy.guardrails.guardrail_hooks.bedrock_guardrails import BedrockGuardrailResponse
-from litellm.types.utils import Choices, Message, ModelResponse, TextCompletionResponse
+from litellm.types.utils import Choices, Message, ModelResponse, ModelResponseStream, TextCompletionResponse
 
 from gateway.hooks.aws_credentials import CredentialCache
 from gateway.hooks.pooled_http import PooledPoster
@@ -64,6 +64,23 @@ LEAF_DISPATCH_HOOKS = (
     "async_pre_call_hook",
     "async_post_call_response_headers_hook",
 )
+
+
+def split_usage(chunk: Any) -> tuple[Any, ...]:
+    """A re-assembled chunk carrying both text and usage, as OpenAI streams it: the text, then usage alone.
+
+    LiteLLM's buffered re-stream puts the answer, the finish reason and the usage in one chunk;
+    with `stream_options.include_usage` OpenAI sends usage in a last chunk of its own with
+    `choices: []`, and strict clients read it only there.
+    """
+    usage = getattr(chunk, "usage", None)
+    if not isinstance(chunk, ModelResponseStream) or usage is None or not chunk.choices:
+        return (chunk,)
+    del chunk.usage
+    alone = ModelResponseStream(
+        id=chunk.id, created=chunk.created, model=chunk.model, choices=[], usage=usage
+    )
+    return chunk, alone
 
 
 class GatewayBedrockGuardrail(BedrockGuardrail):
@@ -94,10 +111,12 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
             for chunk in chunks:
                 yield chunk
 
+        wants_usage = (request_data.get("stream_options") or {}).get("include_usage") is True
         async for chunk in BedrockGuardrail.async_post_call_streaming_iterator_hook(
             self, user_api_key_dict, replay(), request_data
         ):
-            yield chunk
+            for piece in split_usage(chunk) if wants_usage else (chunk,):
+                yield piece
 
     async def _checked_text_completion_stream(
         self, chunks: list[TextCompletionResponse], request_data: dict

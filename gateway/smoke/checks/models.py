@@ -52,10 +52,10 @@ def chat_streamed(target: Target) -> str:
         stream_options={"include_usage": True},
         max_tokens=64,
     )
-    pieces, finish, usage = [], None, None
+    pieces, finish, usage, usage_choices = [], None, None, None
     for chunk in stream:
         if chunk.usage is not None:
-            usage = chunk.usage
+            usage, usage_choices = chunk.usage, chunk.choices
         for choice in chunk.choices:
             if choice.delta and choice.delta.content:
                 pieces.append(choice.delta.content)
@@ -64,6 +64,7 @@ def chat_streamed(target: Target) -> str:
     ensure(text.strip(), f"{alias}: the streamed answer is empty")
     ensure(finish in {"stop", "length"}, f"{alias}: no finish_reason in the stream (got {finish!r})")
     ensure(usage is not None and usage.completion_tokens > 0, f"{alias}: no usage chunk in the stream")
+    ensure(usage_choices == [], f"{alias}: the usage chunk has choices {usage_choices}; OpenAI sends []")
     detail = f"{alias}: {len(pieces)} content chunk(s), {usage.completion_tokens} completion tokens"
     if target.local is not None:
         streams = _stream_calls(target) - streams_before

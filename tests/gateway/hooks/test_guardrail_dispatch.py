@@ -21,11 +21,11 @@ from litellm.caching.dual_cache import DualCache
 from litellm.proxy._types import UserAPIKeyAuth
 from litellm.proxy.guardrails.guardrail_hooks.bedrock_guardrails import BedrockGuardrail
 from litellm.proxy.utils import ProxyLogging
-from litellm.types.utils import ModelResponseStream, TextChoices, TextCompletionResponse
+from litellm.types.utils import ModelResponseStream, TextChoices, TextCompletionResponse, Usage
 
 from gateway import render
 from gateway.emulator.answers import HARMFUL_TEXT
-from gateway.hooks.bedrock_guardrail import LEAF_DISPATCH_HOOKS, GatewayBedrockGuardrail
+from gateway.hooks.bedrock_guardrail import LEAF_DISPATCH_HOOKS, GatewayBedrockGuardrail, split_usage
 
 LITELLM_SOURCE = Path(litellm.__file__).parent
 # `"name" in type(x).__dict__`, `"name" not in cls.__dict__`, `"name" in cls_attrs` (= cls.__dict__).
@@ -261,3 +261,19 @@ def test_a_streamed_harmful_text_completion_is_blocked_before_any_of_it_reaches_
 
     assert received == []
     assert blocked.value.status_code == 400
+
+
+def test_usage_in_a_restreamed_chunk_moves_to_a_last_chunk_with_no_choices():
+    chunk = _chunks("All done.")[0]
+    chunk.usage = Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5)
+
+    text, usage = split_usage(chunk)
+
+    assert getattr(text, "usage", None) is None and text.choices[0].delta.content == "All done."
+    assert usage.choices == [] and usage.usage.total_tokens == 5
+
+
+def test_a_chunk_without_usage_is_left_alone():
+    chunk = _chunks("All done.")[0]
+
+    assert split_usage(chunk) == (chunk,)
