@@ -10,6 +10,7 @@ when the prompt was refused). Routes come from the served classification
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -205,4 +206,35 @@ def rows() -> list[Check]:
     for route in ROUTES:
         for stream in (False, True) if route.streams else (False,):
             out += [row(route, case, stream) for case in CASES if route.answers_text or not case.answers_only]
-    return out
+    slow = slow_guardrail_stream_waits_for_the_verdict
+    return [*out, Check(name=slow.__name__, run=slow)]
+
+
+SLOW_GUARDRAIL_MS = 1500
+
+
+def slow_guardrail_stream_waits_for_the_verdict(target: Target) -> str:
+    """With each guardrail call slowed to 1.5 s, a streamed answer still arrives masked, after its check.
+
+    A stream that closed before its OUTPUT verdict (1.63 s, before this gateway bound LiteLLM's
+    stream hook) would carry the raw contact details.
+    """
+    if target.local is None:
+        raise Skip("local stack only: needs the emulator's latency fault")
+    aliases = target.environment.aliases("chat")
+    if not aliases:
+        raise Skip("the catalogue has no chat alias")
+    emulator.set_faults(target, {"guardrail": True, "latency_ms": SLOW_GUARDRAIL_MS})
+    began = time.monotonic()
+    try:
+        result = _chat(target, aliases[0], f"What are the contact details? ({target.nonce('slow')})", True)
+    finally:
+        emulator.set_faults(target, {"guardrail": True, "latency_ms": 0})
+    waited = time.monotonic() - began
+    ensure(result.status == 200 and not result.error, f"expected an answer, got {result}")
+    ensure(not EMAIL.findall(result.text), f"the raw e-mail reached the client: {result.text[:120]!r}")
+    ensure("{EMAIL}" in result.text, f"no {{EMAIL}} placeholder: {result.text[:120]!r}")
+    ensure(
+        waited >= 2 * SLOW_GUARDRAIL_MS / 1000, f"answered in {waited:.2f} s: before both checks could finish"
+    )
+    return f"masked answer after {waited:.2f} s (two checks of {SLOW_GUARDRAIL_MS} ms each)"
