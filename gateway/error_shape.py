@@ -154,3 +154,28 @@ class ErrorShapedSend:
         await self.send({**self.start, "headers": headers})
         await self.send({"type": "http.response.body", "body": shaped, "more_body": False})
         self.start = None
+
+
+def shaping(app: Any, aliases: Mapping[str, str]) -> Any:
+    """ASGI wrapper: every HTTP answer of `app` goes out through an ErrorShapedSend."""
+
+    async def shaped(scope: MutableMapping[str, Any], receive: Any, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        await app(scope, receive, ErrorShapedSend(send, scope, aliases))
+
+    return shaped
+
+
+def aliases_by_model_id(models: Any) -> dict[str, str]:
+    """Bedrock model id -> the alias naming it: of the aliases it serves, the one with fewest deployments."""
+    counts: dict[str, int] = {}
+    for model in models:
+        counts[model.alias] = counts.get(model.alias, 0) + 1
+    out: dict[str, str] = {}
+    for model in models:
+        known = out.get(model.model_id)
+        if known is None or counts[model.alias] < counts[known]:
+            out[model.model_id] = model.alias
+    return out

@@ -246,3 +246,51 @@ def _range_refusal(body: Mapping[str, Any]) -> Refusal | None:
             bounds = f"at least {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
             return Refusal(f"{name} is {value!r}; it must be {bounds}.", name)
     return None
+
+
+def validating(app: Any) -> Any:
+    """ASGI wrapper: POSTs to a model route are parsed and validated before `app` (LiteLLM) sees them.
+
+    The body is read whole (the outer layer has already bounded its size), refused with the
+    400 on a problem, else replayed to `app` with the parsed body in LiteLLM's
+    `parsed_body` scope cache, which LiteLLM reads instead of parsing again.
+    """
+
+    async def checked(scope: dict, receive: Any, send: Any) -> None:
+        kind = MODEL_ROUTES.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if kind is None or scope.get("method") != "POST":
+            await app(scope, receive, send)
+            return
+        messages, chunks = [], []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                await app(scope, _replay(messages, receive), send)  # the client left: LiteLLM handles it
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body, refusal = check_body(kind, b"".join(chunks))
+        if refusal is not None:
+            payload = refusal.body()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": 400, "headers": headers})
+            await send({"type": "http.response.body", "body": payload, "more_body": False})
+            return
+        scope["parsed_body"] = (tuple(body), body)
+        await app(scope, _replay(messages, receive), send)
+
+    return checked
+
+
+def _replay(messages: list, receive: Any) -> Any:
+    pending = list(messages)
+
+    async def replay() -> Any:
+        return pending.pop(0) if pending else await receive()
+
+    return replay

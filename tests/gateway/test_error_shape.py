@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from gateway.error_shape import ErrorShapedSend, normalize
+from gateway.error_shape import ErrorShapedSend, aliases_by_model_id, normalize, shaping
 
 ALIASES = {"us.amazon.nova-pro-v1:0": "nova-pro", "amazon.titan-embed-text-v2:0": "titan-embed"}
 
@@ -107,3 +107,41 @@ def test_an_error_sent_in_pieces_is_reassembled_and_sent_as_json_with_its_length
     assert headers[b"content-type"] == b"application/json"
     assert int(headers[b"content-length"]) == len(body)
     assert json.loads(body)["error"]["message"] == "Violated guardrail policy"
+
+
+def test_a_bedrock_id_is_named_by_its_own_alias_rather_than_a_group_it_also_serves():
+    from gateway.render import CatalogueModel
+
+    models = [
+        CatalogueModel(alias="nova-micro", model_id="us.amazon.nova-micro-v1:0", mode="chat"),
+        CatalogueModel(alias="chat", model_id="us.amazon.nova-micro-v1:0", mode="chat"),
+        CatalogueModel(alias="chat", model_id="us.amazon.nova-lite-v1:0", mode="chat"),
+    ]
+
+    assert aliases_by_model_id(models) == {
+        "us.amazon.nova-micro-v1:0": "nova-micro",
+        "us.amazon.nova-lite-v1:0": "chat",
+    }
+
+
+def test_the_shaping_wrapper_rewrites_an_inner_apps_fastapi_error():
+    async def inner(scope, receive, send):
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 405,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"detail": "Method Not Allowed"}'})
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(shaping(inner, {})({"type": "http", "method": "GET", "path": "/v1/embeddings"}, None, send))
+
+    assert json.loads(sent[1]["body"])["error"]["message"].startswith(
+        "Method Not Allowed: GET /v1/embeddings"
+    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
-from gateway.request_validation import MODEL_ROUTES, check_body
+from gateway.request_validation import MODEL_ROUTES, check_body, validating
 
 
 def _refusal(kind: str, body: object):
@@ -105,3 +106,49 @@ def test_valid_requests_pass_and_come_back_parsed(kind, body):
 
 def test_every_model_route_has_a_request_type():
     assert set(MODEL_ROUTES.values()) == {"chat", "completion", "embedding"}
+
+
+def _through(path: str, body: bytes, method: str = "POST") -> tuple[list[dict], dict | None]:
+    seen: dict = {}
+    sent: list[dict] = []
+
+    async def inner(scope, receive, send):
+        seen["scope"] = scope
+        seen["body"] = (await receive())["body"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(validating(inner)({"type": "http", "method": method, "path": path}, receive, send))
+    return sent, seen or None
+
+
+def test_the_wrapper_refuses_a_malformed_model_request_before_the_app_sees_it():
+    sent, seen = _through("/v1/chat/completions", b"[]")
+
+    assert seen is None
+    assert sent[0]["status"] == 400
+    assert json.loads(sent[1]["body"])["error"]["code"] == "invalid_body"
+
+
+def test_the_wrapper_hands_litellm_the_parsed_body_and_the_same_bytes():
+    raw = json.dumps(_chat()).encode()
+
+    _, seen = _through("/v1/chat/completions", raw)
+
+    assert seen["body"] == raw
+    keys, parsed = seen["scope"]["parsed_body"]
+    assert parsed == _chat() and keys == tuple(_chat())
+
+
+@pytest.mark.parametrize(
+    ("path", "method"), [("/v1/models", "GET"), ("/key/generate", "POST"), ("/v1/embeddings", "GET")]
+)
+def test_the_wrapper_leaves_other_routes_and_methods_to_the_app(path, method):
+    _, seen = _through(path, b"[]", method)
+
+    assert seen is not None and "parsed_body" not in seen["scope"]
