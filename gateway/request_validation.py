@@ -116,7 +116,7 @@ def check_body(kind: str, raw: bytes) -> tuple[dict | None, Refusal | None]:
     except (ValueError, UnicodeDecodeError) as error:
         return None, Refusal(f"The request body is not valid JSON: {error}", None, "invalid_json")
     if not isinstance(body, dict):
-        got = "nothing" if body is None else f"a JSON {type(body).__name__.replace('dict', 'object')}"
+        got = "nothing" if body is None else _describe(body)
         return None, Refusal(f"The request body must be a JSON object; got {got}.", None, "invalid_body")
     refusal = check_params(kind, body)
     return (None, refusal) if refusal else (body, None)
@@ -124,6 +124,8 @@ def check_body(kind: str, raw: bytes) -> tuple[dict | None, Refusal | None]:
 
 def check_params(kind: str, body: Mapping[str, Any]) -> Refusal | None:
     """The first problem with a parsed request body, or None."""
+    if "stream" in body and not isinstance(body["stream"], bool):
+        return Refusal(f"stream must be a boolean; got {_describe(body['stream'])}.", "stream")
     for name, (types, wanted) in SHAPES.items():
         if name in body and (not isinstance(body[name], types) or (name == "messages" and not body[name])):
             return Refusal(f"{name} must be {wanted}; got {_describe(body[name])}.", name)
