@@ -50,6 +50,10 @@ IMAGE_INPUTS = (
     "gateway/entrypoint.py",
     "gateway/healthcheck.py",
     "gateway/render.py",
+    "gateway/trace_content.py",
+    "gateway/asgi.py",
+    "gateway/limits.py",
+    "gateway/serve.py",
     "gateway/hooks",
 )
 

@@ -3,8 +3,8 @@
     python -m gateway.entrypoint [serve|migrate|render]
 
 `serve` (default) runs the proxy; `migrate` applies LiteLLM's database schema
-and exits (the one-off migration task); `render` prints the config it would
-run. The variables are those of docs/contracts.md ("Container runtime
+(gateway/migrations.py) and exits (the one-off migration task); `render` prints
+the config it would run. The variables are those of docs/contracts.md ("Container runtime
 contract"). A missing or malformed one stops the container with exit code 2
 and one line naming it, before LiteLLM can fail later and less clearly.
 
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from gateway import render
+from gateway import limits, render, trace_content
 
 COMMANDS = ("serve", "migrate", "render")
 EXIT_CONFIG_ERROR = 2
@@ -97,6 +97,10 @@ class Settings:
     port: int
     workers: int
     scratch: Path
+    # GATEWAY_MAX_* and GATEWAY_EXPOSE_INTERNAL_HEADERS resolved, defaults included (gateway/limits.py).
+    limits: limits.RequestLimits = limits.DEFAULTS
+    # GATEWAY_TRACE_CONTENT resolved: prompt and answer text in traces (gateway/trace_content.py).
+    trace_content: bool = False
 
 
 def _value(env: Mapping[str, str], name: str) -> str | None:
@@ -195,6 +199,28 @@ def _disabled_features(env: Mapping[str, str], variant: str) -> tuple[str, ...]:
     return disabled
 
 
+def _trace_content(env: Mapping[str, str]) -> bool:
+    """GATEWAY_TRACE_CONTENT, defaulting by where the collector is: on inside the network, off outside.
+
+    `true` with a collector outside is refused, as the environment file check and CKV_LLMGW_12 refuse it:
+    a container started by hand must not be the one way prompts leave the company.
+    """
+    endpoint = env["PHOENIX_COLLECTOR_ENDPOINT"]
+    try:
+        chosen = trace_content.parse(env.get(trace_content.VARIABLE))
+    except ValueError as error:
+        raise ContractError(str(error)) from None
+    if chosen is None:
+        return trace_content.default_capture(endpoint)
+    if chosen and trace_content.collector_is_external(endpoint):
+        raise ContractError(
+            f"{trace_content.VARIABLE}=true would send prompts and answers to "
+            f"{trace_content.collector_host(endpoint)!r}, outside the private network; allowed: false, "
+            f"or a PHOENIX_COLLECTOR_ENDPOINT on {trace_content.INSIDE}"
+        )
+    return chosen
+
+
 def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
     """Check the environment against the runtime contract; raise ContractError naming what is wrong."""
     if command not in COMMANDS:
@@ -213,6 +239,7 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
     except render.CatalogueError as error:
         raise ContractError(f"GATEWAY_MODELS: {error}") from None
     database = _database(env)
+    records_content = False
     if command == "migrate":
         if database is None:
             raise ContractError("migrate needs a database: DATABASE_HOST is not set")
@@ -226,7 +253,12 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
             raise ContractError(
                 f"PHOENIX_API_KEY is required when PHOENIX_COLLECTOR_ENDPOINT is {PHOENIX_CLOUD_HOST}"
             )
+        records_content = _trace_content(env)
     workers = _int(env, "GATEWAY_WORKERS", default_workers(available_cpus()))
+    try:
+        request_limits = limits.from_env(env)
+    except limits.LimitsError as error:
+        raise ContractError(str(error)) from None
     return Settings(
         command=command,
         variant=variant,  # type: ignore[arg-type]  # checked against render.VARIANTS above
@@ -237,6 +269,8 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
         port=_int(env, "PORT", 4000),
         workers=workers,
         scratch=Path(_value(env, "GATEWAY_SCRATCH_DIR") or "/tmp/gateway"),  # noqa: S108  # the one writable mount
+        limits=request_limits,
+        trace_content=records_content,
     )
 
 
@@ -258,6 +292,13 @@ def proxy_environment(settings: Settings, env: Mapping[str, str]) -> dict[str, s
         # Below ECS's default 30 s stopTimeout, so draining ends before SIGKILL.
         "GRACEFUL_SHUTDOWN_TIMEOUT": "25",
         "REDIS_SSL": "false",
+        # LiteLLM's Redis breaker (one per Redis client: cache and limiter, router), read from the
+        # environment only: open after 5 timeouts spanning at least 1 s (LiteLLM: 5 s), skip Redis
+        # for 10 s (LiteLLM: 60 s), then probe. With gateway/config.yaml's 0.2 s socket timeouts a
+        # hung Redis costs a request well under 1 s (docs/gateway.md, "Retries, cooldowns and timeouts").
+        "REDIS_CIRCUIT_BREAKER_FAILURE_THRESHOLD": "5",
+        "REDIS_CIRCUIT_BREAKER_TIMEOUT_MIN_DURATION": "1",
+        "REDIS_CIRCUIT_BREAKER_RECOVERY_TIMEOUT": "10",
         # Writable copies for a read-only root filesystem (LiteLLM's documented variables).
         "LITELLM_UI_PATH": str(scratch / "ui"),
         "LITELLM_ASSETS_PATH": str(scratch / "assets"),
@@ -268,26 +309,29 @@ def proxy_environment(settings: Settings, env: Mapping[str, str]) -> dict[str, s
         if not _value(out, name):
             out[name] = value
     out["NUM_WORKERS"] = str(settings.workers)
+    # The request layer (gateway/asgi.py) reads the limits validated here, defaults written out.
+    out.update(settings.limits.to_env())
+    # Resolved, so the tracing hook reads the entrypoint's decision, default included.
+    out[trace_content.VARIABLE] = "true" if settings.trace_content else "false"
     if settings.database is None:
         # Nothing must let LiteLLM build a URL on its own and try Prisma.
         for name in ("DATABASE_URL", "DIRECT_URL", "DATABASE_HOST"):
             out.pop(name, None)
     else:
         out["DATABASE_URL"] = settings.database.url()
+        # Serving processes never migrate: the `migrate` task does (LiteLLM reads this at start-up).
+        out["DISABLE_SCHEMA_UPDATE"] = "true"
     return out
 
 
 def rendered_config(settings: Settings) -> dict:
-    """The config for this command. `migrate` needs only the database: no cache, guardrail or tracing."""
-    if settings.command == "migrate":
-        config = render.render_config(settings.models, variant="bare", database=True)
-        config["general_settings"]["disable_prisma_schema_update"] = False
-        return config
+    """The config for this command (`migrate` renders one too, though it starts no proxy)."""
     return render.render_config(
         settings.models,
         variant=settings.variant,
         database=settings.database is not None,
         disable=settings.disabled,
+        trace_content=settings.trace_content,
     )
 
 
@@ -314,20 +358,55 @@ def uvicorn_log_config(level: str) -> dict:
     }
 
 
+# `serve` runs LiteLLM's CLI through gateway/serve.py, which serves LiteLLM's app inside the
+# gateway's request layer (gateway/asgi.py: body limit, header filter); `migrate` serves nothing.
+SERVE_MODULE = "gateway.serve"
+
+
 def proxy_command(settings: Settings, config_path: Path, log_config_path: Path | None = None) -> list[str]:
-    """The LiteLLM CLI invocation; `migrate` sets the schema up and stops before serving."""
+    """The LiteLLM CLI invocation that serves."""
     argv = [
-        sys.executable, "-m", "litellm.proxy.proxy_cli",
+        sys.executable, "-m", SERVE_MODULE,
         "--config", str(config_path),
         "--host", settings.host,
         "--port", str(settings.port),
         "--num_workers", str(settings.workers),
     ]  # fmt: skip
-    if settings.command == "migrate":
-        argv.append("--skip_server_startup")
-    elif log_config_path is not None:
+    if log_config_path is not None:
         argv += ["--log_config", str(log_config_path)]
     return argv
+
+
+def migrate(database: Database) -> int:
+    """Apply litellm-proxy-extras' migrations (gateway/migrations.py); 0 when the schema is up to date."""
+    import psycopg
+
+    from gateway import migrations
+
+    def connect(**kwargs):
+        return psycopg.connect(
+            host=database.host,
+            port=database.port,
+            dbname=database.name,
+            user=database.username,
+            password=database.password,
+            sslmode=database.sslmode,
+            connect_timeout=10,
+            **kwargs,
+        )
+
+    try:
+        found = migrations.discover(migrations.migrations_dir())
+        outcome = migrations.apply(connect, found, log=lambda message: log(message, level="WARNING"))
+    except (migrations.MigrationError, psycopg.Error) as error:
+        log(f"migrate failed: {error}", level="ERROR")
+        return 1
+    log(outcome.summary(), applied=len(outcome.applied), already=outcome.already, available=len(found))
+    # LiteLLM builds its spend-log indexes after the migrations, in the migration job (never in a migration).
+    if not migrations.ensure_request_log_indexes(database.url()):
+        log("migrate failed: LiteLLM's request-log indexes are not all in place (see above)", level="ERROR")
+        return 1
+    return 0
 
 
 def log(message: str, level: str = "INFO", **fields: object) -> None:
@@ -366,6 +445,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if command == "render":
         sys.stdout.write(render.dump(config))
         return 0
+    if command == "migrate":
+        assert settings.database is not None  # validate() refuses migrate without one
+        return migrate(settings.database)
     if settings.database is None:
         log(NO_DATABASE_MESSAGE, level="WARNING")
     if settings.disabled:
@@ -382,6 +464,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         deployments=len(settings.models),
         workers=settings.workers,
         database=settings.database is not None,
+        trace_content=settings.trace_content,
         config=str(path),
     )
     # exec: the proxy becomes this process, so ECS's SIGTERM reaches uvicorn directly.

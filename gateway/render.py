@@ -69,6 +69,27 @@ TRACING_CALLBACK = "gateway.hooks.phoenix_tracing.phoenix_tracing"
 # "tracing_hook" likewise keeps tracing but on LiteLLM's own Phoenix callback (the before of gateway/hooks').
 STOCK_TRACING_CALLBACK = "arize_phoenix"
 KEY_LIMIT_SETTINGS = ("default_key_generate_params", "upperbound_key_generate_params")
+# Trace content off (GATEWAY_TRACE_CONTENT=false): LiteLLM redacts prompts and answers for every callback
+# too, and its error texts stop quoting the prompt's first characters (they reach the traces' error status).
+TRACE_CONTENT_OFF = {"turn_off_message_logging": True, "redact_messages_in_exceptions": True}
+
+
+# Cooldown of a deployment that has somewhere else to go (its alias has a fallback, or another
+# deployment): LiteLLM's allowed_fails_policy, the failures of each kind tolerated within one
+# router_settings.cooldown_time window, set per deployment (model_info). One throttle, 503 or
+# timeout takes the deployment out of rotation, so requests go straight to the alternative until
+# the cooldown (or Bedrock's Retry-After, when it sends one) has passed; a 500 gets one more chance.
+# Without it LiteLLM 1.108.7 never cools down a group's only deployment
+# (router_utils/cooldown_handlers.py), and every request retried it with back-off before falling
+# back (9-10 s). A deployment with nowhere else to go keeps LiteLLM's default: never cooled down,
+# retried router_settings.num_retries times (docs/gateway.md, "Retries, cooldowns and timeouts").
+FAILOVER_ALLOWED_FAILS = {
+    "RateLimitErrorAllowedFails": 0,
+    "ServiceUnavailableErrorAllowedFails": 0,
+    "TimeoutErrorAllowedFails": 0,
+    "BadGatewayErrorAllowedFails": 0,
+    "InternalServerErrorAllowedFails": 1,
+}
 
 
 class CatalogueError(ValueError):
@@ -169,9 +190,12 @@ def model_list(models: Iterable[CatalogueModel]) -> list[dict[str, Any]]:
     (1, 2, … in catalogue order), so the router sends each request to the first
     listed deployment that is not cooling down. The preference is decided once,
     here, instead of by per-request usage bookkeeping (docs/gateway.md, Routing).
+    A deployment whose alias has a fallback or another deployment cools down at its
+    first failure (FAILOVER_ALLOWED_FAILS).
     """
     models = list(models)
     group_sizes = Counter(model.alias for model in models)
+    fallback_aliases = {alias: targets for entry in fallbacks(models) for alias, targets in entry.items()}
     positions: Counter[str] = Counter()
     deployments = []
     for model in models:
@@ -182,9 +206,10 @@ def model_list(models: Iterable[CatalogueModel]) -> list[dict[str, Any]]:
         if group_sizes[model.alias] > 1:
             positions[model.alias] += 1
             params["order"] = positions[model.alias]
-        deployments.append(
-            {"model_name": model.alias, "litellm_params": params, "model_info": {"mode": model.mode}}
-        )
+        info: dict[str, Any] = {"mode": model.mode}
+        if group_sizes[model.alias] > 1 or fallback_aliases.get(model.alias):
+            info["allowed_fails_policy"] = dict(FAILOVER_ALLOWED_FAILS)
+        deployments.append({"model_name": model.alias, "litellm_params": params, "model_info": info})
     return deployments
 
 
@@ -257,6 +282,7 @@ def render_config(
     database: bool = True,
     base: Mapping[str, Any] | None = None,
     disable: Iterable[str] = (),
+    trace_content: bool = False,
 ) -> dict[str, Any]:
     """The complete LiteLLM config.
 
@@ -272,7 +298,8 @@ def render_config(
     "output_guardrail", "message_logging" and "cache_by_default" (FEATURES) are
     priced the same way. database=False drops
     every database setting: the proxy then runs without virtual keys (master
-    key only).
+    key only). trace_content=False (the default: the entrypoint decides, from
+    GATEWAY_TRACE_CONTENT) adds TRACE_CONTENT_OFF to the full variant.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
@@ -293,6 +320,8 @@ def render_config(
         for key in BARE_ROUTER_SETTINGS:
             router.pop(key, None)
     _disable(config, features)
+    if variant == "full" and not trace_content:
+        litellm_settings.update(TRACE_CONTENT_OFF)
     return config
 
 

@@ -49,6 +49,8 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
+from gateway.limits import DEFAULTS as DEFAULT_REQUEST_LIMITS
+from gateway.limits import RequestLimits
 from modules import cdk
 from modules.secrets import EncryptionKey, KeyConfig, account_context
 
@@ -114,7 +116,10 @@ class GatewayRuntime:
     database_secret_arn: str  # Aurora's managed secret: JSON keys username/password
     redis_secret_arn: str  # the cache AUTH token secret (plain string)
     phoenix_api_key_secret_arn: str | None = None  # optional, plain string
+    trace_content: bool = False  # GATEWAY_TRACE_CONTENT: prompt and answer text in traces
     workers: int = 1  # GATEWAY_WORKERS: Fargate may report more CPUs than the task is granted
+    # GATEWAY_MAX_* and GATEWAY_EXPOSE_INTERNAL_HEADERS: the environment file's `api:` section.
+    request_limits: RequestLimits = DEFAULT_REQUEST_LIMITS
 
     def environment_vars(self) -> dict[str, str]:
         return {
@@ -131,7 +136,11 @@ class GatewayRuntime:
             "DATABASE_NAME": self.database_name,
             "PHOENIX_COLLECTOR_ENDPOINT": self.phoenix_collector_endpoint,
             "PHOENIX_PROJECT_NAME": self.phoenix_project_name,
+            # Always explicit, so the task definition says what leaves in traces (CKV_LLMGW_12).
+            "GATEWAY_TRACE_CONTENT": "true" if self.trace_content else "false",
             "GATEWAY_WORKERS": str(self.workers),
+            # Always explicit, so the task definition says which limits it runs with.
+            **self.request_limits.to_env(),
         }
 
     def migration_environment_vars(self) -> dict[str, str]:

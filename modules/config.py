@@ -22,6 +22,9 @@ from typing import Any
 
 import yaml
 
+from gateway import limits as request_limits
+from gateway import trace_content
+
 CONFIG_FILE = "config.yaml"
 
 
@@ -400,8 +403,29 @@ class PhoenixSettings:
     project_name: str = _setting(
         "Phoenix project the traces land in", _pattern(r"\S.{0,127}", "1-128 characters")
     )
+    content_capture: bool | None = _setting(
+        "record prompt, answer and guardrail text in traces; null: on for a collector inside the private "
+        "network, off outside it (gateway/trace_content.py)",
+        default=None,
+    )
+
+    @property
+    def captures_content(self) -> bool:
+        """GATEWAY_TRACE_CONTENT: the setting, or the image's own default for this collector."""
+        if self.content_capture is not None:
+            return self.content_capture
+        return trace_content.default_capture(self.collector_endpoint)
 
     def _validate(self) -> None:
+        # Refused, not acknowledged: what leaves the company is not a per-environment exception.
+        if self.content_capture and trace_content.collector_is_external(self.collector_endpoint):
+            host = trace_content.collector_host(self.collector_endpoint)
+            raise _Invalid(
+                f"true would send prompts and answers to {host!r}, "
+                f"outside the private network; allowed: false or null, or true with a collector_endpoint on "
+                f"{trace_content.INSIDE}",
+                "content_capture",
+            )
         # The image refuses to start without a key when tracing to Phoenix Cloud (gateway/entrypoint.py).
         if PHOENIX_CLOUD_HOST in self.collector_endpoint and self.api_key_secret_arn is None:
             raise _Invalid(
@@ -420,6 +444,51 @@ class ObservabilitySettings:
         "address subscribed to alarms; null: none", _pattern(_EMAIL, "an e-mail address"), default=None
     )
     phoenix: PhoenixSettings = dataclasses.field(metadata=_about("tracing target"))
+
+
+def _limit(field: str) -> Check:
+    """The bounds gateway/limits.py (the image) accepts, so a value synth passes never stops a task."""
+    return _int_range(*request_limits.bounds(field))
+
+
+_API_DEFAULTS = request_limits.DEFAULTS
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ApiSettings:
+    """What one request may ask of the gateway and what its answers tell (docs/gateway.md, "Request limits").
+
+    Every key is optional; the defaults are the image's (gateway/limits.py), and the task definition
+    always carries all five values.
+    """
+
+    max_request_body_mb: int = _setting(
+        "largest request body in MiB, refused with 413 before it is parsed",
+        _limit("max_request_body_mb"),
+        default=_API_DEFAULTS.max_request_body_mb,
+    )
+    max_embedding_inputs: int = _setting(
+        "most inputs in one embeddings request (each is one model call)",
+        _limit("max_embedding_inputs"),
+        default=_API_DEFAULTS.max_embedding_inputs,
+    )
+    max_tokens: int = _setting(
+        "largest max_tokens / max_completion_tokens a request may ask for",
+        _limit("max_tokens"),
+        default=_API_DEFAULTS.max_tokens,
+    )
+    max_cached_answer_kb: int = _setting(
+        "largest answer (KiB) written to the response cache",
+        _limit("max_cached_answer_kb"),
+        default=_API_DEFAULTS.max_cached_answer_kb,
+    )
+    expose_internal_headers: bool = _setting(
+        "send LiteLLM's internal response headers (model id, version, API base, costs) to clients",
+        default=_API_DEFAULTS.expose_internal_headers,
+    )
+
+    def limits(self) -> request_limits.RequestLimits:
+        return request_limits.RequestLimits(**dataclasses.asdict(self))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -475,6 +544,9 @@ class EnvironmentConfig:
     cache: CacheSettings = dataclasses.field(metadata=_about("Valkey"))
     observability: ObservabilitySettings = dataclasses.field(metadata=_about("logs, alarms, tracing"))
     models: tuple[ModelSettings, ...] = dataclasses.field(metadata=_about("the model catalogue"))
+    api: ApiSettings = dataclasses.field(
+        metadata=_about("request limits and response headers"), default_factory=ApiSettings
+    )
     state: StateSettings = dataclasses.field(metadata=_about("Terraform state backend"))
     tags: Mapping[str, str] = _setting("tags on every resource", _tags, default_factory=dict)
 

@@ -13,7 +13,17 @@ import json
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
 from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
-from cdktf_cdktf_provider_aws.lb_listener import LbListener, LbListenerDefaultAction
+from cdktf_cdktf_provider_aws.lb_listener import (
+    LbListener,
+    LbListenerDefaultAction,
+    LbListenerDefaultActionFixedResponse,
+)
+from cdktf_cdktf_provider_aws.lb_listener_rule import (
+    LbListenerRule,
+    LbListenerRuleAction,
+    LbListenerRuleCondition,
+    LbListenerRuleConditionPathPattern,
+)
 from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup, LbTargetGroupHealthCheck
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
@@ -54,10 +64,14 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 )
 from constructs import Construct
 
+from policies import routes
+
 HEALTH_CHECK_PATH = "/health/liveliness"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # LLM answers stream for minutes; the default 60 s idle timeout would cut them.
 IDLE_TIMEOUT_SECONDS = 300
+# Listener rules forwarding the served routes (policies/routes.yaml) take priorities from here on.
+SERVED_RULE_PRIORITY = 10
 # Managed rule groups, in evaluation order, with rules switched to count (they would block normal traffic).
 MANAGED_RULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("AWSManagedRulesAmazonIpReputationList", ()),
@@ -145,37 +159,75 @@ class Edge(Construct):
         self.access_log_bucket: str = bucket.bucket
 
     def _listeners(self) -> None:
+        """The forwarding listener answers a fixed 404 by default; rules pass on only the served paths.
+
+        The paths come from policies/routes.yaml (at most 5 per rule, an ALB limit); admin
+        routes are never reachable here (docs/gateway.md "Routes"). The target group's health
+        check reaches the tasks directly and is not subject to listener rules.
+        """
         config = self._config
-        forward = [LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)]
         if config.certificate_arn is None:
             # No certificate: plain HTTP (see README) rather than a listener nobody can reach.
-            self.listener = LbListener(
-                self, "http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP", default_action=forward
+            self.listener = self._listener("http", 80, "HTTP")
+            rules = self._served_rules("http", self.listener)
+        else:
+            self.listener = self._listener(
+                "https", 443, "HTTPS", ssl_policy=TLS_POLICY, certificate_arn=config.certificate_arn
             )
-            return
-        self.listener = LbListener(
+            rules = self._served_rules("https", self.listener)
+            # Plain HTTP redirects everything to HTTPS, where the same rules and 404 apply: a redirect
+            # reaches no target (and checkov's HTTPS checks recognise only a redirecting default).
+            LbListener(
+                self,
+                "http-redirect",
+                load_balancer_arn=self.alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_action=[
+                    LbListenerDefaultAction(
+                        type="redirect",
+                        redirect={"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
+                    )
+                ],
+            )
+        # What attaches the target group to the load balancer (an ECS service must wait for it).
+        self.target_attachments: list = [self.listener, *rules]
+
+    def _listener(self, id: str, port: int, protocol: str, **tls: str) -> LbListener:
+        return LbListener(
             self,
-            "https",
+            id,
             load_balancer_arn=self.alb.arn,
-            port=443,
-            protocol="HTTPS",
-            ssl_policy=TLS_POLICY,
-            certificate_arn=config.certificate_arn,
-            default_action=forward,
-        )
-        LbListener(
-            self,
-            "http-redirect",
-            load_balancer_arn=self.alb.arn,
-            port=80,
-            protocol="HTTP",
+            port=port,
+            protocol=protocol,
             default_action=[
                 LbListenerDefaultAction(
-                    type="redirect",
-                    redirect={"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
+                    type="fixed-response",
+                    fixed_response=LbListenerDefaultActionFixedResponse(
+                        status_code=str(routes.NOT_FOUND_STATUS),
+                        content_type=routes.NOT_FOUND_CONTENT_TYPE,
+                        message_body=routes.NOT_FOUND_BODY,
+                    ),
                 )
             ],
+            **tls,
         )
+
+    def _served_rules(self, id: str, listener: LbListener) -> list[LbListenerRule]:
+        action = LbListenerRuleAction(type="forward", target_group_arn=self.target_group.arn)
+        return [
+            LbListenerRule(
+                self,
+                f"{id}-served-{index}",
+                listener_arn=listener.arn,
+                priority=SERVED_RULE_PRIORITY + index,
+                action=[action],
+                condition=[
+                    LbListenerRuleCondition(path_pattern=LbListenerRuleConditionPathPattern(values=paths))
+                ],
+            )
+            for index, paths in enumerate(routes.alb_path_groups())
+        ]
 
     # ------------------------------------------------------------ access logs
     def _log_bucket(self) -> S3Bucket:

@@ -247,6 +247,8 @@ class GatewayStack(cdk.TerraformStack):
             database_name=self.database.database_name,
             phoenix_collector_endpoint=phoenix.collector_endpoint,
             phoenix_project_name=phoenix.project_name,
+            trace_content=phoenix.captures_content,
+            request_limits=config.api.limits(),
             master_key_secret_arn=self.secrets.master_key_secret_arn,
             salt_key_secret_arn=self.secrets.salt_key_secret_arn,
             database_secret_arn=self.database.master_user_secret_arn,
@@ -289,10 +291,10 @@ class GatewayStack(cdk.TerraformStack):
                 image_pull_account_ids=config.compute.image_pull_account_ids,
             ),
         )
-        # The target group must be attached to the ALB (through a listener) before a service can use it.
-        listener = self.edge.listener
+        # The target group must be attached to the ALB (through a listener rule) before a service can use it.
         self.compute.service.add_override(
-            "depends_on", [f"{listener.terraform_resource_type}.{listener.friendly_unique_id}"]
+            "depends_on",
+            [f"{r.terraform_resource_type}.{r.friendly_unique_id}" for r in self.edge.target_attachments],
         )
 
     def _monitoring(self) -> None:

@@ -86,15 +86,18 @@ def _usage(stack: LocalStack) -> str:
     aliases = stack.environment.aliases("chat")
     alias = aliases[0] if aliases else "nova-lite"
     db = "on" if stack.database_enabled else f"off ({stack.database_skip_reason})"
+    traces = "with" if stack.trace_content else "without"
     return f"""
 The gateway is running (variant {stack.variant}); press Ctrl-C to stop everything.
 
   gateway      {stack.gateway_url}
+  admin        {stack.admin_url}
   master key   {stack.master_key}
   Phoenix UI   {stack.phoenix_url}  (project {stack.phoenix_project})
   emulator     {stack.emulator_url}  (control API: {stack.emulator_url}/_emulator/stats)
   models       {", ".join(stack.environment.aliases())}
   database     {db}
+  traces       {traces} prompt and answer text (as {stack.environment.name})
   logs         {stack.work_dir / "logs"}
   memory       {stack.memory().describe()}
 
@@ -139,6 +142,9 @@ def smoke(args: argparse.Namespace) -> int:
                 phoenix_project=stack.phoenix_project,
                 database_enabled=stack.database_enabled,
                 database_skip_reason=stack.database_skip_reason,
+                trace_content=stack.trace_content,
+                admin_url=stack.admin_url,
+                redis_pid=stack.redis.child.pid if stack.redis else 0,
             ),
         )
         try:

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.limits import DEFAULTS, RequestLimits
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -25,6 +27,11 @@ class Environment:
     project: str
     region: str
     models: tuple[Model, ...]
+    # The file's `api:` section: what the stack hands the gateway and what the smoke checks expect.
+    request_limits: RequestLimits = DEFAULTS
+    # observability.phoenix's content capture as the deployed task gets it: the local stack records
+    # prompts in its Phoenix only where the environment would (gateway/trace_content.py).
+    trace_content: bool = False
 
     def gateway_models_json(self) -> str:
         return json.dumps(
@@ -53,4 +60,6 @@ def load_environment(name: str = "dev", root: Path = REPO / "environments") -> E
         project=cfg.project,
         region=cfg.aws.region,
         models=tuple(Model(m.alias, m.model_id, m.mode, tuple(m.fallbacks)) for m in cfg.models),
+        request_limits=cfg.api.limits(),
+        trace_content=cfg.observability.phoenix.captures_content,
     )

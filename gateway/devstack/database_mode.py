@@ -1,23 +1,28 @@
-"""Can LiteLLM use the database here? Only where Prisma and its engine binaries are available.
+"""Does LiteLLM get its database in the local stack? Yes, unless something it needs is missing.
 
-LiteLLM talks to Postgres through prisma-client-py, whose CLI downloads the
-query engine on first use. Offline the download fails (or hangs) and the proxy
-exits, so the stack asks `prisma version` up front, in the background while
-Phoenix boots, with a timeout, and says why the database is skipped.
+LiteLLM talks to PostgreSQL through prisma-client-py, which spawns Prisma's native
+query engine, downloaded at run time from a host this kind of machine cannot reach.
+The stack runs Prisma's own engine compiled to WebAssembly instead, behind a server
+that speaks the native binary's interface (gateway/prisma_engine). It needs Node.js,
+the server's npm packages (`npm ci`, the README's set-up) and a prisma client
+generated for LiteLLM's schema: generated once per environment, in the background
+while Phoenix boots. Anything missing turns the database off with the reason.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
+from gateway import prisma_engine
 from gateway.devstack.supervisor import Child, Supervisor
 
-PROBE_TIMEOUT_SECONDS = 30
+PROBE_TIMEOUT_SECONDS = prisma_engine.GENERATE_TIMEOUT_SECONDS + 10
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -27,46 +32,37 @@ class DatabaseMode:
 
 
 def precheck() -> DatabaseMode | None:
-    """A decision that needs no probe (switched off, or no prisma package), else None."""
+    """A decision that needs no probe (switched off, or something missing), else None."""
     if os.environ.get("DEVSTACK_DATABASE", "").lower() in {"0", "off", "false", "no"}:
         return DatabaseMode(False, "DEVSTACK_DATABASE=off")
     if importlib.util.find_spec("prisma") is None:
         return DatabaseMode(
             False, f"the `prisma` package (LiteLLM's only database client) is not installed in {sys.prefix}"
         )
+    reason = prisma_engine.missing()
+    if reason:
+        return DatabaseMode(False, reason)
     return None
 
 
 def start_probe(supervisor: Supervisor) -> Child:
-    """`prisma version` resolves (and, online, downloads) the engines; the supervisor owns it."""
-    env = {**os.environ, "PRISMA_HIDE_UPDATE_MESSAGE": "1"}
-    return supervisor.start("prisma-probe", [sys.executable, "-m", "prisma", "version"], env=env)
+    """Generate the Prisma client unless it already is (then this exits at once); the supervisor owns it."""
+    command = [sys.executable, "-m", "gateway.prisma_engine", "generate"]
+    return supervisor.start("prisma-generate", command, cwd=REPO)
 
 
 def finish_probe(
     supervisor: Supervisor, probe: Child, *, timeout: float = PROBE_TIMEOUT_SECONDS
 ) -> DatabaseMode:
-    """Wait for the probe (counting from its start) and turn its outcome into a decision."""
+    """Wait for the generation (counting from its start) and turn its outcome into a decision."""
     deadline = probe.started_at + timeout
     while probe.alive() and time.monotonic() < deadline:
         time.sleep(0.1)
     timed_out = probe.alive()
     supervisor.stop(probe)
     if timed_out:
-        return DatabaseMode(
-            False,
-            f"`prisma version` did not finish in {timeout:.0f} s: the Prisma engines are not cached and "
-            "cannot be downloaded here",
-        )
+        return DatabaseMode(False, f"generating the Prisma client did not finish in {timeout:.0f} s")
     if probe.process.returncode != 0:
-        return DatabaseMode(False, f"the Prisma engine binaries are not available ({_why(probe.tail(5))})")
-    return DatabaseMode(True, "prisma and its engine binaries are available")
-
-
-def _why(output: str) -> str:
-    """The gist of a failed `prisma version`: usually an unreachable download host."""
-    host = re.search(r"https?://([^/\s]+)", output)
-    if host and re.search(r"ENOTFOUND|ECONNREFUSED|ETIMEDOUT|failed", output):
-        return f"`prisma version` cannot download them from {host.group(1)}"
-    last = output.strip().splitlines()[-1:] or ["no output"]
-    return f"`prisma version`: {last[0][:120]}"
+        lines = probe.tail(5).strip().splitlines() or ["no output"]
+        return DatabaseMode(False, f"the Prisma client could not be generated: {lines[-1][:200]}")
+    return DatabaseMode(True, "LiteLLM's Prisma client on Prisma's WebAssembly engine: gateway/prisma_engine")

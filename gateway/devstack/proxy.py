@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway import prisma_engine
 from gateway.devstack.ports import LOOPBACK
 from gateway.devstack.readiness import Pending
 from gateway.devstack.supervisor import Child, Supervisor
@@ -24,6 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 # Variables of the environment that the proxy may inherit: nothing AWS-related
 # (a developer's real credentials or profile must never reach the emulator run).
 INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "TMPDIR")
+# Development knobs of the Prisma engine server (gateway/prisma_engine/README.md), passed through.
+INHERITED_PRISMA_ENGINE = ("PRISMA_ENGINE_CAPTURE",)
 # gateway/entrypoint.py's knobs beyond the contract: where to listen (the image: 0.0.0.0:4000),
 # which config variant, how many workers, and where to write at run time (the image: /tmp/gateway).
 HOST_VARIABLE, PORT_VARIABLE = "HOST", "PORT"
@@ -47,7 +50,7 @@ def generated_key() -> str:
 
 def proxy_environment(contract: Mapping[str, str], *, home: Path) -> dict[str, str]:
     """The proxy's whole environment: a few inherited basics plus the contract's variables."""
-    env = {name: os.environ[name] for name in INHERITED if name in os.environ}
+    env = {name: os.environ[name] for name in INHERITED + INHERITED_PRISMA_ENGINE if name in os.environ}
     env.update(
         {
             "HOME": str(home),
@@ -63,6 +66,9 @@ def proxy_environment(contract: Mapping[str, str], *, home: Path) -> dict[str, s
         }
     )
     env.update(contract)
+    if "DATABASE_HOST" in contract:
+        # LiteLLM's Prisma client spawns the WebAssembly engine server (gateway/prisma_engine).
+        env.update(prisma_engine.engine_environment())
     return env
 
 

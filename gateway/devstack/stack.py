@@ -5,6 +5,10 @@ Reused by the smoke, load, eval and bench tools:
     with LocalStack(variant="full") as stack:
         stack.gateway_url, stack.master_key, stack.emulator_url, stack.phoenix_url
 
+`gateway_url` is the public entry of the local front (gateway/devstack/front.py), which lets
+through only what the public load balancer does (policies/routes.yaml); `admin_url` also lets
+the admin routes through; `proxy_url` is LiteLLM itself, for tools that measure the proxy.
+
 Only Bedrock is emulated. Everything binds 127.0.0.1 on free ports and keeps
 its data under one work folder; every process dies with the stack.
 """
@@ -22,6 +26,7 @@ from pathlib import Path
 from gateway.devstack import database_mode, system
 from gateway.devstack.catalogue import Environment, load_environment
 from gateway.devstack.emulator import Emulator, start_emulator
+from gateway.devstack.front import Front, start_front
 from gateway.devstack.memory import Usage, tree_usage
 from gateway.devstack.phoenix_server import Phoenix, launch_phoenix
 from gateway.devstack.ports import PortAllocator
@@ -37,7 +42,7 @@ KEEP_RUNS = 5  # older run folders are pruned so repeated smokes do not fill the
 OWNER_FILE = "owner.pid"  # a run folder whose owner still runs is never pruned (parallel stacks)
 # Any id works: the emulator enforces policies/guardrail.yaml whatever id it is called with.
 LOCAL_GUARDRAIL_ID, LOCAL_GUARDRAIL_VERSION = "local-guardrail", "1"
-SERVICES = ("postgres", "redis", "emulator", "phoenix", "gateway")
+SERVICES = ("postgres", "redis", "emulator", "phoenix", "gateway", "front")
 
 
 class StackError(Exception):
@@ -55,6 +60,7 @@ class LocalStack:
         environment: str = "dev",
         work_dir: Path | None = None,
         log: Callable[[str], None] = print,
+        trace_content: bool | None = None,
     ) -> None:
         self.variant = variant
         self.disable = tuple(disable)
@@ -62,6 +68,8 @@ class LocalStack:
         self._contract_values: dict[str, str] = {}
         self._ports: PortAllocator | None = None
         self.environment: Environment = load_environment(environment)
+        # Prompts in the local Phoenix only where the environment records them (None: as it does).
+        self.trace_content = self.environment.trace_content if trace_content is None else trace_content
         self.work_dir = (
             Path(work_dir) if work_dir else WORK_ROOT / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         )
@@ -75,12 +83,24 @@ class LocalStack:
         self.phoenix: Phoenix | None = None
         self.emulator: Emulator | None = None
         self.gateway: Gateway | None = None
+        self.front: Front | None = None
         self.phoenix_project = f"{self.environment.project}-local"
         self._supervisor: Supervisor | None = None
 
     # ------------------------------------------------------------ addresses
     @property
     def gateway_url(self) -> str:
+        """The public entry: served routes only, as through the load balancer."""
+        return self._require(self.front).url
+
+    @property
+    def admin_url(self) -> str:
+        """The local-only admin entry: served and admin routes (in AWS: a one-off task, docs/gateway.md)."""
+        return self._require(self.front).admin_url
+
+    @property
+    def proxy_url(self) -> str:
+        """LiteLLM directly, without the front: what the benchmarks measure."""
         return self._require(self.gateway).url
 
     @property
@@ -200,6 +220,11 @@ class LocalStack:
         self.gateway = pending_gateway.wait(progress=self._still_waiting("gateway", gateway_started))
         self.timings["gateway"] = time.monotonic() - gateway_started
         self._done(5, total, "gateway", self.gateway.url)
+
+        self._step(6, total, "front")
+        gateway_url = self.gateway.url
+        self.front = self._timed("front", lambda: start_front(sup, gateway_url, ports(), ports()))
+        self._done(6, total, "front", f"public {self.front.url}, admin {self.front.admin_url}")
         self._contract_values = contract
         self._ports = ports
 
@@ -247,8 +272,11 @@ class LocalStack:
             "REDIS_PASSWORD": self.redis.password,
             "PHOENIX_COLLECTOR_ENDPOINT": phoenix.collector_endpoint,
             "PHOENIX_PROJECT_NAME": self.phoenix_project,
+            "GATEWAY_TRACE_CONTENT": "true" if self.trace_content else "false",
             "LITELLM_MASTER_KEY": self.master_key,
             "LITELLM_SALT_KEY": "sk-" + secrets.token_urlsafe(32),
+            # The environment file's request limits, as the task definition carries them.
+            **self.environment.request_limits.to_env(),
         }
         if self.database_enabled:
             contract.update(

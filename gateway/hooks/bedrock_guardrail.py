@@ -44,6 +44,8 @@ from gateway.hooks.pooled_http import PooledPoster
 DEFAULT_TIMEOUT_S = 30.0
 # The `action` values of an ApplyGuardrail verdict.
 VERDICTS = frozenset({"NONE", "GUARDRAIL_INTERVENED"})
+# An ApplyGuardrail call that outlived the guardrail's `timeout` (issue 14): Gateway Timeout.
+TIMEOUT_STATUS = 504
 # AWS answers 403 when a signature's credentials expired or were revoked.
 EXPIRED_CREDENTIALS_STATUS = 403
 
@@ -156,7 +158,8 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
         super().__init__(**kwargs)
         self.credential_cache = CredentialCache(lambda: self._load_credentials(bearer_token=None))
         timeout = self.timeout if isinstance(self.timeout, (int, float)) else DEFAULT_TIMEOUT_S
-        self.poster = PooledPoster(timeout_s=float(timeout))
+        self.timeout_s = float(timeout)
+        self.poster = PooledPoster(timeout_s=self.timeout_s)
 
     async def _apply_guardrail_to_content(
         self,
@@ -274,6 +277,15 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
                 duration=(datetime.now(UTC) - start_time).total_seconds(),
                 event_type=event_type,
             )
+            # Added for issue 14 (bounded dependencies): a check that outlived `timeout`
+            # (gateway/config.yaml) is a 504 that says so, still failing closed; other
+            # transport errors keep LiteLLM's answer.
+            if isinstance(error, TimeoutError):
+                raise HTTPException(
+                    status_code=TIMEOUT_STATUS,
+                    detail=f"The content check (guardrail) timed out after {self.timeout_s:g} s; "
+                    "the request was refused. Retry later.",
+                ) from error
             raise
         response = httpx.Response(
             reply.status,

@@ -15,9 +15,17 @@ starts each span with its attributes in one call: per request a CHAIN span
 covering what the caller waited, with the model call (LLM or EMBEDDING) and
 one GUARDRAIL span per guardrail run as children; a caller's `traceparent` puts
 the request into the caller's trace, but its sampling flag does not switch the
-gateway's trace off (the gateway keeps a trace of every request). Prompts and
-answers stay out when `turn_off_message_logging` is on; error texts are
-LiteLLM's redacted ones.
+gateway's trace off (the gateway keeps a trace of every request).
+
+Content (prompt, answer, error texts, text-bearing request parameters) is recorded
+only when GATEWAY_TRACE_CONTENT is `true` (the entrypoint resolves and exports it;
+unset here means off) and LiteLLM's `turn_off_message_logging` is off. The decision
+is the process's, never the request's: LiteLLM lets a client re-enable logging with
+a `litellm-disable-message-redaction` header, which this callback does not read.
+Without content a span keeps metadata, tokens, cost, and for a failure only the
+error's class and status code (an error's text can quote the prompt: guardrail
+findings, LiteLLM's "Messages:" suffix). Error texts with content are LiteLLM's
+redacted ones.
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from gateway import trace_content
 
 logger = logging.getLogger(__name__)
 
@@ -113,9 +123,11 @@ class PhoenixTracing(CustomLogger):
         super().__init__()
         self.tracer_provider = tracer_provider
         self.tracer: Tracer = tracer_provider.get_tracer(TRACER_NAME)
-        # Asked per call: the proxy sets litellm.turn_off_message_logging after loading callbacks.
-        # (Not named `message_logging`: LiteLLM reads that attribute of a callback to redact its payload.)
-        self.record_messages = record_messages or (lambda: not litellm.turn_off_message_logging)
+        # The container's setting, read once (unset: off); LiteLLM's flag asked per call, since the
+        # proxy sets litellm.turn_off_message_logging after loading callbacks. (Not named
+        # `message_logging`: LiteLLM reads that attribute of a callback to redact its payload.)
+        allowed = os.environ.get(trace_content.VARIABLE, "").strip().lower() == "true"
+        self.record_messages = record_messages or (lambda: allowed and not litellm.turn_off_message_logging)
 
     @classmethod
     def from_environment(cls) -> PhoenixTracing:
@@ -162,16 +174,14 @@ class PhoenixTracing(CustomLogger):
         for a trace is what the caller waited, and its children break it down by phase.
         """
         failed = error is not None or payload.get("status") == "failure"
-        # LiteLLM's error_str is redacted; the exception's own text may hold a key or a header.
-        error_text = str(payload.get("error_str") or redact_string(str(error or "")) or "failed")
-        error_text = error_text[:MAX_ERROR_CHARS]
+        with_messages = self.record_messages()  # asked once: every span must agree
+        error_text = _error_text(payload, error, with_messages)
         status = Status(StatusCode.ERROR, error_text) if failed else Status(StatusCode.OK)
         runs = [run for run in payload.get("guardrail_information") or () if isinstance(run, Mapping)]
         call_start, call_end = _ns(payload.get("startTime")), _ns(payload.get("endTime"))
         starts = [t for t in (call_start, *(_ns(run.get("start_time")) for run in runs)) if t is not None]
         ends = [t for t in (call_end, *(_ns(run.get("end_time")) for run in runs)) if t is not None]
         shared = self.shared_attributes(payload)
-        with_messages = self.record_messages()  # asked once: both spans must agree
         alias = payload.get("model_group") or payload.get("model")
         request = self.tracer.start_span(
             name=f"request {alias}",
@@ -266,7 +276,9 @@ class PhoenixTracing(CustomLogger):
             SpanAttributes.LLM_TOKEN_COUNT_COMPLETION: payload.get("completion_tokens") or 0,
             SpanAttributes.LLM_TOKEN_COUNT_TOTAL: payload.get("total_tokens") or 0,
             SpanAttributes.LLM_COST_TOTAL: model_cost(payload),
-            SpanAttributes.LLM_INVOCATION_PARAMETERS: _dumps(payload.get("model_parameters") or {}),
+            SpanAttributes.LLM_INVOCATION_PARAMETERS: _dumps(
+                _invocation_parameters(payload.get("model_parameters") or {}, with_messages)
+            ),
         }
         if embedding:
             attributes[SpanAttributes.EMBEDDING_MODEL_NAME] = model
@@ -332,6 +344,28 @@ class PhoenixTracing(CustomLogger):
         if "traceparent" not in headers:
             return None
         return _PROPAGATOR.extract(headers)
+
+
+def _error_text(payload: Mapping[str, Any], error: BaseException | None, with_messages: bool) -> str:
+    """What a failed span says. With content: LiteLLM's redacted error_str (the exception's own text
+    may hold a key or a header). Without: the error's class and status code only."""
+    if with_messages:
+        text = str(payload.get("error_str") or redact_string(str(error or "")) or "failed")
+        return text[:MAX_ERROR_CHARS]
+    information = payload.get("error_information")
+    information = information if isinstance(information, Mapping) else {}
+    kind = information.get("error_class") or (type(error).__name__ if error is not None else "")
+    code = information.get("error_code") or getattr(error, "status_code", None)
+    what = f"{kind or 'error'} ({code})" if code else str(kind or "error")
+    return f"{what}; error text withheld (trace content off)"
+
+
+def _invocation_parameters(parameters: Mapping[str, Any], with_messages: bool) -> Mapping[str, Any]:
+    """The request's parameters; without content only numbers and booleans (a stop sequence, a tool's
+    description or a response schema is the caller's text)."""
+    if with_messages:
+        return parameters
+    return {k: v for k, v in parameters.items() if isinstance(v, int | float | bool) or v is None}
 
 
 def model_cost(payload: Mapping[str, Any]) -> float:

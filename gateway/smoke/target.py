@@ -22,6 +22,12 @@ class LocalExtras:
     phoenix_project: str
     database_enabled: bool
     database_skip_reason: str = ""
+    # GATEWAY_TRACE_CONTENT of the local gateway: whether its spans may hold prompt text.
+    trace_content: bool = False
+    # The local front's admin-only entry (served + admin routes); in AWS no such entry exists.
+    admin_url: str = ""
+    # The local Redis server's pid, so a check can hang it (SIGSTOP) and resume it; 0 when unknown.
+    redis_pid: int = 0
 
 
 @dataclass
@@ -36,6 +42,17 @@ class Target:
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
         self.http = httpx.Client(base_url=self.url, timeout=REQUEST_TIMEOUT, follow_redirects=False)
+        self._admin: httpx.Client | None = None
+
+    def admin_http(self) -> httpx.Client | None:
+        """A client of the admin entry, or None where there is none (a deployed gateway's public URL)."""
+        if self.local is None or not self.local.admin_url:
+            return None
+        if self._admin is None:
+            self._admin = httpx.Client(
+                base_url=self.local.admin_url, timeout=REQUEST_TIMEOUT, follow_redirects=False
+            )
+        return self._admin
 
     def client(self, key: str | None = None) -> openai.OpenAI:
         """The official SDK, no retries: a 429 or 5xx must reach the check, not be hidden by the SDK."""
@@ -52,3 +69,5 @@ class Target:
 
     def close(self) -> None:
         self.http.close()
+        if self._admin is not None:
+            self._admin.close()

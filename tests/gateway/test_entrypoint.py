@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
-from gateway import entrypoint, render
+from gateway import entrypoint, limits, render
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = render.catalogue_to_json(
@@ -122,6 +122,66 @@ def test_phoenix_cloud_without_an_api_key_is_refused_before_litellm_fails_on_it(
     assert entrypoint.validate({**env, "PHOENIX_API_KEY": "px-key"})
 
 
+PHOENIX_CLOUD = "https://app.phoenix.arize.com/v1/traces"
+
+
+def _served(execs) -> tuple[dict, dict[str, str]]:
+    """The rendered LiteLLM config and the environment the proxy was exec'd with."""
+    [(_, argv, env)] = execs
+    return yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text()), env
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        (PHOENIX_CLOUD, False),
+        ("https://phoenix.example.com/v1/traces", False),
+        ("https://phoenix.internal/v1/traces", True),
+        ("grpc://10.20.4.5:4317", True),
+        ("http://127.0.0.1:6006", True),
+    ],
+)
+def test_trace_content_defaults_on_inside_the_network_and_off_outside(tmp_path, endpoint, expected):
+    env = contract_env(tmp_path, PHOENIX_COLLECTOR_ENDPOINT=endpoint, PHOENIX_API_KEY="px-key")
+    assert entrypoint.validate(env).trace_content is expected
+
+
+def test_trace_content_to_an_external_collector_stops_the_container_naming_the_host(tmp_path, capsys, execs):
+    env = contract_env(
+        tmp_path,
+        PHOENIX_COLLECTOR_ENDPOINT=PHOENIX_CLOUD,
+        PHOENIX_API_KEY="px-key",
+        GATEWAY_TRACE_CONTENT="true",
+    )
+    assert entrypoint.main([], env) == entrypoint.EXIT_CONFIG_ERROR
+    assert execs == []
+    [line] = error_lines(capsys)
+    assert "GATEWAY_TRACE_CONTENT=true" in line["message"] and "'app.phoenix.arize.com'" in line["message"]
+
+
+def test_trace_content_must_be_true_or_false(tmp_path):
+    with pytest.raises(
+        entrypoint.ContractError, match="GATEWAY_TRACE_CONTENT must be true or false, got 'yes'"
+    ):
+        entrypoint.validate(contract_env(tmp_path, GATEWAY_TRACE_CONTENT="yes"))
+
+
+def test_without_trace_content_litellm_redacts_messages_and_exception_texts_too(tmp_path, execs):
+    env = contract_env(tmp_path, PHOENIX_COLLECTOR_ENDPOINT=PHOENIX_CLOUD, PHOENIX_API_KEY="px-key")
+    entrypoint.main([], env)
+    config, proxy_env = _served(execs)
+    assert config["litellm_settings"]["turn_off_message_logging"] is True
+    assert config["litellm_settings"]["redact_messages_in_exceptions"] is True
+    assert proxy_env["GATEWAY_TRACE_CONTENT"] == "false"  # resolved, for the tracing hook
+
+
+def test_with_trace_content_inside_the_network_litellm_logs_messages(tmp_path, execs):
+    entrypoint.main([], contract_env(tmp_path, GATEWAY_TRACE_CONTENT="true"))
+    config, proxy_env = _served(execs)
+    assert not set(render.TRACE_CONTENT_OFF) & set(config["litellm_settings"])
+    assert proxy_env["GATEWAY_TRACE_CONTENT"] == "true"
+
+
 def test_the_bare_variant_needs_neither_redis_nor_guardrail_nor_phoenix(tmp_path):
     env = without(
         contract_env(tmp_path, GATEWAY_VARIANT="bare", GATEWAY_ENVIRONMENT="local"), *entrypoint.FULL_REQUIRED
@@ -164,7 +224,7 @@ def test_a_local_run_renders_the_config_without_the_disabled_features(tmp_path, 
     [(_, argv, _)] = execs
     config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
     assert "guardrails" not in config
-    assert "callbacks" not in config["litellm_settings"]
+    assert render.TRACING_CALLBACK not in config["litellm_settings"]["callbacks"]
     assert config["litellm_settings"]["cache"] is True
 
 
@@ -173,7 +233,7 @@ def test_without_gateway_disable_every_feature_is_rendered(tmp_path, execs):
     [(_, argv, _)] = execs
     config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
     assert config["guardrails"][0]["litellm_params"]["default_on"] is True
-    assert config["litellm_settings"]["callbacks"] == [render.TRACING_CALLBACK]
+    assert config["litellm_settings"]["callbacks"][0] == render.TRACING_CALLBACK
 
 
 def test_an_unknown_command_is_refused(tmp_path):
@@ -237,6 +297,7 @@ def test_with_a_database_serve_passes_the_built_url_and_keeps_schema_updates_off
 def test_migrate_applies_the_schema_and_stops_before_serving(tmp_path, execs):
     entrypoint.main(["migrate"], without(contract_env(tmp_path), *entrypoint.FULL_REQUIRED))
     [(_, argv, proxy_env)] = execs
+    assert argv[1:3] == ["-m", "litellm.proxy.proxy_cli"]
     assert argv[-1] == "--skip_server_startup"
     config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
     assert config["general_settings"]["disable_prisma_schema_update"] is False
@@ -254,7 +315,8 @@ def test_serve_execs_the_litellm_cli_with_the_rendered_config_host_port_and_work
     entrypoint.main([], contract_env(tmp_path, HOST="127.0.0.1", PORT="4123", GATEWAY_WORKERS="2"))
     [(path, argv, _)] = execs
     assert path == sys.executable
-    assert argv[1:3] == ["-m", "litellm.proxy.proxy_cli"]
+    # LiteLLM's CLI, serving its app inside the gateway's request layer (gateway/serve.py).
+    assert argv[1:3] == ["-m", "gateway.serve"]
     assert argv[argv.index("--host") + 1] == "127.0.0.1"
     assert argv[argv.index("--port") + 1] == "4123"
     assert argv[argv.index("--num_workers") + 1] == "2"
@@ -308,6 +370,22 @@ def test_render_prints_the_config_with_references_not_secret_values(tmp_path, ca
     assert yaml.safe_load(out)["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
     for secret in ("LITELLM_MASTER_KEY", "REDIS_PASSWORD", "DATABASE_PASSWORD"):
         assert env[secret] not in out
+    assert execs == []
+
+
+# ---------------------------------------------------------------- request limits
+def test_the_proxy_gets_every_request_limit_with_the_defaults_written_out(tmp_path, execs):
+    entrypoint.main([], contract_env(tmp_path, GATEWAY_MAX_TOKENS="4096"))
+    [(_, _, proxy_env)] = execs
+    assert proxy_env["GATEWAY_MAX_TOKENS"] == "4096"
+    assert proxy_env["GATEWAY_MAX_REQUEST_BODY_MB"] == str(limits.DEFAULTS.max_request_body_mb)
+    assert proxy_env["GATEWAY_EXPOSE_INTERNAL_HEADERS"] == "false"
+
+
+def test_a_bad_request_limit_stops_the_container_naming_the_variable(tmp_path, capsys, execs):
+    assert entrypoint.main([], contract_env(tmp_path, GATEWAY_MAX_REQUEST_BODY_MB="500")) == 2
+    message = error_lines(capsys)[0]["message"]
+    assert "GATEWAY_MAX_REQUEST_BODY_MB must be an integer from 1 to 64, got 500" in message
     assert execs == []
 
 

@@ -36,7 +36,22 @@ print(json.dumps({
     "routing_strategy": router.routing_strategy,
     "num_retries": router.num_retries,
     "timeout": router.timeout,
+    "stream_timeout": router.stream_timeout,
     "fallbacks": router.fallbacks,
+    "cooldown_time": router.cooldown_time,
+    "max_fallbacks": router.max_fallbacks,
+    "fallback_on_unsupported_params": router.fallback_on_unsupported_params,
+    "retry_policy": dict(router.retry_policy or {}),
+    "deployment_policies": {
+        d["model_name"]: (d.get("model_info") or {}).get("allowed_fails_policy") for d in router.model_list
+    },
+    "guardrail_timeouts": [g.timeout for g in litellm.callbacks if isinstance(g, CustomGuardrail)],
+    "redis_socket_timeouts": {
+        name: [pool.connection_kwargs.get(k) for k in ("socket_timeout", "socket_connect_timeout")]
+        for name, client in (("cache", litellm.cache and litellm.cache.cache), ("router", router.cache.redis_cache))
+        if client is not None
+        for pool in [client.async_redis_conn_pool]
+    },
     "group_picks": [
         router.get_available_deployment(model="chat", messages=[{"role": "user", "content": "hi"}])
         ["litellm_params"]["model"]
@@ -126,9 +141,37 @@ def test_litellm_serves_every_catalogue_alias_from_its_bedrock_model(loaded):
 def test_litellm_routes_by_catalogue_order_with_retries_timeout_and_catalogue_fallbacks(loaded):
     full = loaded["full"]
     assert full["routing_strategy"] == "simple-shuffle"
-    assert full["num_retries"] == 3
+    assert full["num_retries"] == 1
     assert full["timeout"] == 60
+    assert full["stream_timeout"] == 30
     assert {"nova-pro": ["nova-lite"]} in full["fallbacks"]
+
+
+@pytest.mark.slow
+def test_litellm_cools_down_deployments_with_a_fallback_and_never_retries_client_errors(loaded):
+    full = loaded["full"]
+    assert full["cooldown_time"] == 10
+    assert full["max_fallbacks"] == 2
+    assert full["fallback_on_unsupported_params"] is False
+    policy = {name: value for name, value in full["retry_policy"].items() if value is not None}
+    assert policy == {
+        "BadRequestErrorRetries": 0,
+        "AuthenticationErrorRetries": 0,
+        "ContentPolicyViolationErrorRetries": 0,
+        "NotFoundErrorRetries": 0,
+        "TimeoutErrorRetries": 0,
+        "InternalServerErrorRetries": 0,
+        "ServiceUnavailableErrorRetries": 0,
+    }
+    assert full["deployment_policies"]["nova-pro"] == render.FAILOVER_ALLOWED_FAILS
+    assert full["deployment_policies"]["nova-micro"] is None  # nowhere else to go: retried, never cooled
+    assert full["guardrail_timeouts"] == [10]
+
+
+@pytest.mark.slow
+def test_litellm_gives_up_on_a_hung_redis_within_a_fifth_of_a_second(loaded):
+    """LiteLLM's RedisCache defaults to 5 s per command, whatever REDIS_SOCKET_TIMEOUT says."""
+    assert loaded["full"]["redis_socket_timeouts"] == {"cache": [0.2, 0.2], "router": [0.2, 0.2]}
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT / "environments" / "dev" / "config.yaml"
 
 EMBEDDING_CALLBACK = "gateway.hooks.embedding_encoding.embedding_encoding"
+FALLBACK_CALLBACK = "gateway.hooks.fallback_answers.fallback_answers"
 
 
 def _catalogue(*entries: dict) -> tuple[render.CatalogueModel, ...]:
@@ -39,7 +40,8 @@ def test_each_catalogue_entry_becomes_one_bedrock_deployment_under_its_public_al
                 "model": "bedrock/us.amazon.nova-pro-v1:0",
                 "aws_region_name": "os.environ/AWS_REGION",
             },
-            "model_info": {"mode": "chat"},
+            # nova-pro has a fallback: it cools down at its first failure (FAILOVER_ALLOWED_FAILS).
+            "model_info": {"mode": "chat", "allowed_fails_policy": render.FAILOVER_ALLOWED_FAILS},
         },
         {
             "model_name": "nova-lite",
@@ -58,6 +60,16 @@ def test_each_catalogue_entry_becomes_one_bedrock_deployment_under_its_public_al
             "model_info": {"mode": "embedding"},
         },
     ]
+
+
+def test_only_deployments_with_somewhere_else_to_go_cool_down_at_their_first_failure():
+    """A fallback or a second deployment takes over while one cools down; a lone deployment never cools."""
+    chat = {"alias": "chat", "model_id": "us.amazon.nova-micro-v1:0", "mode": "chat"}
+    models = _catalogue(NOVA_PRO, NOVA_LITE, chat, {**chat, "model_id": "us.amazon.nova-lite-v1:0"})
+    policies = [d["model_info"].get("allowed_fails_policy") for d in render.model_list(models)]
+    failover = render.FAILOVER_ALLOWED_FAILS
+    assert policies == [failover, None, failover, failover]
+    assert render.FAILOVER_ALLOWED_FAILS["RateLimitErrorAllowedFails"] == 0
 
 
 def test_router_fallbacks_come_from_the_catalogue():
@@ -175,15 +187,19 @@ def test_disabling_the_guardrail_hook_keeps_the_same_guardrail_on_litellms_stock
 
 def test_disabling_tracing_drops_the_phoenix_callback_only():
     config = _full_without("tracing")
-    assert config["litellm_settings"]["callbacks"] == [EMBEDDING_CALLBACK]
+    assert config["litellm_settings"]["callbacks"] == [EMBEDDING_CALLBACK, FALLBACK_CALLBACK]
     assert config["litellm_settings"]["cache"] is True
     assert config["guardrails"]
 
 
 def test_disabling_the_tracing_hook_traces_through_litellms_own_phoenix_callback():
     full, stock = _full_without(), _full_without("tracing_hook")
-    assert full["litellm_settings"]["callbacks"] == [render.TRACING_CALLBACK, EMBEDDING_CALLBACK]
-    assert stock["litellm_settings"]["callbacks"] == ["arize_phoenix", EMBEDDING_CALLBACK]
+    assert full["litellm_settings"]["callbacks"] == [
+        render.TRACING_CALLBACK,
+        EMBEDDING_CALLBACK,
+        FALLBACK_CALLBACK,
+    ]
+    assert stock["litellm_settings"]["callbacks"] == ["arize_phoenix", EMBEDDING_CALLBACK, FALLBACK_CALLBACK]
     assert {**stock["litellm_settings"], "callbacks": None} == {**full["litellm_settings"], "callbacks": None}
 
 

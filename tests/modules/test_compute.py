@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -39,6 +40,13 @@ CONTRACT_ENV = {
     "DATABASE_NAME",
     "PHOENIX_COLLECTOR_ENDPOINT",
     "PHOENIX_PROJECT_NAME",
+    "GATEWAY_TRACE_CONTENT",
+    # The environment file's `api:` section (gateway/limits.py).
+    "GATEWAY_MAX_REQUEST_BODY_MB",
+    "GATEWAY_MAX_EMBEDDING_INPUTS",
+    "GATEWAY_MAX_TOKENS",
+    "GATEWAY_MAX_CACHED_ANSWER_KB",
+    "GATEWAY_EXPOSE_INTERNAL_HEADERS",
 }
 CONTRACT_SECRETS = {
     "LITELLM_MASTER_KEY",
@@ -165,6 +173,15 @@ def test_environment_is_exactly_the_runtime_contract(doc) -> None:
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert set(env) == CONTRACT_ENV
     assert env["REDIS_SSL"] == "true" and json.loads(env["GATEWAY_MODELS"])[0]["alias"] == "a"
+
+
+def test_trace_content_is_always_explicit_in_the_task_definition(doc) -> None:
+    _, container = task_definition(doc, "gw-test")
+    assert {e["name"]: e["value"] for e in container["environment"]}["GATEWAY_TRACE_CONTENT"] == "false"
+    on = dataclasses.replace(
+        runtime(), phoenix_collector_endpoint="https://phoenix.internal", trace_content=True
+    )
+    assert on.environment_vars()["GATEWAY_TRACE_CONTENT"] == "true"
 
 
 def test_every_secret_comes_through_secrets_with_json_key_selectors(doc) -> None:

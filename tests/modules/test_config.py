@@ -296,6 +296,68 @@ def test_phoenix_secret_needs_its_full_arn(tmp_path: Path) -> None:
     assert "6-character suffix" in err.message
 
 
+def with_phoenix(**settings: Any) -> dict:
+    """dev's settings with observability.phoenix fields replaced (None deletes one)."""
+    data = copy.deepcopy(DEV)
+    phoenix = data["observability"]["phoenix"]
+    for key, value in settings.items():
+        if value is None:
+            phoenix.pop(key, None)
+        else:
+            phoenix[key] = value
+    return data
+
+
+SELF_HOSTED = "https://phoenix.llm-gateway.internal/v1/traces"
+
+
+def test_shipped_environments_trace_to_phoenix_cloud_without_content() -> None:
+    for config in load_all(ENVIRONMENTS):
+        assert config.observability.phoenix.captures_content is False, config.name
+
+
+def test_trace_content_to_phoenix_cloud_is_refused_naming_the_host(tmp_path: Path) -> None:
+    err = error(tmp_path, with_phoenix(content_capture=True))
+    assert err.field == "observability.phoenix.content_capture"
+    assert "'app.phoenix.arize.com', outside the private network" in err.message
+    assert "allowed: false or null" in err.message
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://phoenix.example.com/v1/traces",
+        "https://10.20.3.4.nip.io/v1/traces",
+        "https://52.1.2.3/v1/traces",
+    ],
+)
+def test_trace_content_to_any_public_host_is_refused(tmp_path: Path, endpoint: str) -> None:
+    err = error(tmp_path, with_phoenix(collector_endpoint=endpoint, content_capture=True))
+    assert err.field == "observability.phoenix.content_capture"
+
+
+def test_trace_content_defaults_off_for_an_external_collector(tmp_path: Path) -> None:
+    config = load(write(tmp_path, "dev", with_phoenix(content_capture=None)))
+    assert config.observability.phoenix.content_capture is None
+    assert config.observability.phoenix.captures_content is False
+
+
+@pytest.mark.parametrize("endpoint", [SELF_HOSTED, "https://10.20.8.9:6006/v1/traces"])
+def test_trace_content_defaults_on_for_a_collector_inside_the_network(tmp_path: Path, endpoint: str) -> None:
+    data = with_phoenix(collector_endpoint=endpoint, api_key_secret_arn=None, content_capture=None)
+    assert load(write(tmp_path, "dev", data)).observability.phoenix.captures_content is True
+
+
+def test_trace_content_can_be_turned_off_for_a_collector_inside_the_network(tmp_path: Path) -> None:
+    data = with_phoenix(collector_endpoint=SELF_HOSTED, api_key_secret_arn=None, content_capture=False)
+    assert load(write(tmp_path, "dev", data)).observability.phoenix.captures_content is False
+
+
+def test_trace_content_must_be_a_boolean(tmp_path: Path) -> None:
+    err = error(tmp_path, with_phoenix(content_capture="off"))
+    assert err.field == "observability.phoenix.content_capture" and "true or false or null" in err.message
+
+
 # ---------------------------------------------------------------- image source across accounts
 DEV_REPOSITORY = "arn:aws:ecr:us-east-1:111111111111:repository/llm-gateway-dev"
 
@@ -477,3 +539,40 @@ def test_main_prints_the_error_without_traceback_and_fails(tmp_path: Path, capsy
 def test_environment_config_is_built_only_by_the_loader() -> None:
     with pytest.raises(TypeError):
         EnvironmentConfig("dev")  # type: ignore[misc]  # keyword-only
+
+
+# ---------------------------------------------------------------- api: request limits
+def test_the_api_section_is_optional_and_defaults_to_the_images_limits(tmp_path: Path) -> None:
+    from gateway.limits import DEFAULTS
+
+    config = load(write(tmp_path, "dev", edit("api", None, delete=True)))
+    assert config.api.limits() == DEFAULTS
+
+
+def test_shipped_environments_keep_internal_headers_private() -> None:
+    for config in load_all(ENVIRONMENTS):
+        assert config.api.expose_internal_headers is False, config.name
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("max_request_body_mb", 0, "allowed: an integer from 1 to 64"),
+        ("max_embedding_inputs", 5000, "allowed: an integer from 1 to 2048"),
+        ("max_tokens", 0, "allowed: an integer from 1 to 200000"),
+        ("max_cached_answer_kb", 20_000, "allowed: an integer from 1 to 16384"),
+        ("max_tokens", "10k", "allowed: an integer"),
+        ("expose_internal_headers", "yes", "allowed: true or false"),
+    ],
+)
+def test_a_bad_request_limit_names_the_field_and_what_is_allowed(
+    tmp_path: Path, field: str, value: Any, allowed: str
+) -> None:
+    err = error(tmp_path, edit(f"api.{field}", value))
+    assert err.field == f"api.{field}"
+    assert allowed in err.message
+
+
+def test_an_unknown_api_key_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    err = error(tmp_path, edit("api.max_token", 100))
+    assert err.field == "api.max_token" and "did you mean 'max_tokens'" in err.message

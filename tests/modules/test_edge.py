@@ -7,6 +7,7 @@ import json
 import pytest
 
 from modules.edge import TLS_POLICY, Edge, EdgeConfig
+from policies import routes
 
 CERT = "arn:aws:acm:us-east-1:111111111111:certificate/5f1c0a52-6d7e-4c1b-9a35-0e8f2f7d9c11"
 KEY = "arn:aws:kms:us-east-1:111111111111:key/test"
@@ -60,20 +61,65 @@ def test_deletion_protection_follows_the_config(plain, tls) -> None:
     assert one(tls, "aws_s3_bucket")["force_destroy"] is False
 
 
-def test_without_a_certificate_only_plain_http_forwards(plain) -> None:
-    listener = one(plain, "aws_lb_listener")
+def _rules_of(doc: dict, listener_name: str) -> list[dict]:
+    return [
+        rule
+        for rule in doc["resource"]["aws_lb_listener_rule"].values()
+        if rule["listener_arn"] == f"${{aws_lb_listener.{listener_name}.arn}}"
+    ]
+
+
+def _listeners(doc: dict) -> dict[str, tuple[str, dict]]:
+    return {x["protocol"]: (name, x) for name, x in doc["resource"]["aws_lb_listener"].items()}
+
+
+def _assert_default_is_the_openai_404(listener: dict) -> None:
+    (action,) = listener["default_action"]
+    response = action["fixed_response"]
+    assert action["type"] == "fixed-response" and response["status_code"] == "404"
+    assert response["content_type"] == "application/json"
+    body = json.loads(response["message_body"])
+    assert body["error"]["type"] == "invalid_request_error" and body["error"]["code"] == "not_found"
+    assert body["error"]["param"] is None and len(response["message_body"]) <= 1024  # ALB limit
+
+
+def test_without_a_certificate_plain_http_forwards_only_served_paths(plain) -> None:
+    ((name, listener),) = _listeners(plain).values()
     assert (listener["port"], listener["protocol"]) == (80, "HTTP")
-    assert listener["default_action"][0]["type"] == "forward"
+    _assert_default_is_the_openai_404(listener)
+    rules = _rules_of(plain, name)
+    assert all(r["action"][0]["type"] == "forward" for r in rules)
+    paths = [p for r in rules for p in r["condition"][0]["path_pattern"]["values"]]
+    assert paths == list(routes.served_paths())
 
 
-def test_with_a_certificate_https_uses_tls13_policy_and_http_redirects(tls) -> None:
-    listeners = {x["protocol"]: x for x in tls["resource"]["aws_lb_listener"].values()}
+def test_with_a_certificate_https_forwards_only_served_paths_and_http_redirects_to_it(tls) -> None:
+    listeners = _listeners(tls)
     assert set(listeners) == {"HTTP", "HTTPS"}
-    https = listeners["HTTPS"]
+    https_name, https = listeners["HTTPS"]
     assert https["ssl_policy"] == TLS_POLICY == "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    assert https["certificate_arn"] == CERT and https["default_action"][0]["type"] == "forward"
-    redirect = listeners["HTTP"]["default_action"][0]
+    assert https["certificate_arn"] == CERT
+    _assert_default_is_the_openai_404(https)
+    forwarded = _rules_of(tls, https_name)
+    assert {r["action"][0]["type"] for r in forwarded} == {"forward"}
+    paths = [p for r in forwarded for p in r["condition"][0]["path_pattern"]["values"]]
+    assert paths == list(routes.served_paths())
+    # Plain HTTP reaches no target: everything is redirected to the HTTPS listener above.
+    http_name, http = listeners["HTTP"]
+    (redirect,) = http["default_action"]
     assert redirect["type"] == "redirect" and redirect["redirect"]["protocol"] == "HTTPS"
+    assert _rules_of(tls, http_name) == []
+
+
+def test_listener_rules_hold_at_most_five_exact_paths_and_no_admin_route(plain, tls) -> None:
+    for doc in (plain, tls):
+        for rule in doc["resource"]["aws_lb_listener_rule"].values():
+            (condition,) = rule["condition"]
+            values = condition["path_pattern"]["values"]
+            assert 0 < len(values) <= 5 and not any("*" in v or "?" in v for v in values)
+            assert {routes.classify(v) for v in values} == {routes.SERVED}
+        rules = doc["resource"]["aws_lb_listener_rule"].values()
+        assert len({(r["listener_arn"], r["priority"]) for r in rules}) == len(rules)  # unique per listener
 
 
 def test_target_group_checks_litellm_liveliness_on_the_container_port(plain) -> None:

@@ -172,6 +172,49 @@ def test_proxy_workers_follow_the_task_cpu_granted(dev, prod) -> None:
     assert workers == {"dev": "1", "prod": "2"}
 
 
+def test_both_environments_trace_to_phoenix_cloud_without_prompt_or_answer_text(dev, prod) -> None:
+    for name, doc in (("dev", dev), ("prod", prod)):
+        env = {e["name"]: e["value"] for e in container(doc, f"llm-gateway-{name}")["environment"]}
+        assert env["PHOENIX_COLLECTOR_ENDPOINT"].startswith("https://app.phoenix.arize.com/")
+        assert env["GATEWAY_TRACE_CONTENT"] == "false", name
+        migrate = {e["name"] for e in container(doc, f"llm-gateway-{name}-migrate")["environment"]}
+        assert "GATEWAY_TRACE_CONTENT" not in migrate  # migrations trace nothing
+
+
+def test_a_collector_inside_the_vpc_gets_trace_content_unless_the_file_says_otherwise(tmp_path: Path) -> None:
+    import main
+
+    text = (ROOT / "environments" / "dev" / "config.yaml").read_text()
+    text = text.replace("llm-gateway/dev/", "llm-gateway/stage/").replace(
+        "https://app.phoenix.arize.com/v1/traces", "https://phoenix.llm-gateway.internal/v1/traces"
+    )
+    variants = {"stage": text.replace("content_capture: false", "content_capture: null"), "quiet": text}
+    for name, variant in variants.items():
+        (tmp_path / "environments" / name).mkdir(parents=True)
+        (tmp_path / "environments" / name / "config.yaml").write_text(
+            variant.replace("llm-gateway/stage/", f"llm-gateway/{name}/")
+        )
+    assert (
+        main.main(["--environments-dir", str(tmp_path / "environments"), "--out", str(tmp_path / "out")]) == 0
+    )
+    content = {}
+    for name in variants:
+        doc = json.loads((tmp_path / "out" / "stacks" / f"llm-gateway-{name}" / "cdk.tf.json").read_text())
+        env = {e["name"]: e["value"] for e in container(doc, f"llm-gateway-{name}")["environment"]}
+        content[name] = env["GATEWAY_TRACE_CONTENT"]
+    assert content == {"stage": "true", "quiet": "false"}
+
+
+def test_request_limits_reach_the_serving_task_from_the_environment_file(dev, prod) -> None:
+    for name, doc in (("dev", dev), ("prod", prod)):
+        env = {e["name"]: e["value"] for e in container(doc, f"llm-gateway-{name}")["environment"]}
+        expected = load(ROOT / "environments" / name).api.limits().to_env()
+        assert {k: env[k] for k in expected} == expected, name
+        assert env["GATEWAY_EXPOSE_INTERNAL_HEADERS"] == "false", name
+        migrate = {e["name"] for e in container(doc, f"llm-gateway-{name}-migrate")["environment"]}
+        assert not migrate & set(expected)  # migrations serve no requests
+
+
 def test_catalogue_reaches_the_container_in_config_order(dev) -> None:
     env = {e["name"]: e["value"] for e in container(dev, "llm-gateway-dev")["environment"]}
     models = json.loads(env["GATEWAY_MODELS"])
@@ -200,9 +243,13 @@ def test_task_role_gets_the_bedrock_policy(dev) -> None:
     assert len(attached) == 1 and attached[0].startswith("${aws_iam_policy.bedrock")
 
 
-def test_service_waits_for_its_listener(dev) -> None:
+def test_service_waits_for_its_listener_and_the_rules_that_forward_to_it(dev) -> None:
     service = one(dev, "aws_ecs_service")
-    assert service["depends_on"] == [f"aws_lb_listener.{next(iter(dev['resource']['aws_lb_listener']))}"]
+    rules = [f"aws_lb_listener_rule.{name}" for name in dev["resource"]["aws_lb_listener_rule"]]
+    assert rules and service["depends_on"] == [
+        f"aws_lb_listener.{next(iter(dev['resource']['aws_lb_listener']))}",
+        *rules,
+    ]
 
 
 def test_image_tag_variable_accepts_only_a_tag_or_digest(dev) -> None:

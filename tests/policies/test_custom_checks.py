@@ -162,6 +162,48 @@ def prompt_attack_detect_only(stack: dict) -> None:
                     entry["input_action"] = "NONE"
 
 
+def listener_forwards_by_default(stack: dict) -> None:
+    """What the listeners did before the allow-list: every path to the tasks."""
+    group = next(iter(stack["resource"]["aws_lb_target_group"]))
+    forward = {"type": "forward", "target_group_arn": f"${{aws_lb_target_group.{group}.arn}}"}
+    for listener in _resources(stack, "aws_lb_listener"):
+        listener["default_action"] = [dict(forward)]
+
+
+def rule_forwards_an_admin_route(stack: dict) -> None:
+    changed = 0
+    for rule in _resources(stack, "aws_lb_listener_rule"):
+        if _items(rule["action"])[0]["type"] == "forward":
+            _items(rule["condition"])[0]["path_pattern"]["values"].append("/key/generate")
+            changed += 1
+    assert changed, "no forwarding rule to widen"
+
+
+def _set_variables(container: dict, **values: str | None) -> None:
+    """Set (or, with None, remove) plain environment variables of one container definition."""
+    kept = [e for e in container.get("environment", []) if e.get("name") not in values]
+    container["environment"] = kept + [{"name": k, "value": v} for k, v in values.items() if v is not None]
+
+
+PHOENIX_CLOUD = "https://app.phoenix.arize.com/v1/traces"
+
+
+def trace_content_to_phoenix_cloud(stack: dict) -> None:
+    _edit_containers(
+        stack,
+        lambda c: _set_variables(c, PHOENIX_COLLECTOR_ENDPOINT=PHOENIX_CLOUD, GATEWAY_TRACE_CONTENT="true"),
+    )
+
+
+def trace_content_to_a_referenced_collector(stack: dict) -> None:
+    """An endpoint only known after apply cannot be proven inside the network."""
+    referenced = "https://${aws_lb.phoenix.dns_name}/v1/traces"
+    _edit_containers(
+        stack,
+        lambda c: _set_variables(c, PHOENIX_COLLECTOR_ENDPOINT=referenced, GATEWAY_TRACE_CONTENT="true"),
+    )
+
+
 # Look-alikes that must NOT fire: names that merely resemble secrets, and a region wildcard.
 def lookalike_variable_names(stack: dict) -> None:
     harmless = [
@@ -174,6 +216,21 @@ def lookalike_variable_names(stack: dict) -> None:
     _edit_containers(
         stack,
         lambda c: c.setdefault("environment", []).extend({"name": name, "value": "x"} for name in harmless),
+    )
+
+
+def trace_content_to_a_collector_in_the_vpc(stack: dict) -> None:
+    inside = "https://phoenix.llm-gateway.internal/v1/traces"
+    _edit_containers(
+        stack, lambda c: _set_variables(c, PHOENIX_COLLECTOR_ENDPOINT=inside, GATEWAY_TRACE_CONTENT="true")
+    )
+
+
+def cloud_trace_content_by_default(stack: dict) -> None:
+    """Unset: the entrypoint's default for an external collector is off."""
+    _edit_containers(
+        stack,
+        lambda c: _set_variables(c, PHOENIX_COLLECTOR_ENDPOINT=PHOENIX_CLOUD, GATEWAY_TRACE_CONTENT=None),
     )
 
 
@@ -200,12 +257,18 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "bedrock_on_any_resource": (bedrock_on_any_resource, "CKV_LLMGW_9"),
     "task_with_public_ip": (task_with_public_ip, "CKV_LLMGW_10"),
     "one_day_logs": (one_day_logs, "CKV_LLMGW_11"),
+    "trace_content_to_phoenix_cloud": (trace_content_to_phoenix_cloud, "CKV_LLMGW_12"),
+    "trace_content_to_a_referenced_collector": (trace_content_to_a_referenced_collector, "CKV_LLMGW_12"),
+    "listener_forwards_by_default": (listener_forwards_by_default, "CKV_LLMGW_13"),
+    "rule_forwards_an_admin_route": (rule_forwards_an_admin_route, "CKV_LLMGW_13"),
 }
 
 
 HARMLESS: dict[str, Mutation] = {
     "lookalike_variable_names": lookalike_variable_names,
     "bedrock_in_any_region": bedrock_in_any_region,
+    "trace_content_to_a_collector_in_the_vpc": trace_content_to_a_collector_in_the_vpc,
+    "cloud_trace_content_by_default": cloud_trace_content_by_default,
 }
 
 

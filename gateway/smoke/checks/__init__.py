@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from gateway.smoke.checks import cache, errors, guardrail, limits, models, resilience, service, tracing
+from gateway.smoke.checks import (
+    bad_requests,
+    cache,
+    degradation,
+    errors,
+    guardrail,
+    guardrail_table,
+    limits,
+    models,
+    request_limits,
+    resilience,
+    routes,
+    service,
+    tracing,
+)
 from gateway.smoke.runner import Check
 from gateway.smoke.target import Target
 
@@ -15,6 +29,7 @@ def all_checks(target: Target) -> list[Check]:
         *[models.chat_on(alias) for alias in target.environment.aliases("chat")],
         models.chat_streamed,
         models.embedding,
+        models.embedding_encodings_agree,
         guardrail.prompt_attack_refused,
         guardrail.email_anonymized,
         cache.repeated_request_cached,
@@ -27,6 +42,14 @@ def all_checks(target: Target) -> list[Check]:
         resilience.throttled_model_recovers,
         resilience.throttled_model_falls_back,
         tracing.trace_in_phoenix,
+        tracing.trace_content_withheld,
         limits.key_rpm_limit,
+        *request_limits.rows(),
+        *degradation.rows(),
     ]
-    return [Check(name=check.__name__, run=check) for check in plain]
+    return (
+        [Check(name=check.__name__, run=check) for check in plain]
+        + guardrail_table.rows()
+        + bad_requests.rows()
+        + routes.rows()
+    )

@@ -46,6 +46,17 @@ def chat_text(target: Target, alias: str, prompt: str, *, max_tokens: int = 64):
     return response, text
 
 
+def require_admin(target: Target) -> httpx.Client:
+    """The admin entry's client; a deployed gateway's public URL has none, so admin checks skip there."""
+    admin = target.admin_http()
+    if admin is None:
+        raise Skip(
+            "admin routes are not reachable through the public entry (policies/routes.yaml); in AWS they "
+            "are called from a one-off ECS task inside the VPC (docs/gateway.md, Routes)"
+        )
+    return admin
+
+
 def require_local(target: Target, why: str):
     if target.local is None:
         raise Skip(f"local stack only: {why}")

@@ -7,7 +7,9 @@ from gateway.smoke.checks.emulator import set_faults, stats
 from gateway.smoke.runner import Skip
 from gateway.smoke.target import Target
 
-THROTTLES = 2  # fewer than router_settings.num_retries (3) + the fallback: the request must still succeed
+# The first throttle cools the model down (render.FAILOVER_ALLOWED_FAILS) and its fallback answers;
+# the request must succeed either way.
+THROTTLES = 2
 PERSISTENT_THROTTLES = 50  # more than any retry budget: only the fallback can answer
 
 
@@ -29,7 +31,8 @@ def throttled_model_recovers(target: Target) -> str:
         f"the emulator served {throttled} ThrottlingExceptions for {model.model_id}, expected 1..{THROTTLES}",
     )
     answered_by = _answered_by(text, target)
-    return f"{model.alias}: {throttled} throttles served, answered by {answered_by}"
+    waited = _await_recovery(target, model.alias)
+    return f"{model.alias}: {throttled} throttles served, answered by {answered_by}; {waited}"
 
 
 def _chat_while_throttled(target: Target, model, throttles: int, prompt: str) -> tuple[str, int, dict, dict]:
@@ -84,11 +87,20 @@ def throttled_model_falls_back(target: Target) -> str:
         fallback_calls - fallback_errors >= 1,
         f"the fallback {fallback_alias} ({', '.join(sorted(fallback_ids))}) answered no call",
     )
+    waited = _await_recovery(target, model.alias)
     return (
         f"{model.alias}: {throttled} throttles served, then {fallback_alias} answered "
         f"(emulator: {fallback_calls} call(s) on {', '.join(sorted(fallback_ids))}); "
-        f"answer from {_answered_by(text, target)}"
+        f"answer from {_answered_by(text, target)}; {waited}"
     )
+
+
+def _await_recovery(target: Target, alias: str) -> str:
+    """A throttle cools the alias's model down: wait until it answers again, so later checks find it."""
+    from gateway.smoke.checks.degradation import COOLDOWN_S, _await_answer_from
+
+    seconds = _await_answer_from(target, alias, deadline_s=COOLDOWN_S * 3 + 10)
+    return f"{alias} answered again after {seconds:.1f} s (cooldown {COOLDOWN_S:g} s)"
 
 
 def _calls(snapshot: dict, model_id: str) -> int:

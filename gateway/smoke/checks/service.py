@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.smoke.checks.common import ensure
+from gateway.smoke.checks.common import ensure, require_admin
 from gateway.smoke.target import Target
 
 
@@ -14,8 +14,11 @@ def health_liveliness(target: Target) -> str:
 
 
 def health_readiness(target: Target) -> str:
-    """Ready means the proxy loaded its config and can reach its cache (and database, when it has one)."""
-    response = target.http.get("/health/readiness")
+    """Ready means the proxy loaded its config and can reach its cache (and database, when it has one).
+
+    An admin route (it reveals LiteLLM's version, callbacks and database state): the admin entry.
+    """
+    response = require_admin(target).get("/health/readiness")
     ensure(response.status_code == 200, f"HTTP {response.status_code}: {response.text[:200]}")
     body = response.json()
     ensure(body.get("status") in {"healthy", "connected"}, f"status is {body.get('status')!r}: {body}")

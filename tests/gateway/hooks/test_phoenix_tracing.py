@@ -186,12 +186,141 @@ def test_with_message_logging_off_no_prompt_or_answer_reaches_the_trace(exporter
 
 
 def test_message_logging_follows_litellms_turn_off_setting(exporter, monkeypatch):
+    monkeypatch.setenv("GATEWAY_TRACE_CONTENT", "true")
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracing = PhoenixTracing(provider)
     monkeypatch.setattr(litellm, "turn_off_message_logging", True)
     tracing.record(payload())
     assert all("input.value" not in span.attributes for span in exporter.get_finished_spans())
+
+
+# ---------------------------------------------------------------- trace content (GATEWAY_TRACE_CONTENT)
+SECRET_PROMPT = "My card 4111 1111 1111 1111 expires soon"
+SECRET_ANSWER = "Your card ending 1111 is noted"
+
+
+def content_setting(exporter, monkeypatch, value: str | None) -> PhoenixTracing:
+    """The callback as the proxy makes it, with GATEWAY_TRACE_CONTENT as the entrypoint exported it."""
+    if value is None:
+        monkeypatch.delenv("GATEWAY_TRACE_CONTENT", raising=False)
+    else:
+        monkeypatch.setenv("GATEWAY_TRACE_CONTENT", value)
+    monkeypatch.setattr(litellm, "turn_off_message_logging", False)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return PhoenixTracing(provider)
+
+
+def secret_payload(**overrides) -> dict:
+    """A call whose text is everywhere LiteLLM puts it: messages, answer, parameters, guardrail, error."""
+    guardrail_run = {
+        "guardrail_name": "bedrock-guardrail",
+        "guardrail_mode": "pre_call",
+        "guardrail_status": "guardrail_intervened",
+        "masked_entity_count": {"CREDIT_DEBIT_CARD_NUMBER": 1},
+        "guardrail_response": {
+            "assessments": [{"match": SECRET_PROMPT}],
+            "outputs": [{"text": SECRET_PROMPT}],
+        },
+        "start_time": 1_700_000_000.0,
+        "end_time": 1_700_000_000.01,
+    }
+    text_parameters = {"stop": [SECRET_PROMPT[:12]], "tools": [{"function": {"description": SECRET_PROMPT}}]}
+    base = payload(
+        messages=[{"role": "system", "content": "Be brief"}, {"role": "user", "content": SECRET_PROMPT}],
+        response={"choices": [{"message": {"role": "assistant", "content": SECRET_ANSWER}}]},
+        model_parameters={"temperature": 0.2, "max_tokens": 64, "stream": False, **text_parameters},
+        guardrail_information=[guardrail_run],
+    )
+    return {**base, **overrides}
+
+
+def everything_recorded(exporter) -> str:
+    """Every attribute, event and status text of every finished span, as one string."""
+    return json.dumps(
+        [
+            {
+                "name": span.name,
+                "attributes": dict(span.attributes),
+                "status": span.status.description,
+                "events": [{"name": e.name, "attributes": dict(e.attributes)} for e in span.events],
+            }
+            for span in exporter.get_finished_spans()
+        ],
+        default=str,
+    )
+
+
+@pytest.mark.parametrize("setting", [None, "false"])
+def test_without_trace_content_no_text_reaches_any_span(exporter, monkeypatch, setting):
+    content_setting(exporter, monkeypatch, setting).record(secret_payload())
+    recorded = everything_recorded(exporter)
+    assert SECRET_PROMPT[:12] not in recorded and SECRET_ANSWER not in recorded and "Be brief" not in recorded
+    assert (
+        "input.value" not in recorded
+        and "output.value" not in recorded
+        and "llm.input_messages" not in recorded
+    )
+
+
+def test_without_trace_content_spans_keep_metadata_tokens_and_cost(exporter, monkeypatch):
+    content_setting(exporter, monkeypatch, "false").record(secret_payload(response_cost=0.00042))
+    call = call_span(exporter).attributes
+    assert (call["llm.token_count.prompt"], call["llm.token_count.completion"]) == (12, 3)
+    assert call["llm.cost.total"] == pytest.approx(0.00042)
+    assert json.loads(call["llm.invocation_parameters"]) == {
+        "temperature": 0.2,
+        "max_tokens": 64,
+        "stream": False,
+    }
+    assert json.loads(call["metadata"])["user_api_key_alias"] == "checkout-service"
+    guardrail = spans(exporter)["guardrail bedrock-guardrail pre_call"].attributes
+    assert json.loads(guardrail["guardrail.masked_entity_count"]) == {"CREDIT_DEBIT_CARD_NUMBER": 1}
+
+
+def test_without_trace_content_a_failure_keeps_only_its_class_and_status_code(exporter, monkeypatch):
+    error = litellm.exceptions.BadRequestError(
+        f"Violated guardrail policy. Messages: `{SECRET_PROMPT}`", model=MODEL, llm_provider="bedrock"
+    )
+    failed = secret_payload(
+        status="failure",
+        response=None,
+        error_str=f"litellm.BadRequestError: Violated guardrail policy {SECRET_PROMPT}",
+        error_information={
+            "error_class": "BadRequestError",
+            "error_code": "400",
+            "error_message": SECRET_PROMPT,
+        },
+    )
+    content_setting(exporter, monkeypatch, "false").record(failed, error=error)
+    request = spans(exporter)["request nova-pro"]
+    assert request.status.status_code is StatusCode.ERROR
+    assert request.status.description.startswith("BadRequestError (400); error text withheld")
+    [event] = request.events
+    assert event.attributes["exception.type"].endswith("BadRequestError")
+    assert SECRET_PROMPT[:12] not in everything_recorded(exporter)
+
+
+def test_trace_content_on_records_the_text(exporter, monkeypatch):
+    content_setting(exporter, monkeypatch, "true").record(secret_payload())
+    attributes = call_span(exporter).attributes
+    assert attributes["llm.input_messages.1.message.content"] == SECRET_PROMPT
+    assert attributes["llm.output_messages.0.message.content"] == SECRET_ANSWER
+    assert "stop" in json.loads(attributes["llm.invocation_parameters"])
+
+
+def test_trace_content_on_still_yields_to_litellms_turn_off_setting(exporter, monkeypatch):
+    tracing = content_setting(exporter, monkeypatch, "true")
+    monkeypatch.setattr(litellm, "turn_off_message_logging", True)
+    tracing.record(secret_payload())
+    assert SECRET_PROMPT[:12] not in everything_recorded(exporter)
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "TRUE-ish"])
+def test_only_true_turns_trace_content_on(exporter, monkeypatch, value):
+    content_setting(exporter, monkeypatch, value).record(secret_payload())
+    assert SECRET_PROMPT[:12] not in everything_recorded(exporter)
 
 
 def test_each_guardrail_run_is_a_child_span_of_the_request(tracing, exporter):

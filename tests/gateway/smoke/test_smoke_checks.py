@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import httpx
@@ -22,6 +23,8 @@ def _target(handler, *, local: LocalExtras | None = None) -> Target:
         url="http://gateway.test", key="sk-test", environment=load_environment("dev"), local=local
     )
     target.http = httpx.Client(base_url=target.url, transport=httpx.MockTransport(handler))
+    if local is not None:  # the admin entry answers from the same fake
+        target._admin = httpx.Client(base_url=local.admin_url, transport=httpx.MockTransport(handler))
     return target
 
 
@@ -32,6 +35,7 @@ def _local(database: bool) -> LocalExtras:
         phoenix_project="p",
         database_enabled=database,
         database_skip_reason="" if database else "no prisma engines",
+        admin_url="http://admin.test",
     )
 
 
@@ -116,12 +120,26 @@ def test_malformed_json_is_sent_as_broken_json():
         json.loads(seen["body"])
 
 
-def test_readiness_must_say_healthy():
-    healthy = lambda r: httpx.Response(200, json={"status": "healthy", "db": "Not connected"})  # noqa: E731
-    assert "status=healthy" in service.health_readiness(_target(healthy))
+def test_readiness_must_say_healthy_through_the_admin_entry():
+    seen = []
+
+    def healthy(request):
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"status": "healthy", "db": "Not connected"})
+
+    assert "status=healthy" in service.health_readiness(_target(healthy, local=_local(database=True)))
+    assert seen == ["http://admin.test/health/readiness"]
     starting = lambda r: httpx.Response(200, json={"status": "unhealthy"})  # noqa: E731
     with pytest.raises(CheckFailed, match="unhealthy"):
-        service.health_readiness(_target(starting))
+        service.health_readiness(_target(starting, local=_local(database=True)))
+
+
+def test_admin_route_checks_skip_against_a_deployed_gateway_with_the_reason():
+    deployed = _target(lambda r: httpx.Response(200, json={"status": "healthy"}))
+    with pytest.raises(Skip, match="not reachable through the public entry"):
+        service.health_readiness(deployed)
+    with pytest.raises(Skip, match="not reachable through the public entry"):
+        limits.key_rpm_limit(deployed)
 
 
 def test_local_only_checks_skip_against_a_deployed_gateway_with_the_reason():
@@ -137,10 +155,10 @@ def test_the_rate_limit_check_skips_with_the_database_reason_locally_without_one
         limits.key_rpm_limit(_target(lambda r: httpx.Response(500), local=_local(database=False)))
 
 
-def test_a_deployed_gateway_without_a_database_skips_the_rate_limit_check_with_its_answer():
+def test_a_gateway_whose_key_generation_has_no_database_skips_the_rate_limit_check_with_its_answer():
     no_db = lambda r: _error(500, "No connected db.", NO_DB)  # noqa: E731
     with pytest.raises(Skip, match="No connected db"):
-        limits.key_rpm_limit(_target(no_db))
+        limits.key_rpm_limit(_target(no_db, local=_local(database=True)))
 
 
 def test_phoenix_attributes_are_compared_dotted_whether_nested_or_flat():
@@ -225,8 +243,14 @@ def test_a_first_request_that_is_already_a_hit_fails_as_a_non_unique_nonce(monke
 
 
 def _phoenix_spans(spans: list[dict]):
-    def get(url, **_kwargs):
-        return httpx.Response(200, json={"data": spans}, request=httpx.Request("GET", url))
+    """Phoenix's span listing, with its trace_id filter; one page."""
+
+    def get(url, params=None, **_kwargs):
+        wanted = (params or {}).get("trace_id")
+        data = [span for span in spans if wanted is None or span["context"]["trace_id"] == wanted]
+        return httpx.Response(
+            200, json={"data": data, "next_cursor": None}, request=httpx.Request("GET", url)
+        )
 
     return get
 
@@ -245,13 +269,14 @@ def _trace_target(monkeypatch, spans: list[dict]) -> Target:
     monkeypatch.setattr(target, "nonce", lambda label: "trace-marker")
     monkeypatch.setattr(tracing.httpx, "get", _phoenix_spans(spans))
     monkeypatch.setattr(tracing, "TRACE_TIMEOUT", 0.05)
+    monkeypatch.setattr(tracing, "_traceparent", lambda: ("t1", {"traceparent": "00-t1-s1-01"}))
     return target
 
 
 def test_a_trace_without_token_counts_fails_naming_the_spans_that_carried_the_request(monkeypatch):
     guardrail_only = _span("guardrail pre_call", "GUARDRAIL", input={"value": "trace-marker"})
     target = _trace_target(monkeypatch, [guardrail_only])
-    marked = "missing: the model call .*with the request's marker: guardrail pre_call; newest: 'guardrail"
+    marked = "missing: the model call .*in the request's trace t1: 'guardrail pre_call'; newest: 'guardrail"
     with pytest.raises(CheckFailed, match=marked):
         tracing.trace_in_phoenix(target)
 
@@ -278,3 +303,71 @@ def test_guardrail_runs_of_another_trace_do_not_count(monkeypatch):
     spans = [_span("request nova-pro", "CHAIN"), _span("guardrail", "GUARDRAIL", "t2"), _model_call()]
     with pytest.raises(CheckFailed, match="missing: GUARDRAIL"):
         tracing.trace_in_phoenix(_trace_target(monkeypatch, spans))
+
+
+# ---------------------------------------------------------------- trace content withheld
+def _withheld_target(monkeypatch, spans: list[dict], *, trace_content: bool = False) -> Target:
+    """A fake gateway (refusing the prompt attack with 400) and Phoenix; trace ids t1, t2, t3 in order."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        prompt = json.loads(request.content)["messages"][0]["content"]
+        if "Ignore all previous instructions" in prompt:
+            return _error(400, "Violated guardrail policy", "invalid_request_error")
+        return _chat_gateway(hits_from=None)(request)
+
+    target = _fake_gateway_target(monkeypatch, handler, model_calls=[])
+    target.local = dataclasses.replace(target.local, trace_content=trace_content)
+    monkeypatch.setattr(target, "nonce", lambda label: "withheld-marker")
+    monkeypatch.setattr(tracing.httpx, "get", _phoenix_spans(spans))
+    monkeypatch.setattr(tracing, "TRACE_TIMEOUT", 0.05)
+    ids = iter(["t1", "t2", "t3"])
+    monkeypatch.setattr(
+        tracing, "_traceparent", lambda: (trace := next(ids), {"traceparent": f"00-{trace}-s-01"})
+    )
+    return target
+
+
+def _withheld_traces(**leaks) -> list[dict]:
+    """Request and model-call spans for the three requests; `leaks` adds attributes to trace t<n>'s call."""
+    spans = []
+    for trace in ("t1", "t2", "t3"):
+        spans += [_span("request nova-pro", "CHAIN", trace), _model_call(trace)]
+        spans[-1]["attributes"].pop("input")
+        spans[-1]["attributes"].update(leaks.get(trace, {}))
+    return spans
+
+
+def test_traces_without_the_prompts_marker_pass(monkeypatch):
+    detail = tracing.trace_content_withheld(_withheld_target(monkeypatch, _withheld_traces()))
+    assert "marker in none of the 6 spans" in detail and "5+9 tokens" in detail
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [{"input": {"value": "Repeat after me: withheld-marker"}}, {"exception": "BadRequest withheld-marker"}],
+)
+def test_a_marker_anywhere_in_a_span_fails_naming_the_span(monkeypatch, leak):
+    target = _withheld_target(monkeypatch, _withheld_traces(t3=leak))
+    with pytest.raises(
+        CheckFailed, match=r"'withheld-marker' is in 1 span.*'acompletion nova-pro' \(trace t3\)"
+    ):
+        tracing.trace_content_withheld(target)
+
+
+def test_a_request_missing_from_phoenix_fails(monkeypatch):
+    spans = [span for span in _withheld_traces() if span["context"]["trace_id"] != "t2"]
+    with pytest.raises(CheckFailed, match="masked: 0 span"):
+        tracing.trace_content_withheld(_withheld_target(monkeypatch, spans))
+
+
+def test_an_answered_prompt_attack_fails(monkeypatch):
+    target = _withheld_target(monkeypatch, _withheld_traces())
+    monkeypatch.setattr(tracing, "PROMPT_ATTACK", "harmless")
+    with pytest.raises(CheckFailed, match="prompt attack was answered"):
+        tracing.trace_content_withheld(target)
+
+
+def test_a_stack_that_records_content_skips_with_the_reason(monkeypatch):
+    target = _withheld_target(monkeypatch, _withheld_traces(), trace_content=True)
+    with pytest.raises(Skip, match="GATEWAY_TRACE_CONTENT=true"):
+        tracing.trace_content_withheld(target)

@@ -1,0 +1,107 @@
+"""CKV_LLMGW_12: traces sent outside the private network carry no prompt or answer text.
+
+A container that traces to an external collector (Phoenix Cloud, any public
+host) must not record content: GATEWAY_TRACE_CONTENT is `false` or unset (the
+entrypoint's default is off for such a collector). The environment file check
+refuses this already; the policy holds the artifact to it, whatever wrote it.
+"Outside" is the rule of gateway/trace_content.py, loaded here by path so the
+policy, the image and synth can never disagree. An endpoint that is not a
+literal (a Terraform reference) cannot be proven inside, so it counts as outside.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from checkov.common.models.enums import CheckCategories, CheckResult
+from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_common import is_expression, json_document, value
+
+POLICY = {
+    "id": "CKV_LLMGW_12",
+    "severity": "HIGH",
+    "reason": "Traces sent to a collector outside the private network carry no prompt or answer text",
+}
+
+ENDPOINT_VARIABLE = "PHOENIX_COLLECTOR_ENDPOINT"
+RULE_FILE = Path(__file__).resolve().parents[2] / "gateway" / "trace_content.py"
+
+
+def _load_rule():
+    """gateway/trace_content.py (standard library only): checkov's venv has no repository on its path."""
+    name = "llmgw_trace_content_rule"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, RULE_FILE)
+        assert spec is not None and spec.loader is not None, f"cannot load {RULE_FILE}"
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+rule = _load_rule()
+
+
+def content_leaks(definitions: list) -> list[str]:
+    """`container: why` for each container that would send content to an external collector."""
+    found = []
+    for container in definitions:
+        if not isinstance(container, dict):
+            continue
+        env = {
+            str(entry.get("name")): entry.get("value")
+            for entry in container.get("environment") or []
+            if isinstance(entry, dict)
+        }
+        endpoint = env.get(ENDPOINT_VARIABLE)
+        if endpoint is None:
+            continue  # no tracing target (the migration task)
+        literal = isinstance(endpoint, str) and not is_expression(endpoint) and "${" not in endpoint
+        external = not literal or rule.collector_is_external(endpoint)
+        raw = env.get(rule.VARIABLE)
+        name = container.get("name", "?")
+        if raw is not None and not isinstance(raw, str):
+            found.append(f"{name}: {rule.VARIABLE} is not a literal true or false")
+            continue
+        try:
+            chosen = rule.parse(raw)
+        except ValueError:
+            found.append(f"{name}: {rule.VARIABLE}={raw!r} is not true or false")
+            continue
+        # Unset: the entrypoint applies the same rule to the endpoint it is given (off outside).
+        captures = chosen if chosen is not None else literal and rule.default_capture(endpoint)
+        if external and captures:
+            found.append(
+                f"{name}: {rule.VARIABLE} records prompts and answers, and {ENDPOINT_VARIABLE} "
+                f"{endpoint!r} is outside the private network (inside: {rule.INSIDE})"
+            )
+    return found
+
+
+class TraceContentStaysInside(BaseResourceCheck):
+    def __init__(self) -> None:
+        super().__init__(
+            name=POLICY["reason"],
+            id=POLICY["id"],
+            categories=[CheckCategories.GENERAL_SECURITY],
+            supported_resources=["aws_ecs_task_definition"],
+        )
+
+    def scan_resource_conf(self, conf: dict) -> CheckResult:
+        raw = value(conf, "container_definitions")
+        definitions = json_document(raw)
+        if not isinstance(definitions, list):
+            if is_expression(raw) or not isinstance(raw, str):
+                self.details.append("container_definitions is not a literal JSON list; cannot verify it")
+                return CheckResult.FAILED
+            return CheckResult.UNKNOWN  # a plan's value known only after apply; the stack scan covers it
+        leaks = content_leaks(definitions)
+        if leaks:
+            self.details.extend(leaks)
+            return CheckResult.FAILED
+        return CheckResult.PASSED
+
+
+check = TraceContentStaysInside()

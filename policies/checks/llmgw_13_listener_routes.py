@@ -1,0 +1,105 @@
+"""CKV_LLMGW_13: the load balancer passes on only the served routes; everything else gets a fixed 404.
+
+A listener's default action must be a fixed response, or a redirect to HTTPS (plain
+HTTP in front of the HTTPS listener: it reaches no target); a default that forwards
+exposes every admin and pass-through route. A listener
+rule that forwards or redirects must be limited by path patterns, all of them
+served paths of policies/routes.yaml, loaded here by path (checkov's venv has no
+repository on its path) so the policy and modules/edge.py read the same list.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from checkov.common.models.enums import CheckCategories, CheckResult
+from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_common import blocks, value
+
+POLICY = {
+    "id": "CKV_LLMGW_13",
+    "severity": "HIGH",
+    "reason": "Load balancer listeners pass on only the served routes; everything else gets a fixed 404",
+}
+
+ROUTES_MODULE = Path(__file__).resolve().parents[1] / "routes.py"
+
+
+def _served() -> frozenset[str]:
+    name = "llmgw_routes"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROUTES_MODULE)
+        assert spec is not None and spec.loader is not None, f"cannot load {ROUTES_MODULE}"
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return frozenset(sys.modules[name].served_paths())
+
+
+def _strings(raw) -> list:
+    """Every scalar under `raw`, however checkov nested the list."""
+    if isinstance(raw, list):
+        return [s for item in raw for s in _strings(item)]
+    return [raw] if raw is not None else []
+
+
+def _fixed(action: dict) -> bool:
+    return value(action, "type") == "fixed-response"
+
+
+def _to_https(action: dict) -> bool:
+    return value(action, "type") == "redirect" and any(
+        value(r, "protocol") == "HTTPS" for r in blocks(action, "redirect")
+    )
+
+
+class ListenersPassOnlyServedRoutes(BaseResourceCheck):
+    def __init__(self) -> None:
+        super().__init__(
+            name=POLICY["reason"],
+            id=POLICY["id"],
+            categories=[CheckCategories.NETWORKING],
+            supported_resources=[
+                "aws_lb_listener",
+                "aws_alb_listener",
+                "aws_lb_listener_rule",
+                "aws_alb_listener_rule",
+            ],
+        )
+
+    def scan_resource_conf(self, conf: dict) -> CheckResult:
+        if "default_action" in conf or "load_balancer_arn" in conf:
+            return self._listener(conf)
+        return self._rule(conf)
+
+    def _listener(self, conf: dict) -> CheckResult:
+        actions = blocks(conf, "default_action")
+        if actions and all(_fixed(a) or _to_https(a) for a in actions):
+            return CheckResult.PASSED
+        kinds = [value(a, "type") for a in actions]
+        self.details.append(
+            f"default action {kinds or 'missing'}: must be a fixed response or a redirect to HTTPS"
+        )
+        return CheckResult.FAILED
+
+    def _rule(self, conf: dict) -> CheckResult:
+        kinds = [value(action, "type") for action in blocks(conf, "action")]
+        if kinds and all(kind == "fixed-response" for kind in kinds):
+            return CheckResult.PASSED
+        paths: list = []
+        for condition in blocks(conf, "condition"):
+            for pattern in blocks(condition, "path_pattern"):
+                paths += _strings(pattern.get("values"))
+        outside = sorted(str(p) for p in paths if p not in _served())
+        if not paths or outside:
+            self.details.append(
+                f"a {kinds} rule must match only served paths (policies/routes.yaml); "
+                f"{'it has no path pattern' if not paths else f'outside: {outside}'}"
+            )
+            return CheckResult.FAILED
+        return CheckResult.PASSED
+
+
+check = ListenersPassOnlyServedRoutes()
