@@ -48,7 +48,10 @@ print(json.dumps({
     "guardrail_timeouts": [g.timeout for g in litellm.callbacks if isinstance(g, CustomGuardrail)],
     "redis_socket_timeouts": {
         name: [pool.connection_kwargs.get(k) for k in ("socket_timeout", "socket_connect_timeout")]
-        for name, client in (("cache", litellm.cache and litellm.cache.cache), ("router", router.cache.redis_cache))
+        for name, client in (
+            ("cache", litellm.cache and litellm.cache.cache),
+            ("router", router.cache.redis_cache),
+        )
         if client is not None
         for pool in [client.async_redis_conn_pool]
     },
