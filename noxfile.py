@@ -35,6 +35,8 @@ LOCK_SETS = {
 }
 # The container's own lock lives beside its Dockerfile.
 IMAGE_LOCK = ROOT / "gateway" / "requirements.lock"
+# The official openai Node SDK the smoke's Node check calls (package-lock.json pins it by hash).
+NODE_SDK = ROOT / "gateway" / "smoke" / "node_sdk"
 
 
 def _quiet_env() -> dict[str, str]:
@@ -80,6 +82,21 @@ def venv(session: nox.Session, name: str) -> Path:
     )
     stamp.write_text(digest)
     return bin_dir
+
+
+def node_packages(session: nox.Session, folder: Path) -> None:
+    """`npm ci` a hash-locked package folder (once per lock), when Node is there; else the check skips."""
+    npm = shutil.which("npm")
+    lock = folder / "package-lock.json"
+    stamp = folder / "node_modules" / ".lock-sha256"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if npm is None or (stamp.exists() and stamp.read_text() == digest):
+        return
+    session.log(f"installing {folder.relative_to(ROOT)}'s npm packages from its lock (first run only)")
+    session.run(
+        npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(folder), external=True
+    )
+    stamp.write_text(digest)
 
 
 def run_in(session: nox.Session, bin_dir: Path, *args: str, env: dict[str, str] | None = None, **kw):
@@ -172,6 +189,7 @@ def serve(session: nox.Session) -> None:
 def smoke(session: nox.Session) -> None:
     """Local stack up, client checks, down; or checks only with `-- --url URL --key KEY`."""
     venv(session, "phoenix")
+    node_packages(session, NODE_SDK)
     py(session, "-m", "gateway.devstack", "smoke", *session.posargs)
 
 
