@@ -78,6 +78,37 @@ def too_large_body(limit_bytes: int) -> bytes:
     ).encode()
 
 
+def _error_body(message: str, code: str) -> bytes:
+    error = {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+    return json.dumps({"error": error}).encode()
+
+
+def framing_refusal(headers: dict[bytes, bytes]) -> tuple[int, bytes] | None:
+    """A body the limit could not be trusted on: framed two ways, or compressed.
+
+    With both Content-Length and Transfer-Encoding the server reads the chunked body while the
+    length says little (a 20 MiB body passed as `Content-Length: 10`); RFC 9112 says to treat
+    such a message as an error.
+    """
+    if b"content-length" in headers and b"transfer-encoding" in headers:
+        return 400, _error_body(
+            "The request has both Content-Length and Transfer-Encoding: send one.", "invalid_framing"
+        )
+    return encoding_refusal(headers)
+
+
+def encoding_refusal(headers: dict[bytes, bytes]) -> tuple[int, bytes] | None:
+    """415 for a compressed body: its size says nothing about what it inflates to, and LiteLLM
+    would not read it anyway. This gateway takes identity bodies only."""
+    encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+    if encoding in (b"", b"identity"):
+        return None
+    return 415, _error_body(
+        f"Content-Encoding {encoding.decode('latin-1')!r} is not accepted: send the body uncompressed.",
+        "unsupported_content_encoding",
+    )
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -131,6 +162,10 @@ class GatewayASGI:
         limit = self.limits.max_request_body_bytes
         headers = dict(scope.get("headers") or ())
         declared = headers.get(b"content-length")
+        refusal = framing_refusal(headers)
+        if refusal is not None:
+            await self._refuse(send, receive, limit, answer=refusal)
+            return
         if declared is not None:
             try:
                 length = int(declared)
@@ -180,7 +215,9 @@ class GatewayASGI:
         return replay
 
     @staticmethod
-    async def _refuse(send: Send, receive: Receive, limit: int) -> None:
+    async def _refuse(
+        send: Send, receive: Receive, limit: int, *, answer: tuple[int, bytes] | None = None
+    ) -> None:
         """413 at once, then the rest of the body read and dropped, then the connection closed.
 
         The whole answer (status, headers, the JSON with its length) is written before anything
@@ -190,11 +227,11 @@ class GatewayASGI:
         which can destroy the 413 before the client or a proxy in front (the load balancer)
         reads it; a proxy then reports 502 instead.
         """
-        body = too_large_body(limit)
+        status, body = answer or (413, too_large_body(limit))
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
@@ -248,7 +285,8 @@ def build(env: MutableMapping[str, str] | None = None) -> GatewayASGI:
     models = render.catalogue_from_json(environ["GATEWAY_MODELS"]) if environ.get("GATEWAY_MODELS") else ()
     aliases = error_shape.aliases_by_model_id(models)
     # Outermost first: limits and header filter, then every error shaped, then model requests validated.
-    inner = error_shape.shaping(request_validation.validating(litellm_app), aliases)
+    served = frozenset(model.alias for model in models)
+    inner = error_shape.shaping(request_validation.validating(litellm_app, served), aliases)
     return GatewayASGI(inner, limits, on_startup=install_policies)
 
 

@@ -39,11 +39,19 @@ _PATH = re.compile(r"(?:/[\w.@+-]+){2,}\.py\w*(?::\d+)?")
 _KEY = re.compile(r"\b(?:sk|pk)-[A-Za-z0-9_\-]{6,}")
 _AWS_URL = re.compile(r"https?://[\w.-]*amazonaws\.com\S*|https?://(?:127\.0\.0\.1|localhost)(?::\d+)?\S*")
 _ARN = re.compile(r"arn:aws[\w-]*:[\w-]+:[\w-]*:\d*:[\w/:.-]+")
+# LiteLLM's and the provider's own words around a message: which library and provider answered,
+# how often it retried, where to file a bug.
+_INTERNAL_PHRASES = re.compile(
+    r"litellm\.\w+(?:Error|Exception):\s*|\b(?:Bedrock|AmazonBedrock)\w*Exception\s*-\s*|"
+    r"\s*LiteLLM Retried: \d+ times?(?:, LiteLLM Max Retries: \d+)?|https?://github\.com/\S+|"
+    r"\s*Received Model Group=\S+|\s*Available Model Group Fallbacks=\S+",
+)
 
 
 def scrub(text: str, aliases: Mapping[str, str]) -> str:
     """The message without internals; Bedrock ids (longest first) named by their alias."""
     text = _TRACEBACK.sub("", text)
+    text = _INTERNAL_PHRASES.sub("", text)
     text = _ARN.sub("[resource]", text)
     text = _AWS_URL.sub("[endpoint]", text)
     text = _PATH.sub("[internal]", text)
@@ -105,14 +113,19 @@ def normalize(status: int, raw: bytes, request: str, aliases: Mapping[str, str])
         message = f"{message}: {request} is not served (see the allowed methods in the Allow header)"
     elif status == 404 and message in ("Not Found", "Not found"):
         message = f"Not found: {request}"
-    error["message"] = scrub(message, aliases)
-    error["type"] = _null(error.get("type")) or TYPES.get(
+    kind = _null(error.get("type")) or TYPES.get(
         status, "api_error" if status >= 500 else "invalid_request_error"
     )
-    error["param"] = _null(error.get("param"))
     code = _null(error.get("code"))
-    error["code"] = str(code) if code is not None else str(status)
-    return json.dumps({"error": error}).encode()
+    # OpenAI's four fields only: LiteLLM's `provider_specific_fields` carried the guardrail's id,
+    # version, mode and which policy matched, a map for whoever probes the content policy.
+    shaped = {
+        "message": scrub(message, aliases),
+        "type": kind,
+        "param": _null(error.get("param")),
+        "code": str(code) if code is not None else str(status),
+    }
+    return json.dumps({"error": shaped}).encode()
 
 
 class ErrorShapedSend:

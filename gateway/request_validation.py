@@ -60,7 +60,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "top_p": (0, 1),
     "presence_penalty": (-2, 2),
     "frequency_penalty": (-2, 2),
-    "n": (1, 128),
+    "n": (1, 1),  # Bedrock's models answer one choice; LiteLLM would drop n silently
     "max_tokens": (1, math.inf),
     "max_completion_tokens": (1, math.inf),
     "top_logprobs": (0, 20),
@@ -73,8 +73,27 @@ SHAPES: dict[str, tuple[tuple[type, ...], str]] = {
     "input": ((str, list), "a string or a list"),
     "prompt": ((str, list, type(None)), "a string or a list"),
 }
-# Text-or-tokens parameters: checked here, since pydantic's lazy union takes [[1, 2]] as Iterable[int].
+# Text parameters OpenAI also accepts as token ids. Bedrock's models take text, and LiteLLM 1.108.7
+# either fails on token ids after retries and fallbacks (completions: a 500 after 7 s) or decodes
+# them with a tokenizer Bedrock never used (embeddings: 12 s of a stalled proxy for 40,000 ids):
+# this gateway accepts a string or a list of strings. Checked here, not by pydantic, whose lazy
+# union would take [[1, 2]] as Iterable[int].
 TEXT_OR_TOKENS = ("input", "prompt")
+# LiteLLM reads these from a request body and lets a caller steer its router with them: retries
+# (`num_retries: 6` held one request for 101 s), fallback chains, timeouts, upstream endpoints,
+# mock answers. They are the gateway's to set (gateway/config.yaml), never a caller's.
+ROUTER_CONTROLS = frozenset(
+    {
+        "num_retries", "max_retries", "retry_policy", "fallbacks", "context_window_fallbacks",
+        "content_policy_fallbacks", "max_fallbacks", "timeout", "request_timeout", "stream_timeout",
+        "cooldown_time", "api_base", "base_url", "api_version", "api_key", "model_list",
+        "mock_response", "mock_timeout", "mock_testing_fallbacks", "mock_testing_rate_limit_error",
+        "mock_testing_content_policy_fallbacks", "mock_testing_context_fallbacks",
+    }
+)  # fmt: skip
+# JSON nested deeper than this is refused before anything recurses into it (a 100,000-deep
+# array was a 500 from the parser's recursion limit). Tool schemas rarely pass 10 levels.
+MAX_DEPTH = 64
 # pydantic error types, as a client developer would say them.
 WANTED = {
     "string_type": "a string",
@@ -98,6 +117,7 @@ class Refusal:
     message: str
     param: str | None
     code: str = "invalid_request_error"
+    status: int = 400
 
     def body(self) -> bytes:
         error = {
@@ -109,31 +129,49 @@ class Refusal:
         return json.dumps({"error": error}).encode()
 
 
-def check_body(kind: str, raw: bytes) -> tuple[dict | None, Refusal | None]:
-    """(the parsed body, None) when it is a valid `kind` request, else (None, the refusal)."""
+def check_body(
+    kind: str, raw: bytes, models: frozenset[str] = frozenset()
+) -> tuple[dict | None, Refusal | None]:
+    """(the parsed body, None) when it is a valid `kind` request, else (None, the refusal).
+
+    `models`: the catalogue's aliases; when given, any other `model` is refused (404), so a
+    raw Bedrock id (`bedrock/us.amazon.nova-pro-v1:0`) cannot bypass the catalogue's fallbacks.
+    """
     try:
         body = json.loads(raw) if raw else None
     except (ValueError, UnicodeDecodeError) as error:
         return None, Refusal(f"The request body is not valid JSON: {error}", None, "invalid_json")
+    except RecursionError:
+        return None, Refusal(f"The request body nests deeper than {MAX_DEPTH} levels.", None, "invalid_body")
     if not isinstance(body, dict):
         got = "nothing" if body is None else _describe(body)
         return None, Refusal(f"The request body must be a JSON object; got {got}.", None, "invalid_body")
-    refusal = check_params(kind, body)
+    if depth(body) > MAX_DEPTH:
+        return None, Refusal(f"The request body nests deeper than {MAX_DEPTH} levels.", None, "invalid_body")
+    refusal = check_params(kind, body, models)
     return (None, refusal) if refusal else (body, None)
 
 
-def check_params(kind: str, body: Mapping[str, Any]) -> Refusal | None:
+def check_params(kind: str, body: Mapping[str, Any], models: frozenset[str] = frozenset()) -> Refusal | None:
     """The first problem with a parsed request body, or None."""
     if "stream" in body and not isinstance(body["stream"], bool):
         return Refusal(f"stream must be a boolean; got {_describe(body['stream'])}.", "stream")
     for name, (types, wanted) in SHAPES.items():
         if name in body and (not isinstance(body[name], types) or (name == "messages" and not body[name])):
             return Refusal(f"{name} must be {wanted}; got {_describe(body[name])}.", name)
+    controls = sorted(ROUTER_CONTROLS & body.keys())
+    if controls:
+        return Refusal(
+            f"{controls[0]} is set by the gateway, not by a request: remove it.",
+            controls[0],
+            "unsupported_parameter",
+        )
     for name in TEXT_OR_TOKENS:
-        if isinstance(body.get(name), list) and not _text_or_tokens(body[name]):
+        value = body.get(name)
+        if isinstance(value, list) and not (value and all(isinstance(item, str) for item in value)):
             return Refusal(
-                f"{name} must be a string, a list of strings, a list of token ids or a list of such lists; "
-                f"got {_describe(body[name])}.",
+                f"{name} must be a string or a non-empty list of strings (this gateway's models take text, "
+                f"not token ids); got {_describe(value)}.",
                 name,
             )
     checked = {key: value for key, value in body.items() if key not in NOT_CHECKED}
@@ -148,20 +186,30 @@ def check_params(kind: str, body: Mapping[str, Any]) -> Refusal | None:
         return _refusal(lazy.errors, lazy.loc)
     except ValidationError as error:
         return _refusal(error.errors(), ())
-    return _range_refusal(body)
+    refusal = _range_refusal(body)
+    if refusal is None and models and body.get("model") not in models:
+        refusal = Refusal(
+            f"The model {body.get('model')!r} does not exist: use one of {', '.join(sorted(models))}.",
+            "model",
+            "model_not_found",
+            status=404,
+        )
+    return refusal
 
 
-def _is_token(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _text_or_tokens(items: list) -> bool:
-    """A list of strings, of token ids, or of token-id lists (OpenAI's embeddings/completions input)."""
-    return bool(items) and (
-        all(isinstance(i, str) for i in items)
-        or all(_is_token(i) for i in items)
-        or all(isinstance(i, list) and i and all(_is_token(t) for t in i) for i in items)
-    )
+def depth(value: Any) -> int:
+    """How deeply `value` nests arrays and objects, found without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                return level
+            stack.extend((child, level + 1) for child in item)
+    return deepest
 
 
 class _LazyError(Exception):
@@ -250,7 +298,7 @@ def _range_refusal(body: Mapping[str, Any]) -> Refusal | None:
     return None
 
 
-def validating(app: Any) -> Any:
+def validating(app: Any, models: frozenset[str] = frozenset()) -> Any:
     """ASGI wrapper: POSTs to a model route are parsed and validated before `app` (LiteLLM) sees them.
 
     The body is read whole (the outer layer has already bounded its size), refused with the
@@ -273,14 +321,14 @@ def validating(app: Any) -> Any:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        body, refusal = check_body(kind, b"".join(chunks))
+        body, refusal = check_body(kind, b"".join(chunks), models)
         if refusal is not None:
             payload = refusal.body()
             headers = [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),
             ]
-            await send({"type": "http.response.start", "status": 400, "headers": headers})
+            await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
             await send({"type": "http.response.body", "body": payload, "more_body": False})
             return
         scope["parsed_body"] = (tuple(body), body)

@@ -23,6 +23,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from gateway.asgi import encoding_refusal
 from gateway.devstack.ports import LOOPBACK
 from gateway.devstack.readiness import http_ok, tcp_open, wait_until
 from gateway.devstack.supervisor import Child, Supervisor
@@ -69,6 +70,12 @@ def make_app(entry: str, upstream: str, session_holder: dict) -> web.Application
         path = request.raw_path.split("?", 1)[0]
         if routes.classify(path) not in allowed:
             return not_found()
+        # aiohttp's server would inflate a compressed body before forwarding it (with the
+        # original length): answer what the gateway answers such a body behind the ALB.
+        refused = encoding_refusal({k.lower().encode(): v.encode() for k, v in request.headers.items()})
+        if refused is not None:
+            status, payload = refused
+            return web.Response(status=status, body=payload, content_type="application/json")
         session: aiohttp.ClientSession = session_holder["session"]
         body = request.content if request.body_exists else None
         try:

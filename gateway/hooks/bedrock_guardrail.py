@@ -23,12 +23,14 @@ token (AWS_BEARER_TOKEN_BEDROCK or a per-request key) takes LiteLLM's own path.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+import litellm
 from fastapi import HTTPException
 from litellm._logging import verbose_proxy_logger
 from litellm.llms.bedrock.base_aws_llm import bedrock_bearer_token
@@ -36,7 +38,14 @@ from litellm.proxy._types import UserAPIKeyAuth
 from litellm.proxy.guardrails.guardrail_hooks.bedrock_guardrails import BedrockGuardrail
 from litellm.types.guardrails import GuardrailEventHooks
 from litellm.types.proxy.guardrails.guardrail_hooks.bedrock_guardrails import BedrockGuardrailResponse
-from litellm.types.utils import Choices, Message, ModelResponse, ModelResponseStream, TextCompletionResponse
+from litellm.types.utils import (
+    Choices,
+    GenericGuardrailAPIInputs,
+    Message,
+    ModelResponse,
+    ModelResponseStream,
+    TextCompletionResponse,
+)
 
 from gateway.hooks.aws_credentials import CredentialCache
 from gateway.hooks.pooled_http import PooledPoster
@@ -68,6 +77,29 @@ LEAF_DISPATCH_HOOKS = (
 )
 
 
+def structured_texts(inputs: Mapping[str, Any], request: Mapping[str, Any] | None) -> list[str]:
+    """The texts a request or answer carries outside message content: tools and (function) calls."""
+    texts = [json.dumps(tool, sort_keys=True, default=str) for tool in inputs.get("tools") or []]
+    for call in inputs.get("tool_calls") or []:
+        function = call.get("function") if isinstance(call, Mapping) else getattr(call, "function", None)
+        if isinstance(function, Mapping):
+            texts.append(f"{function.get('name') or ''} {function.get('arguments') or ''}".strip())
+        elif function is not None:
+            texts.append(
+                f"{getattr(function, 'name', '') or ''} {getattr(function, 'arguments', '') or ''}".strip()
+            )
+    if request is not None:
+        texts += [json.dumps(f, sort_keys=True, default=str) for f in request.get("functions") or []]
+        for message in request.get("messages") or []:
+            call = message.get("function_call") if isinstance(message, Mapping) else None
+            if isinstance(call, Mapping):
+                texts.append(f"{call.get('name') or ''} {call.get('arguments') or ''}".strip())
+        response_format = request.get("response_format")
+        if isinstance(response_format, Mapping) and response_format.get("type") == "json_schema":
+            texts.append(json.dumps(response_format.get("json_schema"), sort_keys=True, default=str))
+    return [text for text in texts if text]
+
+
 def split_usage(chunk: Any) -> tuple[Any, ...]:
     """A re-assembled chunk carrying both text and usage, as OpenAI streams it: the text, then usage alone.
 
@@ -89,8 +121,51 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
     """`BedrockGuardrail` whose ApplyGuardrail calls skip the per-call thread hops and httpx."""
 
     # Same dispatch as LiteLLM's own class on every route and for streams (see LEAF_DISPATCH_HOOKS).
-    apply_guardrail = BedrockGuardrail.apply_guardrail
     async_pre_call_hook = BedrockGuardrail.async_pre_call_hook
+
+    async def apply_guardrail(
+        self,
+        inputs: GenericGuardrailAPIInputs,
+        request_data: dict,
+        input_type: Literal["request", "response"],
+        logging_obj: Any = None,
+    ) -> GenericGuardrailAPIInputs:
+        """LiteLLM's check of the message texts, then one check of what it leaves out.
+
+        LiteLLM 1.108.7's Bedrock guardrail reads only message text: tool definitions, tool-call
+        arguments (a conversation's and the model's), legacy function calls and a response
+        format's schema reached the model, or the client, unchecked (an SSN or a prompt attack in
+        a tool's description was answered with 200). Those texts get one ApplyGuardrail call of
+        their own. They cannot be rewritten in place, so anything the policy would mask in them
+        is refused like a block.
+        """
+        checked = await BedrockGuardrail.apply_guardrail(self, inputs, request_data, input_type, logging_obj)
+        texts = structured_texts(inputs, request_data if input_type == "request" else None)
+        if texts:
+            await self._check_structured(
+                texts, request_data, "INPUT" if input_type == "request" else "OUTPUT"
+            )
+        return checked
+
+    async def _check_structured(
+        self, texts: list[str], request_data: dict, source: Literal["INPUT", "OUTPUT"]
+    ) -> None:
+        event = GuardrailEventHooks.pre_call if source == "INPUT" else GuardrailEventHooks.post_call
+        text = "\n".join(texts)
+        if source == "INPUT":
+            verdict = await self.make_bedrock_api_request(
+                source="INPUT", messages=[{"role": "user", "content": text}], request_data=request_data,
+                logging_event_type=event,
+            )  # fmt: skip
+        else:
+            answer = ModelResponse(
+                choices=[Choices(index=0, message=Message(role="assistant", content=text))]
+            )
+            verdict = await self.make_bedrock_api_request(
+                source="OUTPUT", response=answer, request_data=request_data, logging_event_type=event
+            )
+        if verdict.get("action") == "GUARDRAIL_INTERVENED":  # masked, not blocked: refused all the same
+            raise self._get_http_exception_for_blocked_guardrail(verdict, request_data=request_data)
 
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: UserAPIKeyAuth, response: Any, request_data: dict
@@ -109,6 +184,8 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
                 yield chunk
             return
 
+        await self._check_streamed_tool_calls(chunks, request_data)
+
         async def replay() -> AsyncGenerator[Any, None]:
             for chunk in chunks:
                 yield chunk
@@ -119,6 +196,31 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
         ):
             for piece in split_usage(chunk) if wants_usage else (chunk,):
                 yield piece
+
+    async def _check_streamed_tool_calls(self, chunks: list[Any], request_data: dict) -> None:
+        """A streamed answer's tool calls, which LiteLLM's buffered check does not read, checked whole."""
+        if not any(
+            getattr(choice.delta, "tool_calls", None) or getattr(choice.delta, "function_call", None)
+            for chunk in chunks
+            if isinstance(chunk, ModelResponseStream)
+            for choice in chunk.choices or []
+        ):
+            return
+        assembled = litellm.stream_chunk_builder(chunks=chunks)
+        calls = [
+            call
+            for choice in getattr(assembled, "choices", None) or []
+            for call in (getattr(choice.message, "tool_calls", None) or [])
+        ]
+        texts = structured_texts({"tool_calls": calls}, None)
+        for choice in getattr(assembled, "choices", None) or []:
+            legacy = getattr(choice.message, "function_call", None)
+            if legacy is not None:
+                texts.append(
+                    f"{getattr(legacy, 'name', '') or ''} {getattr(legacy, 'arguments', '') or ''}".strip()
+                )
+        if texts:
+            await self._check_structured(texts, request_data, "OUTPUT")
 
     async def _checked_text_completion_stream(
         self, chunks: list[TextCompletionResponse], request_data: dict

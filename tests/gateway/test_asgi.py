@@ -7,6 +7,7 @@ and connection handling are the server's own.
 
 from __future__ import annotations
 
+import gzip
 import inspect
 import json
 import socket
@@ -145,6 +146,48 @@ def test_a_chunked_body_over_the_limit_gets_413(served):
     response = httpx.post(f"{url}/v1/chat/completions", content=chunks(), timeout=10)
     assert "content-length" not in response.request.headers
     _assert_openai_413(response)
+    assert inner.bodies == []
+
+
+def _raw(url: str, head: str, body: bytes) -> bytes:
+    """One request written byte for byte (clients refuse to send the framing these tests need)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def test_a_body_framed_by_both_content_length_and_chunks_is_refused_before_the_app(served):
+    url, inner, _ = served
+    chunk = b"x" * (LIMIT_MB * MIB + 10)
+    body = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n"
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
+        "content-length: 10\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+
+    answer = _raw(url, head, body)
+
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b"invalid_framing" in answer
+    assert inner.bodies == []
+
+
+def test_a_compressed_body_is_refused_with_415(served):
+    url, inner, _ = served
+    payload = gzip.compress(b"{}" * 1000)
+    response = httpx.post(
+        f"{url}/v1/chat/completions", content=payload, headers={"content-encoding": "gzip"}, timeout=10
+    )
+
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_content_encoding"
     assert inner.bodies == []
 
 

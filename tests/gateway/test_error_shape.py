@@ -145,3 +145,36 @@ def test_the_shaping_wrapper_rewrites_an_inner_apps_fastapi_error():
     assert json.loads(sent[1]["body"])["error"]["message"].startswith(
         "Method Not Allowed: GET /v1/embeddings"
     )
+
+
+def test_only_openais_four_fields_leave_the_guardrails_details_stay_inside():
+    raw = json.dumps(
+        {
+            "error": {
+                "message": "Violated guardrail policy",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "400",
+                "provider_specific_fields": {
+                    "guardrailIdentifier": "gr-123",
+                    "assessments": [{"policy": "pii"}],
+                },
+            }
+        }
+    ).encode()
+
+    body = json.loads(normalize(400, raw, "POST /v1/chat/completions", ALIASES))
+
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    assert "gr-123" not in json.dumps(body)
+
+
+def test_litellms_own_wording_is_taken_out_of_the_message():
+    message = (
+        "litellm.BadRequestError: BedrockException - Malformed input request. Received Model Group=nova-pro\n"
+        "Available Model Group Fallbacks=None LiteLLM Retried: 1 times, LiteLLM Max Retries: 1 "
+        "see https://github.com/BerriAI/litellm/issues"
+    )
+    raw = json.dumps({"error": {"message": message, "code": "400"}}).encode()
+
+    assert _error(400, raw)["message"] == "Malformed input request. see"

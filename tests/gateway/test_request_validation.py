@@ -94,7 +94,6 @@ def test_the_refusal_is_an_openai_style_error_body():
             "embedding",
             {"model": "titan-embed", "input": ["a", "b"], "encoding_format": "base64", "dimensions": 256},
         ),
-        ("embedding", {"model": "titan-embed", "input": [[1, 2, 3]]}),
     ],
 )
 def test_valid_requests_pass_and_come_back_parsed(kind, body):
@@ -152,3 +151,42 @@ def test_the_wrapper_leaves_other_routes_and_methods_to_the_app(path, method):
     _, seen = _through(path, b"[]", method)
 
     assert seen is not None and "parsed_body" not in seen["scope"]
+
+
+def test_a_text_completion_of_token_ids_is_refused_as_bedrock_takes_text():
+    assert _refusal("completion", {"model": "nova-pro", "prompt": [1, 2, 3]}).param == "prompt"
+
+
+@pytest.mark.parametrize("control", ["num_retries", "fallbacks", "timeout", "api_base", "mock_response"])
+def test_a_request_cannot_steer_the_router(control):
+    refusal = _refusal("chat", _chat(**{control: 6}))
+
+    assert (refusal.param, refusal.code) == (control, "unsupported_parameter")
+
+
+def test_more_than_one_choice_is_refused_rather_than_silently_dropped():
+    assert _refusal("chat", _chat(n=2)).param == "n"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 100_000 + b"]" * 100_000, json.dumps(_chat(metadata=json.loads("[" * 100 + "]" * 100))).encode()],
+    ids=["deep-array", "deep-metadata"],
+)
+def test_json_nested_too_deeply_is_a_400_not_a_500(raw):
+    assert "nests deeper" in _refusal("chat", raw).message
+
+
+def test_a_model_outside_the_catalogue_is_404_model_not_found():
+    parsed, refusal = check_body(
+        "chat", json.dumps(_chat(model="bedrock/us.amazon.nova-pro-v1:0")).encode(), frozenset({"nova-pro"})
+    )
+
+    assert parsed is None
+    assert (refusal.status, refusal.param, refusal.code) == (404, "model", "model_not_found")
+
+
+def test_a_catalogue_alias_passes_the_model_check():
+    parsed, refusal = check_body("chat", json.dumps(_chat()).encode(), frozenset({"nova-pro"}))
+
+    assert refusal is None and parsed["model"] == "nova-pro"

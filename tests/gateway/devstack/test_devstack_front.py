@@ -4,6 +4,7 @@ bodies stream both ways without buffering; headers pass; closed routes get the A
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 
 import aiohttp
@@ -142,3 +143,15 @@ def test_unreachable_proxy_is_a_502_with_an_openai_error():
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+def test_a_compressed_body_gets_the_gateways_415_instead_of_being_inflated_and_forwarded():
+    async def scenario(client, urls, seen):
+        bomb = gzip.compress(b"0" * 2_000_000)
+        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        async with client.post(urls["public"] + "/v1/chat/completions", data=bomb, headers=headers) as r:
+            assert r.status == 415
+            assert (await r.json())["error"]["code"] == "unsupported_content_encoding"
+        assert "path" not in seen  # never forwarded
+
+    _run(scenario)

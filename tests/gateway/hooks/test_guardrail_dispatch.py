@@ -11,6 +11,7 @@ the dispatcher itself on the call types a client can reach.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 
@@ -25,7 +26,12 @@ from litellm.types.utils import ModelResponseStream, TextChoices, TextCompletion
 
 from gateway import render
 from gateway.emulator.answers import HARMFUL_TEXT
-from gateway.hooks.bedrock_guardrail import LEAF_DISPATCH_HOOKS, GatewayBedrockGuardrail, split_usage
+from gateway.hooks.bedrock_guardrail import (
+    LEAF_DISPATCH_HOOKS,
+    GatewayBedrockGuardrail,
+    split_usage,
+    structured_texts,
+)
 
 LITELLM_SOURCE = Path(litellm.__file__).parent
 # `"name" in type(x).__dict__`, `"name" not in cls.__dict__`, `"name" in cls_attrs` (= cls.__dict__).
@@ -277,3 +283,161 @@ def test_a_chunk_without_usage_is_left_alone():
     chunk = _chunks("All done.")[0]
 
     assert split_usage(chunk) == (chunk,)
+
+
+# ---------------------------------------------------------------- tools and tool calls
+def _tool(description: str) -> dict:
+    return {
+        "type": "function",
+        "function": {"name": "lookup", "description": description, "parameters": {"type": "object"}},
+    }
+
+
+def _chat_with(**fields) -> dict:
+    return {
+        "model": "nova-pro",
+        "messages": [{"role": "user", "content": "Look it up."}],
+        "metadata": {},
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _chat_with(tools=[_tool(ATTACK)]),
+        _chat_with(tools=[_tool(SSN)]),
+        _chat_with(
+            messages=[
+                {"role": "user", "content": "Look it up."},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "c1",
+                            "type": "function",
+                            "function": {"name": "lookup", "arguments": json.dumps({"q": SSN})},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "c1", "content": "found"},
+            ]
+        ),
+        _chat_with(
+            messages=[
+                {"role": "user", "content": "Look it up."},
+                {"role": "assistant", "content": None, "function_call": {"name": "lookup", "arguments": SSN}},
+            ]
+        ),
+        _chat_with(
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "x", "description": ATTACK, "schema": {}},
+            }
+        ),
+    ],
+    ids=[
+        "tool-description-attack",
+        "tool-description-ssn",
+        "tool-call-arguments",
+        "legacy-function-call",
+        "response-schema",
+    ],
+)
+def test_what_a_request_carries_outside_message_text_is_checked_too(emulator, data):
+    with pytest.raises(HTTPException) as blocked:
+        _pre_call(_hook(), data, "acompletion")
+
+    assert blocked.value.status_code == 400
+
+
+def test_clean_tools_pass_after_one_more_input_check(emulator):
+    data = _pre_call(_hook(), _chat_with(tools=[_tool("Looks up an order by its number.")]), "acompletion")
+
+    assert data["tools"][0]["function"]["name"] == "lookup"
+    assert _guardrail_calls(emulator) == 2
+
+
+def _post_call(hook, response) -> object:
+    logging = ProxyLogging(user_api_key_cache=DualCache())
+    return _run(
+        hook,
+        logging._execute_guardrail_hook(
+            callback=hook,
+            hook_type="post_call",
+            data=_chat_with(),
+            user_api_key_dict=UserAPIKeyAuth(),
+            call_type="acompletion",
+            response=response,
+        ),
+    )
+
+
+def _tool_call_answer(arguments: str) -> litellm.ModelResponse:
+    call = {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": arguments}}
+    return litellm.ModelResponse(
+        choices=[
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+            }
+        ]
+    )
+
+
+def test_a_harmful_answer_carried_in_a_tool_call_is_blocked(emulator):
+    with pytest.raises(HTTPException) as blocked:
+        _post_call(_hook(), _tool_call_answer(json.dumps({"how": HARMFUL_TEXT})))
+
+    assert blocked.value.status_code == 400
+
+
+def test_a_streamed_answer_whose_tool_call_is_harmful_is_blocked_before_any_chunk(emulator):
+    hook = _hook()
+    call = {
+        "index": 0,
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "lookup", "arguments": json.dumps({"how": HARMFUL_TEXT})},
+    }
+    chunks = [
+        ModelResponseStream(
+            id="s",
+            model="nova-pro",
+            choices=[{"index": 0, "delta": {"role": "assistant", "tool_calls": [call]}}],
+        ),
+        ModelResponseStream(
+            id="s", model="nova-pro", choices=[{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]
+        ),
+    ]
+
+    async def source():
+        for chunk in chunks:
+            yield chunk
+
+    async def collect():
+        return [
+            c
+            async for c in hook.async_post_call_streaming_iterator_hook(
+                UserAPIKeyAuth(), source(), _chat_with()
+            )
+        ]
+
+    with pytest.raises(HTTPException) as blocked:
+        _run(hook, collect())
+
+    assert blocked.value.status_code == 400
+
+
+def test_structured_texts_read_tools_calls_functions_and_schemas():
+    texts = structured_texts(
+        {"tools": [_tool("d")], "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]},
+        {
+            "functions": [{"name": "g"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "s"}},
+        },
+    )
+
+    assert len(texts) == 4 and "f {}" in texts
