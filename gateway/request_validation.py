@@ -189,7 +189,8 @@ def check_params(kind: str, body: Mapping[str, Any], models: frozenset[str] = fr
     refusal = _range_refusal(body)
     if refusal is None and models and body.get("model") not in models:
         refusal = Refusal(
-            f"The model {body.get('model')!r} does not exist: use one of {', '.join(sorted(models))}.",
+            # Not echoed: the error layer would name a Bedrock id by its alias, a confusing answer.
+            f"The model asked for does not exist on this gateway: use one of {', '.join(sorted(models))}.",
             "model",
             "model_not_found",
             status=404,
@@ -294,6 +295,7 @@ def _range_refusal(body: Mapping[str, Any]) -> Refusal | None:
         value = body.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
             bounds = f"at least {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
+            bounds = f"{low:g}" if low == high else bounds
             return Refusal(f"{name} is {value!r}; it must be {bounds}.", name)
     return None
 

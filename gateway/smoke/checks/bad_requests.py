@@ -9,6 +9,7 @@ fallback chain).
 
 from __future__ import annotations
 
+import gzip
 import statistics
 import time
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class Row:
     body: object  # JSON, or bytes sent as they are
     status: int
     param: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _chat(**fields: object) -> dict:
@@ -71,6 +73,36 @@ ROWS = (
     ),
     Row("completion-without-prompt", "POST", "/v1/completions", {"model": "{chat}"}, 400, "prompt"),
     Row("get-on-a-post-route", "GET", "/v1/chat/completions", None, 405),
+    Row("router-control-in-body", "POST", "/v1/chat/completions", _chat(num_retries=6), 400, "num_retries"),
+    Row(
+        "token-id-prompt", "POST", "/v1/completions", {"model": "{chat}", "prompt": [1, 2, 3]}, 400, "prompt"
+    ),
+    Row(
+        "token-id-embedding",
+        "POST",
+        "/v1/embeddings",
+        {"model": "{embedding}", "input": list(range(500))},
+        400,
+        "input",
+    ),
+    Row("more-than-one-choice", "POST", "/v1/chat/completions", _chat(n=2), 400, "n"),
+    Row(
+        "raw-bedrock-model",
+        "POST",
+        "/v1/chat/completions",
+        _chat(model="bedrock/us.amazon.nova-pro-v1:0"),
+        404,
+        "model",
+    ),
+    Row("deeply-nested-json", "POST", "/v1/chat/completions", b"[" * 100_000 + b"]" * 100_000, 400),
+    Row(
+        "gzip-body",
+        "POST",
+        "/v1/chat/completions",
+        gzip.compress(b'{"model": "x"}'),
+        415,
+        headers=(("Content-Encoding", "gzip"), ("Content-Type", "application/json")),
+    ),
 )
 
 
@@ -89,11 +121,15 @@ def _resolve(body: object, target: Target) -> object:
 def row(spec: Row) -> Check:
     def check(target: Target) -> str:
         before = emulator.model_calls(target) if target.local else None
-        kwargs = {} if spec.body is None else {"json": _resolve(spec.body, target)}
+        if isinstance(spec.body, bytes):
+            kwargs = {"content": spec.body}
+        else:
+            kwargs = {} if spec.body is None else {"json": _resolve(spec.body, target)}
         took = []
         for _ in range(ATTEMPTS):
             began = time.monotonic()
-            response = target.http.request(spec.method, spec.path, headers=target.auth(), **kwargs)
+            headers = {**target.auth(), **dict(spec.headers)}
+            response = target.http.request(spec.method, spec.path, headers=headers, **kwargs)
             took.append(time.monotonic() - began)
             error = openai_error(response, {spec.status})
             if spec.param is not None:
