@@ -17,7 +17,7 @@ from pathlib import Path
 
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-from llmgw_common import is_expression, json_document, value
+from llmgw_common import container_definitions, is_expression
 
 POLICY = {
     "id": "CKV_LLMGW_12",
@@ -90,13 +90,9 @@ class TraceContentStaysInside(BaseResourceCheck):
         )
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
-        raw = value(conf, "container_definitions")
-        definitions = json_document(raw)
-        if not isinstance(definitions, list):
-            if is_expression(raw) or not isinstance(raw, str):
-                self.details.append("container_definitions is not a literal JSON list; cannot verify it")
-                return CheckResult.FAILED
-            return CheckResult.UNKNOWN  # a plan's value known only after apply; the stack scan covers it
+        definitions = container_definitions(conf, self.details)
+        if isinstance(definitions, str):
+            return CheckResult[definitions]  # a plan's value known only after apply; the stack scan covers it
         leaks = content_leaks(definitions)
         if leaks:
             self.details.extend(leaks)

@@ -12,7 +12,7 @@ import re
 
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-from llmgw_common import is_expression, json_document, value
+from llmgw_common import container_definitions
 
 POLICY = {
     "id": "CKV_LLMGW_3",
@@ -84,15 +84,9 @@ class NoSecretInContainerEnvironment(BaseResourceCheck):
         )
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
-        raw = value(conf, "container_definitions")
-        definitions = json_document(raw)
-        if not isinstance(definitions, list):
-            if is_expression(raw) or not isinstance(raw, str):
-                # A `${jsonencode(...)}` in the stack: not literal, so it cannot be verified, so not accepted.
-                self.details.append("container_definitions is not a literal JSON list; cannot verify it")
-                return CheckResult.FAILED
-            # In a plan, a value known only after apply shows as a bare reference; the stack scan covers it.
-            return CheckResult.UNKNOWN
+        definitions = container_definitions(conf, self.details)
+        if isinstance(definitions, str):
+            return CheckResult[definitions]
         offenders = offending_variables(definitions)
         if offenders:
             self.details.append("secret-looking plain environment variables: " + ", ".join(offenders))

@@ -10,7 +10,6 @@ the dispatcher itself on the call types a client can reach.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from pathlib import Path
@@ -18,13 +17,14 @@ from pathlib import Path
 import litellm
 import pytest
 from fastapi import HTTPException
+from guardrail_hook import hook as _hook
+from guardrail_hook import run as _run
 from litellm.caching.dual_cache import DualCache
 from litellm.proxy._types import UserAPIKeyAuth
 from litellm.proxy.guardrails.guardrail_hooks.bedrock_guardrails import BedrockGuardrail
 from litellm.proxy.utils import ProxyLogging
 from litellm.types.utils import ModelResponseStream, TextChoices, TextCompletionResponse, Usage
 
-from gateway import render
 from gateway.emulator.answers import HARMFUL_TEXT
 from gateway.hooks.bedrock_guardrail import (
     LEAF_DISPATCH_HOOKS,
@@ -52,14 +52,6 @@ def _leaf_lookups() -> dict[str, set[str]]:
     return found
 
 
-def _hook(cls=GatewayBedrockGuardrail):
-    [entry] = render.load_base()["guardrails"]
-    params = dict(entry["litellm_params"])
-    params.update(guardrailIdentifier="local-guardrail", guardrailVersion="1", aws_region_name="us-east-1")
-    params.pop("guardrail")
-    return cls(guardrail_name=entry["guardrail_name"], event_hook=params.pop("mode"), **params)
-
-
 def _capabilities(callback) -> tuple:
     saved = litellm.callbacks
     litellm.callbacks = [callback]
@@ -77,17 +69,6 @@ def _capabilities(callback) -> tuple:
         caps.has_streaming_chunk_override,
         kinds,
     )
-
-
-def _run(hook, call):
-    async def run():
-        try:
-            return await call
-        finally:
-            if isinstance(hook, GatewayBedrockGuardrail):
-                await hook.poster.close()
-
-    return asyncio.run(run())
 
 
 def _pre_call(hook, data: dict, call_type: str):
