@@ -54,6 +54,9 @@ IMAGE_INPUTS = (
     "gateway/asgi.py",
     "gateway/limits.py",
     "gateway/serve.py",
+    "gateway/request_validation.py",
+    "gateway/error_shape.py",
+    "gateway/migrations.py",
     "gateway/hooks",
 )
 

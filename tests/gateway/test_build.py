@@ -176,6 +176,15 @@ def test_buildah_imports_the_root_filesystem_through_a_scratch_container(tmp_pat
 
 
 # ---------------------------------------------------------------- the Dockerfile
+def test_the_image_leaves_the_log_level_to_the_entrypoints_default():
+    """The entrypoint applies WARNING only when LITELLM_LOG is unset: an image ENV of INFO won."""
+    from gateway import entrypoint
+
+    env_lines = re.findall(r"^\s*(?:ENV\s+)?([A-Z_]+)=", DOCKERFILE, re.M)
+    assert "LITELLM_LOG" not in env_lines
+    assert entrypoint.DEFAULT_LOG_LEVEL == "WARNING"
+
+
 def test_the_default_base_is_pinned_by_digest():
     assert re.fullmatch(r"python:3\.11[\w.\-]*-slim-bookworm@sha256:[0-9a-f]{64}", build.default_base_image())
 
