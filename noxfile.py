@@ -37,6 +37,8 @@ LOCK_SETS = {
 IMAGE_LOCK = ROOT / "gateway" / "requirements.lock"
 # The official openai Node SDK the smoke's Node check calls (package-lock.json pins it by hash).
 NODE_SDK = ROOT / "gateway" / "smoke" / "node_sdk"
+# Prisma's WebAssembly query engine behind the native binary's interface: LiteLLM's database locally.
+PRISMA_ENGINE = ROOT / "gateway" / "prisma_engine"
 
 
 def _quiet_env() -> dict[str, str]:
@@ -147,6 +149,7 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """pytest: constructs, config, gateway config, emulator protocol, renderers, policies."""
     venv(session, "policy")  # policy tests run checkov from its own venv
+    node_packages(session, PRISMA_ENGINE)  # its tests drive it against PostgreSQL
     py(session, "-m", "pytest", *session.posargs)
 
 
@@ -182,6 +185,7 @@ def build(session: nox.Session) -> None:
 def serve(session: nox.Session) -> None:
     """The local stack (Bedrock emulator, Postgres, Redis, Phoenix, LiteLLM) until Ctrl-C."""
     venv(session, "phoenix")
+    node_packages(session, PRISMA_ENGINE)  # LiteLLM's database engine (gateway/prisma_engine)
     py(session, "-m", "gateway.devstack", "serve", *session.posargs)
 
 
@@ -189,6 +193,7 @@ def serve(session: nox.Session) -> None:
 def smoke(session: nox.Session) -> None:
     """Local stack up, client checks, down; or checks only with `-- --url URL --key KEY`."""
     venv(session, "phoenix")
+    node_packages(session, PRISMA_ENGINE)  # LiteLLM's database engine (gateway/prisma_engine)
     node_packages(session, NODE_SDK)
     py(session, "-m", "gateway.devstack", "smoke", *session.posargs)
 
@@ -197,6 +202,7 @@ def smoke(session: nox.Session) -> None:
 def load(session: nox.Session) -> None:
     """Locust load test (headless; thresholds as arguments) against the local stack or `--url`."""
     venv(session, "phoenix")
+    node_packages(session, PRISMA_ENGINE)  # LiteLLM's database engine (gateway/prisma_engine)
     py(session, "-m", "gateway.perf.load", *session.posargs)
 
 
@@ -204,6 +210,7 @@ def load(session: nox.Session) -> None:
 def eval_(session: nox.Session) -> None:
     """SQuAD exact-match/F1 evaluation through a Phoenix experiment, per model alias."""
     venv(session, "phoenix")
+    node_packages(session, PRISMA_ENGINE)  # LiteLLM's database engine (gateway/prisma_engine)
     py(session, "-m", "gateway.perf.squad", *session.posargs)
 
 
@@ -211,6 +218,7 @@ def eval_(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Gateway overhead: direct vs through LiteLLM, full vs bare configuration."""
     venv(session, "phoenix")
+    node_packages(session, PRISMA_ENGINE)  # LiteLLM's database engine (gateway/prisma_engine)
     py(session, "-m", "gateway.perf.bench", *session.posargs)
 
 

@@ -401,7 +401,7 @@ def migrate(database: Database) -> int:
     except (migrations.MigrationError, psycopg.Error) as error:
         log(f"migrate failed: {error}", level="ERROR")
         return 1
-    log(outcome.summary(), applied=len(outcome.applied), already=outcome.already, available=len(found))
+    log(outcome.summary(), applied=len(outcome.applied), already=outcome.already, schema="ready")
     # LiteLLM builds its spend-log indexes after the migrations, in the migration job (never in a migration).
     if not migrations.ensure_request_log_indexes(database.url()):
         log("migrate failed: LiteLLM's request-log indexes are not all in place (see above)", level="ERROR")

@@ -30,6 +30,9 @@ from typing import Any
 # Prisma Migrate's own lock key (schema-engine's ADVISORY_LOCK_ID): held by it and by us.
 PRISMA_ADVISORY_LOCK = 72707369
 MIGRATIONS_TABLE = "_prisma_migrations"
+# In the JSON line `migrate` logs once the schema is applied (before LiteLLM's indexes are built):
+# what the local stack waits for before it starts the gateway (gateway/devstack/proxy.py).
+SCHEMA_READY_FIELD = '"schema": "ready"'
 CREATE_TABLE = f"""
 CREATE TABLE IF NOT EXISTS "{MIGRATIONS_TABLE}" (
     "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,

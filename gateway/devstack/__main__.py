@@ -145,6 +145,7 @@ def smoke(args: argparse.Namespace) -> int:
                 trace_content=stack.trace_content,
                 admin_url=stack.admin_url,
                 redis_pid=stack.redis.child.pid if stack.redis else 0,
+                postgres_pid=stack.postgres.child.pid if stack.postgres else 0,
             ),
         )
         try:

@@ -12,11 +12,12 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway import prisma_engine
+from gateway import migrations, prisma_engine
 from gateway.devstack.ports import LOOPBACK
 from gateway.devstack.readiness import Pending
 from gateway.devstack.supervisor import Child, Supervisor
@@ -72,20 +73,48 @@ def proxy_environment(contract: Mapping[str, str], *, home: Path) -> dict[str, s
     return env
 
 
-def migrate(supervisor: Supervisor, env: Mapping[str, str], *, timeout: float = 300) -> None:
-    """The one-off migration task, `python -m gateway.entrypoint migrate`, owned by the supervisor."""
+@dataclass(frozen=True)
+class Migration:
+    """A running `python -m gateway.entrypoint migrate`.
+
+    It applies the schema first (about a second) and then builds LiteLLM's request-log indexes
+    (about 13 s, mostly importing LiteLLM); those are built CONCURRENTLY, which LiteLLM itself does
+    while it serves. So the stack starts the gateway once the schema is in (`wait_for_schema`) and
+    collects the outcome before it calls itself ready (`finish`).
+    """
+
+    supervisor: Supervisor
+    child: Child
+
+    def wait_for_schema(self, *, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while self.child.alive() and time.monotonic() < deadline:
+            if migrations.SCHEMA_READY_FIELD in self.child.tail(200):
+                return
+            time.sleep(0.1)
+        if self.child.alive() or self.child.process.returncode != 0:
+            self.finish(timeout=0)
+
+    def finish(self, *, timeout: float = 300) -> None:
+        try:
+            code = self.child.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        finally:
+            self.supervisor.stop(self.child)
+        if code != 0:
+            outcome = f"exit code {code}" if code is not None else f"no exit after {timeout:.0f} s"
+            raise RuntimeError(
+                f"`python -m gateway.entrypoint migrate` failed ({outcome}):\n{self.child.tail(30)}"
+            )
+
+
+def start_migration(supervisor: Supervisor, env: Mapping[str, str]) -> Migration:
+    """Start the migration task; see Migration."""
     child = supervisor.start(
         "migrate", [sys.executable, "-m", "gateway.entrypoint", "migrate"], env=env, cwd=REPO
     )
-    try:
-        code = child.process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        code = None
-    finally:
-        supervisor.stop(child)
-    if code != 0:
-        outcome = f"exit code {code}" if code is not None else f"no exit after {timeout:.0f} s"
-        raise RuntimeError(f"`python -m gateway.entrypoint migrate` failed ({outcome}):\n{child.tail(30)}")
+    return Migration(supervisor, child)
 
 
 def launch_gateway(

@@ -31,7 +31,7 @@ from gateway.devstack.memory import Usage, tree_usage
 from gateway.devstack.phoenix_server import Phoenix, launch_phoenix
 from gateway.devstack.ports import PortAllocator
 from gateway.devstack.postgres import Postgres, start_postgres
-from gateway.devstack.proxy import Gateway, generated_key, launch_gateway, migrate, proxy_environment
+from gateway.devstack.proxy import Gateway, generated_key, launch_gateway, proxy_environment, start_migration
 from gateway.devstack.readiness import NotReady
 from gateway.devstack.redis_server import Redis, start_redis
 from gateway.devstack.supervisor import Supervisor
@@ -147,6 +147,13 @@ class LocalStack:
         if self._supervisor is None:
             return
         count = len(self._supervisor.started)
+        if self.database_enabled:
+            # LiteLLM writes its pending spend on SIGTERM: stop it while PostgreSQL still answers
+            # (otherwise it retries against a stopped database until the grace period runs out).
+            gateways = [g.child for g in (self.gateway, *self.extra_gateways.values()) if g is not None]
+            for child in gateways:
+                if child.alive():
+                    self._supervisor.stop(child)
         self._supervisor.close()
         survivors = self._supervisor.survivors()
         self.timings["stop"] = self._supervisor.stop_seconds
@@ -199,9 +206,22 @@ class LocalStack:
                 f"PostgreSQL runs, unused"
             )
         contract = self._contract(pending_phoenix.service)
+        migration = None
         if mode.enabled:
             self.log("      database: migrating the schema (python -m gateway.entrypoint migrate)")
-            migrate(sup, proxy_environment(contract, home=self.work_dir / "gateway"))
+            migration_started = time.monotonic()
+            migration = start_migration(sup, proxy_environment(contract, home=self.work_dir / "gateway"))
+            try:
+                migration.wait_for_schema()  # LiteLLM's request-log indexes are then built while it starts
+            except RuntimeError as err:
+                # As when the engine cannot run: say why, serve without the database (checks skip).
+                migration = None
+                self.database_enabled = False
+                last = str(err).splitlines()[-1][:200]
+                self.database_skip_reason = f"the schema could not be migrated: {last}"
+                self.log(f"      database: SKIPPED for LiteLLM: {err}")
+                contract = self._contract(pending_phoenix.service)
+            self.timings["migrate"] = time.monotonic() - migration_started
 
         # The gateway's hard dependencies are ready. Phoenix only receives its traces, and no request
         # is sent before both are ready, so LiteLLM's long import overlaps Phoenix's boot.
@@ -219,6 +239,12 @@ class LocalStack:
         self._step(5, total, "gateway")
         self.gateway = pending_gateway.wait(progress=self._still_waiting("gateway", gateway_started))
         self.timings["gateway"] = time.monotonic() - gateway_started
+        if migration is not None:
+            try:
+                migration.finish()
+            except RuntimeError as err:  # the schema is in; the indexes are for speed
+                self.log(f"      WARNING: LiteLLM's request-log indexes were not built: {err}")
+            self.timings["migrate, total"] = time.monotonic() - migration_started
         self._done(5, total, "gateway", self.gateway.url)
 
         self._step(6, total, "front")

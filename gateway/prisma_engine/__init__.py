@@ -59,21 +59,30 @@ def _locked_packages(lock: Path) -> dict[str, str]:
 
 
 def engine_environment() -> dict[str, str]:
-    """What a process using prisma-client-py needs to spawn this engine (also skips its version check)."""
-    return {"PRISMA_QUERY_ENGINE_BINARY": str(LAUNCHER)}
+    """What a process using prisma-client-py needs: this engine (which also skips the client's version
+    check), and Prisma's CLI from node_modules (package-lock.json) with no engine download.
 
-
-def generate_environment() -> dict[str, str]:
-    """`prisma generate` offline: the CLI from node_modules (package-lock.json), no engine download."""
+    LiteLLM runs the CLI at start-up for a read-only schema diff (`prisma migrate diff`); that needs
+    Prisma's schema engine, which this is not: the diff fails at once, logged by LiteLLM as
+    "Failed to generate migration diff", instead of installing the CLI from npm on every start and
+    then failing to download the schema engine.
+    """
     return {
-        **engine_environment(),
-        "PRISMA_SCHEMA_ENGINE_BINARY": str(LAUNCHER),  # answers --version; generate runs no migration
+        "PRISMA_QUERY_ENGINE_BINARY": str(LAUNCHER),
+        "PRISMA_SCHEMA_ENGINE_BINARY": str(LAUNCHER),  # answers --version; refuses schema-engine work
         "PRISMA_BINARY_CACHE_DIR": str(ROOT),  # prisma-client-py finds the CLI in node_modules/prisma here
         "PRISMA_USE_GLOBAL_NODE": "true",
         "PRISMA_USE_NODEJS_BIN": "false",
         "PRISMA_ENGINES_CHECKSUM_IGNORE_MISSING": "1",
         "PRISMA_HIDE_UPDATE_MESSAGE": "1",
         "CHECKPOINT_DISABLE": "1",
+    }
+
+
+def generate_environment() -> dict[str, str]:
+    """`prisma generate` offline."""
+    return {
+        **engine_environment(),
         # The schema's generator runs `prisma-client-py`, installed beside this interpreter.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }

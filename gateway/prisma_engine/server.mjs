@@ -24,6 +24,7 @@ export const ENGINE_COMMIT = '393aa359c9ad4a4bb28630fb5613f9c281cde053';
 const HOST = '127.0.0.1';
 const PARENT_POLL_MS = 500;
 const STOP_GRACE_MS = 3000;
+const SIGTERM_GRACE_MS = 20000;
 
 function log(level, message, fields = {}) {
   process.stderr.write(`${JSON.stringify({ level, message, component: 'prisma-engine', timestamp: new Date().toISOString(), ...fields })}\n`);
@@ -236,8 +237,14 @@ async function main() {
     }
     process.exit(code);
   }
+  // SIGINT is how prisma-client-py stops its engine: stop now. SIGTERM reaches the engine with its
+  // parent when a whole process group is stopped (the stack, ECS): keep serving while the parent
+  // shuts down (LiteLLM writes its pending spend then), and stop when it is gone or after a while.
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGTERM', () => {
+    log('INFO', `SIGTERM: serving until the parent exits (at most ${SIGTERM_GRACE_MS / 1000} s)`);
+    setTimeout(() => stop('SIGTERM grace period over'), SIGTERM_GRACE_MS).unref();
+  });
   // The native binary dies with its parent; so does this server (no orphan holding connections).
   const parent = process.ppid;
   setInterval(() => {

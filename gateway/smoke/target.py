@@ -28,6 +28,8 @@ class LocalExtras:
     admin_url: str = ""
     # The local Redis server's pid, so a check can hang it (SIGSTOP) and resume it; 0 when unknown.
     redis_pid: int = 0
+    # The local PostgreSQL postmaster's pid, so a check can hang the database and resume it; 0 when unknown.
+    postgres_pid: int = 0
 
 
 @dataclass

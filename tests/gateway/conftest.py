@@ -26,3 +26,45 @@ def running(credentials: Credentials) -> Iterator[RunningEmulator]:
         yield emulator
     finally:
         emulator.stop()
+
+
+# ---------------------------------------------------------------- PostgreSQL
+# One throw-away cluster per test session, started as the stack starts it (as an unprivileged
+# user: initdb refuses root), shared by the migration and Prisma engine tests; each test that
+# needs a database gets a fresh one (`new_database`).
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    import os
+    import shutil
+    from pathlib import Path
+
+    from gateway.devstack import system
+    from gateway.devstack.ports import PortAllocator
+    from gateway.devstack.postgres import PG_BIN_DIRS, start_postgres
+    from gateway.devstack.supervisor import Supervisor
+
+    if not (shutil.which("initdb") or any((d / "initdb").exists() for d in PG_BIN_DIRS)):
+        pytest.skip("PostgreSQL 15 is not installed (README set-up: apt-get install postgresql)")
+    # Not pytest's tmp_path: the service user cannot enter /tmp/pytest-of-root (mode 700).
+    folder = Path(__file__).resolve().parents[2] / ".work" / "tests" / f"postgres-{os.getpid()}"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    supervisor = Supervisor(folder / "logs")
+    try:
+        yield start_postgres(supervisor, folder / "cluster", PortAllocator()(), user=system.service_user())
+    finally:
+        supervisor.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def new_database(postgres_cluster):
+    """A fresh, empty database on the session's cluster; its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin_url = postgres_cluster.url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return postgres_cluster.url.rsplit("/", 1)[0] + f"/{name}"

@@ -290,19 +290,24 @@ def test_with_a_database_serve_passes_the_built_url_and_keeps_schema_updates_off
     assert proxy_env["DATABASE_URL"].startswith("postgresql://gateway:plain@db.internal:5432/litellm")
     config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
     assert config["general_settings"]["disable_prisma_schema_update"] is True
-    assert "--skip_server_startup" not in argv
+    assert proxy_env["DISABLE_SCHEMA_UPDATE"] == "true"  # LiteLLM's own switch, read before its config
     assert "no database" not in capsys.readouterr().err
 
 
-def test_migrate_applies_the_schema_and_stops_before_serving(tmp_path, execs):
-    entrypoint.main(["migrate"], without(contract_env(tmp_path), *entrypoint.FULL_REQUIRED))
-    [(_, argv, proxy_env)] = execs
-    assert argv[1:3] == ["-m", "litellm.proxy.proxy_cli"]
-    assert argv[-1] == "--skip_server_startup"
-    config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
-    assert config["general_settings"]["disable_prisma_schema_update"] is False
-    assert "guardrails" not in config
-    assert proxy_env["LITELLM_MIGRATION_DIR"].startswith(str(tmp_path))
+def test_migrate_applies_the_migrations_itself_and_never_starts_the_proxy(tmp_path, execs, monkeypatch):
+    # The migrations themselves run against a real PostgreSQL in tests/gateway/test_migrations.py.
+    migrated = []
+    monkeypatch.setattr(entrypoint, "migrate", lambda database: migrated.append(database) or 0)
+    assert entrypoint.main(["migrate"], without(contract_env(tmp_path), *entrypoint.FULL_REQUIRED)) == 0
+    assert execs == []
+    [database] = migrated
+    assert (database.host, database.username, database.sslmode) == ("db.internal", "gateway", "require")
+
+
+def test_migrate_exits_1_when_a_migration_fails(tmp_path, execs, monkeypatch):
+    monkeypatch.setattr(entrypoint, "migrate", lambda database: 1)
+    assert entrypoint.main(["migrate"], without(contract_env(tmp_path), *entrypoint.FULL_REQUIRED)) == 1
+    assert execs == []
 
 
 def test_migrate_without_a_database_is_a_contract_error(tmp_path, capsys, execs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.smoke.checks import (
     bad_requests,
     cache,
+    database,
     degradation,
     errors,
     guardrail,
@@ -46,6 +47,9 @@ def all_checks(target: Target) -> list[Check]:
         tracing.trace_in_phoenix,
         tracing.trace_content_withheld,
         limits.key_rpm_limit,
+        limits.revoked_key_401,
+        limits.key_budget_exhausted,
+        database.database_outage_fails_closed_and_recovers,
         *request_limits.rows(),
         *degradation.rows(),
     ]

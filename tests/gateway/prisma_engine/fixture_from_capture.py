@@ -1,4 +1,4 @@
-"""Turn a capture (PRISMA_ENGINE_CAPTURE=<file> on a smoke run) into queries.jsonl: one request per query shape.
+"""A capture (PRISMA_ENGINE_CAPTURE=<file> on a smoke run) -> queries.jsonl: one request per query shape.
 
     PRISMA_ENGINE_CAPTURE=$PWD/.work/capture.jsonl nox -s smoke
     .nox/_envs/dev/bin/python tests/gateway/prisma_engine/fixture_from_capture.py .work/capture.jsonl \
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from pathlib import Path
 
 STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
@@ -29,7 +30,8 @@ def shape(query: str) -> tuple:
 
 def main(path: str) -> None:
     kept: dict = {}
-    for line in open(path, encoding="utf-8"):
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    for line in lines:
         body = json.loads(line)
         queries = [item["query"] for item in body["batch"]] if "batch" in body else [body["query"]]
         key = ("batch" in body, frozenset(shape(q) for q in queries))

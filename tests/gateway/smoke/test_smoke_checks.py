@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from gateway.devstack.catalogue import load_environment
-from gateway.smoke.checks import all_checks, cache, errors, limits, resilience, service, tracing
+from gateway.smoke.checks import all_checks, cache, database, errors, limits, resilience, service, tracing
 from gateway.smoke.checks.common import openai_error
 from gateway.smoke.runner import CheckFailed, Skip
 from gateway.smoke.target import LocalExtras, Target
@@ -153,6 +153,20 @@ def test_local_only_checks_skip_against_a_deployed_gateway_with_the_reason():
 def test_the_rate_limit_check_skips_with_the_database_reason_locally_without_one():
     with pytest.raises(Skip, match="no prisma engines"):
         limits.key_rpm_limit(_target(lambda r: httpx.Response(500), local=_local(database=False)))
+
+
+@pytest.mark.parametrize(
+    "check",
+    [limits.revoked_key_401, limits.key_budget_exhausted, database.database_outage_fails_closed_and_recovers],
+)
+def test_the_database_checks_skip_with_the_database_reason_locally_without_one(check):
+    with pytest.raises(Skip, match="no prisma engines"):
+        check(_target(lambda r: httpx.Response(500), local=_local(database=False)))
+
+
+def test_the_database_outage_check_runs_only_against_the_local_stack():
+    with pytest.raises(Skip, match="local stack only"):
+        database.database_outage_fails_closed_and_recovers(_target(lambda r: httpx.Response(500)))
 
 
 def test_a_gateway_whose_key_generation_has_no_database_skips_the_rate_limit_check_with_its_answer():
