@@ -101,6 +101,17 @@ def node_packages(session: nox.Session, folder: Path) -> None:
     stamp.write_text(digest)
 
 
+def database_engine(session: nox.Session) -> None:
+    """LiteLLM's database engine for the local stack and its tests: npm packages, then the Prisma client.
+
+    The client is generated in its own process before pytest starts: a process that has imported
+    prisma-client-py's stub (LiteLLM's proxy imports it) cannot pick up a client generated later.
+    Where it cannot be generated (no Node), the reason is printed and the stack runs without it.
+    """
+    node_packages(session, PRISMA_ENGINE)
+    py(session, "-m", "gateway.prisma_engine", "generate", success_codes=[0, 1])
+
+
 def run_in(session: nox.Session, bin_dir: Path, *args: str, env: dict[str, str] | None = None, **kw):
     """Run a command with `bin_dir` first on PATH (as if the venv were active)."""
     full_env = {
@@ -149,7 +160,7 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """pytest: constructs, config, gateway config, emulator protocol, renderers, policies."""
     venv(session, "policy")  # policy tests run checkov from its own venv
-    node_packages(session, PRISMA_ENGINE)  # its tests drive it against PostgreSQL
+    database_engine(session)  # its tests drive it against PostgreSQL
     py(session, "-m", "pytest", *session.posargs)
 
 
@@ -185,7 +196,7 @@ def build(session: nox.Session) -> None:
 def serve(session: nox.Session) -> None:
     """The local stack (Bedrock emulator, Postgres, Redis, Phoenix, LiteLLM) until Ctrl-C."""
     venv(session, "phoenix")
-    node_packages(session, PRISMA_ENGINE)  # LiteLLM's database engine (gateway/prisma_engine)
+    database_engine(session)
     py(session, "-m", "gateway.devstack", "serve", *session.posargs)
 
 
@@ -193,7 +204,7 @@ def serve(session: nox.Session) -> None:
 def smoke(session: nox.Session) -> None:
     """Local stack up, client checks, down; or checks only with `-- --url URL --key KEY`."""
     venv(session, "phoenix")
-    node_packages(session, PRISMA_ENGINE)  # LiteLLM's database engine (gateway/prisma_engine)
+    database_engine(session)
     node_packages(session, NODE_SDK)
     py(session, "-m", "gateway.devstack", "smoke", *session.posargs)
 
@@ -202,7 +213,7 @@ def smoke(session: nox.Session) -> None:
 def load(session: nox.Session) -> None:
     """Locust load test (headless; thresholds as arguments) against the local stack or `--url`."""
     venv(session, "phoenix")
-    node_packages(session, PRISMA_ENGINE)  # LiteLLM's database engine (gateway/prisma_engine)
+    database_engine(session)
     py(session, "-m", "gateway.perf.load", *session.posargs)
 
 
@@ -210,7 +221,7 @@ def load(session: nox.Session) -> None:
 def eval_(session: nox.Session) -> None:
     """SQuAD exact-match/F1 evaluation through a Phoenix experiment, per model alias."""
     venv(session, "phoenix")
-    node_packages(session, PRISMA_ENGINE)  # LiteLLM's database engine (gateway/prisma_engine)
+    database_engine(session)
     py(session, "-m", "gateway.perf.squad", *session.posargs)
 
 
@@ -218,7 +229,7 @@ def eval_(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Gateway overhead: direct vs through LiteLLM, full vs bare configuration."""
     venv(session, "phoenix")
-    node_packages(session, PRISMA_ENGINE)  # LiteLLM's database engine (gateway/prisma_engine)
+    database_engine(session)
     py(session, "-m", "gateway.perf.bench", *session.posargs)
 
 
