@@ -7,16 +7,15 @@ configured but the API does not report fails here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-ClientFactory = Callable[[str], Any]
+# Environment names and values that look like credentials belong in `secrets`, never in plain text:
+# the same rule as the policy gate's CKV_LLMGW_3.
+from policies.checks.llmgw_common import secret_looking_name, secret_looking_value
 
-# Environment names and values that look like credentials: they belong in `secrets`, never in plain text.
-SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|MASTER_KEY|SALT_KEY|API_KEY|PRIVATE_KEY|AUTH)", re.I)
-SECRET_VALUE = re.compile(r"^(sk-[A-Za-z0-9]{16,}|AKIA[0-9A-Z]{16}|-----BEGIN)")
+ClientFactory = Callable[[str], Any]
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,9 @@ class StackChecks:
                     if not secret["valueFrom"].startswith("arn:"):
                         yield f"{where}: secret {secret['name']} is not taken from an ARN"
                 for variable in container.get("environment", []):
-                    if SECRET_NAME.search(variable["name"]) or SECRET_VALUE.match(variable.get("value", "")):
+                    if secret_looking_name(variable["name"]) or secret_looking_value(
+                        variable.get("value", "")
+                    ):
                         yield f"{where}: {variable['name']} looks secret but is plain environment"
             injected += sum(len(c.get("secrets", [])) for c in task["containerDefinitions"])
         if not injected:

@@ -8,56 +8,15 @@ YAML policy cannot look inside.
 
 from __future__ import annotations
 
-import re
-
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-from llmgw_common import container_definitions
+from llmgw_common import container_definitions, secret_looking_name, secret_looking_value
 
 POLICY = {
     "id": "CKV_LLMGW_3",
     "severity": "CRITICAL",
     "reason": "Secrets reach containers through ECS secrets, never as plain environment values",
 }
-
-# Name parts that mark a secret (names split on '_'): LITELLM_MASTER_KEY, REDIS_PASSWORD, ...
-SECRET_WORDS = frozenset(
-    {
-        "KEY",
-        "KEYS",
-        "APIKEY",
-        "SECRET",
-        "SECRETS",
-        "PASSWORD",
-        "PASSWD",
-        "PWD",
-        "PASSPHRASE",
-        "TOKEN",
-        "CREDENTIAL",
-        "CREDENTIALS",
-        "PRIVATE",
-    }
-)
-# Substrings that mark a secret even inside a word (DBPASSWORD, CLIENTSECRET).
-SECRET_SUBSTRINGS = ("PASSWORD", "SECRET")
-# A reference to where a secret lives is not the secret (FOO_SECRET_ARN = arn:aws:secretsmanager:...).
-REFERENCE_SUFFIXES = ("_ARN", "_NAME", "_ID")
-SECRET_VALUES = (
-    re.compile(r"sk-[A-Za-z0-9_-]{8,}"),  # OpenAI/LiteLLM-style keys
-    re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
-)
-
-
-def secret_looking_name(name: str) -> bool:
-    upper = name.upper()
-    if upper.endswith(REFERENCE_SUFFIXES):
-        return False
-    return bool(SECRET_WORDS.intersection(upper.split("_"))) or any(s in upper for s in SECRET_SUBSTRINGS)
-
-
-def secret_looking_value(text: str) -> bool:
-    return any(pattern.search(text) for pattern in SECRET_VALUES)
 
 
 def offending_variables(definitions: list) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,48 @@ import yaml
 # The gate tells each checkov run which environment it scans (from the stack's provider tags).
 ENVIRONMENT_VARIABLE = "LLMGW_POLICY_ENVIRONMENT"
 RULES_FILE = Path(__file__).resolve().parent.parent / "environment_rules.yaml"
+
+
+# What looks like a secret in a container's plain environment: CKV_LLMGW_3 and the
+# integration run's read-back of the applied task definitions share this one rule.
+# Name parts that mark a secret (names split on '_'): LITELLM_MASTER_KEY, REDIS_PASSWORD, ...
+SECRET_WORDS = frozenset(
+    {
+        "KEY",
+        "KEYS",
+        "APIKEY",
+        "SECRET",
+        "SECRETS",
+        "PASSWORD",
+        "PASSWD",
+        "PWD",
+        "PASSPHRASE",
+        "TOKEN",
+        "CREDENTIAL",
+        "CREDENTIALS",
+        "PRIVATE",
+    }
+)
+# Substrings that mark a secret even inside a word (DBPASSWORD, CLIENTSECRET).
+SECRET_SUBSTRINGS = ("PASSWORD", "SECRET")
+# A reference to where a secret lives is not the secret (FOO_SECRET_ARN = arn:aws:secretsmanager:...).
+REFERENCE_SUFFIXES = ("_ARN", "_NAME", "_ID")
+SECRET_VALUES = (
+    re.compile(r"sk-[A-Za-z0-9_-]{8,}"),  # OpenAI/LiteLLM-style keys
+    re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+)
+
+
+def secret_looking_name(name: str) -> bool:
+    upper = name.upper()
+    if upper.endswith(REFERENCE_SUFFIXES):
+        return False
+    return bool(SECRET_WORDS.intersection(upper.split("_"))) or any(s in upper for s in SECRET_SUBSTRINGS)
+
+
+def secret_looking_value(text: str) -> bool:
+    return any(pattern.search(text) for pattern in SECRET_VALUES)
 
 
 def value(conf: dict, key: str, default: Any = None) -> Any:

@@ -96,6 +96,21 @@ def test_a_plain_password_in_the_environment_fails(emulator):
     assert not check.ok and "DATABASE_PASSWORD looks secret" in check.detail
 
 
+def test_a_limit_named_for_tokens_is_a_setting_not_a_secret(emulator):
+    """The same rule as the policy gate's: `TOKENS` as a name part is not `TOKEN`."""
+    arn = _task(
+        emulator,
+        environment=[{"name": "GATEWAY_MAX_TOKENS", "value": "10000"}],
+        secrets=[{"name": "DATABASE_PASSWORD", "valueFrom": "arn:aws:secretsmanager:us-east-1:1:secret:db"}],
+    )
+    check = _run(
+        emulator,
+        {"aws_ecs_task_definition": [{"arn": arn}]},
+        "task definitions keep secrets out of plain environment",
+    )
+    assert check.ok, check.detail
+
+
 def test_secrets_from_arns_and_plain_settings_pass(emulator):
     arn = _task(
         emulator,
