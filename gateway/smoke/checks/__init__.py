@@ -36,6 +36,7 @@ def all_checks(target: Target) -> list[Check]:
         guardrail.prompt_attack_refused,
         guardrail.email_anonymized,
         cache.repeated_request_cached,
+        cache.no_hit_across_teams,
         errors.no_key_401,
         errors.wrong_key_401,
         errors.malformed_json_400,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from gateway.smoke.checks.common import ensure
+from gateway.smoke.checks.common import ensure, require_admin
 from gateway.smoke.checks.emulator import model_calls
+from gateway.smoke.checks.limits import require_database
 from gateway.smoke.runner import Skip
 from gateway.smoke.target import Target
 
@@ -61,3 +62,55 @@ def repeated_request_cached(target: Target) -> str:
         )
         detail += f"; emulator model calls unchanged by the hit ({calls_after})"
     return detail
+
+
+def no_hit_across_teams(target: Target) -> str:
+    """Two teams sending the same prompt: the second is not answered from the first's cache entry.
+
+    The cache key carries the caller's team (gateway/hooks/response_cache.py); a hit across
+    teams would hand one team another's answer and tell it what the other asked.
+    """
+    require_database(target, "team keys")
+    aliases = target.environment.aliases("chat")
+    if not aliases:
+        raise Skip("the catalogue has no chat alias")
+    alias, admin = aliases[0], require_admin(target)
+    teams, keys = [], []
+    try:
+        for side in ("a", "b"):
+            team = admin.post(
+                "/team/new", json={"team_alias": f"smoke-{side}-{target.run_id}", "models": [alias]},
+                headers=target.auth(),
+            )  # fmt: skip
+            ensure(team.status_code == 200, f"/team/new: HTTP {team.status_code}: {team.text[:200]}")
+            teams.append(team.json()["team_id"])
+            key = admin.post(
+                "/key/generate", json={"team_id": teams[-1], "models": [alias], "duration": "15m"},
+                headers=target.auth(),
+            )  # fmt: skip
+            ensure(key.status_code == 200, f"/key/generate: HTTP {key.status_code}: {key.text[:200]}")
+            keys.append(key.json()["key"])
+        request = {
+            "model": alias,
+            "messages": [{"role": "user", "content": f"Say something cacheable ({target.nonce('teams')})"}],
+            "max_tokens": 32,
+        }
+        first = target.client(keys[0]).chat.completions.with_raw_response
+        first.create(**request)
+        for _ in range(REPEATS):  # until team A's entry is written (LiteLLM writes it after answering)
+            if CACHE_KEY_HEADER in first.create(**request).headers:
+                break
+            time.sleep(REPEAT_PAUSE)
+        else:
+            raise Skip("team A's repeat never hit the cache, so there is nothing to leak across teams")
+        calls_before = model_calls(target) if target.local else None
+        other = target.client(keys[1]).chat.completions.with_raw_response.create(**request)
+        ensure(CACHE_KEY_HEADER not in other.headers, "team B was answered from team A's cache entry")
+        if calls_before is not None:
+            ensure(model_calls(target) - calls_before == 1, "team B's request did not reach the model")
+        return "team A hits its own entry; team B's identical request is a miss and reaches the model"
+    finally:
+        if keys:
+            admin.post("/key/delete", json={"keys": keys}, headers=target.auth())
+        if teams:
+            admin.post("/team/delete", json={"team_ids": teams}, headers=target.auth())

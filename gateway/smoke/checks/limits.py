@@ -30,7 +30,7 @@ BUDGET_TIMEOUT = 10.0
 NO_DATABASE = ("no connected db", "database not connected", "db not connected", "prisma")
 
 
-def _require_database(target: Target, what: str) -> None:
+def require_database(target: Target, what: str) -> None:
     if target.local is not None and not target.local.database_enabled:
         raise Skip(
             f"{what} need LiteLLM's database (virtual keys), skipped on this machine: "
@@ -39,7 +39,7 @@ def _require_database(target: Target, what: str) -> None:
 
 
 def key_rpm_limit(target: Target) -> str:
-    _require_database(target, "per-key RPM limits")
+    require_database(target, "per-key RPM limits")
     aliases = target.environment.aliases("chat")
     if not aliases:
         raise Skip("the catalogue has no chat alias")
@@ -133,7 +133,7 @@ def _new_key(target: Target, admin: httpx.Client, alias: str, **limits: object) 
 
 def revoked_key_401(target: Target) -> str:
     """A key that worked is refused with 401 once deleted (/key/delete), without restarting anything."""
-    _require_database(target, "revocable virtual keys")
+    require_database(target, "revocable virtual keys")
     alias = _chat_alias(target)
     admin = require_admin(target)
     key = _new_key(target, admin, alias)
@@ -152,7 +152,7 @@ def revoked_key_401(target: Target) -> str:
 
 def key_budget_exhausted(target: Target) -> str:
     """A key whose max_budget its own traffic has spent gets LiteLLM's budget error, not an answer."""
-    _require_database(target, "per-key budgets")
+    require_database(target, "per-key budgets")
     alias = _chat_alias(target)
     admin = require_admin(target)
     key = _new_key(target, admin, alias, max_budget=TINY_BUDGET)
