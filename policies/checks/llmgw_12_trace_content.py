@@ -11,13 +11,11 @@ literal (a Terraform reference) cannot be proven inside, so it counts as outside
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-from llmgw_common import container_definitions, is_expression
+from llmgw_common import container_definitions, is_expression, load_by_path
 
 POLICY = {
     "id": "CKV_LLMGW_12",
@@ -29,19 +27,8 @@ ENDPOINT_VARIABLE = "PHOENIX_COLLECTOR_ENDPOINT"
 RULE_FILE = Path(__file__).resolve().parents[2] / "gateway" / "trace_content.py"
 
 
-def _load_rule():
-    """gateway/trace_content.py (standard library only): checkov's venv has no repository on its path."""
-    name = "llmgw_trace_content_rule"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, RULE_FILE)
-        assert spec is not None and spec.loader is not None, f"cannot load {RULE_FILE}"
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-rule = _load_rule()
+# gateway/trace_content.py: standard library only, the rule synth and the entrypoint apply.
+rule = load_by_path("llmgw_trace_content_rule", RULE_FILE)
 
 
 def content_leaks(definitions: list) -> list[str]:

@@ -10,13 +10,11 @@ repository on its path) so the policy and modules/edge.py read the same list.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-from llmgw_common import blocks, value
+from llmgw_common import blocks, load_by_path, value
 
 POLICY = {
     "id": "CKV_LLMGW_13",
@@ -28,14 +26,7 @@ ROUTES_MODULE = Path(__file__).resolve().parents[1] / "routes.py"
 
 
 def _served() -> frozenset[str]:
-    name = "llmgw_routes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROUTES_MODULE)
-        assert spec is not None and spec.loader is not None, f"cannot load {ROUTES_MODULE}"
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return frozenset(sys.modules[name].served_paths())
+    return frozenset(load_by_path("llmgw_routes", ROUTES_MODULE).served_paths())
 
 
 def _strings(raw) -> list:

@@ -10,9 +10,11 @@ reads without importing checkov.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,17 @@ def secret_looking_name(name: str) -> bool:
 
 def secret_looking_value(text: str) -> bool:
     return any(pattern.search(text) for pattern in SECRET_VALUES)
+
+
+def load_by_path(name: str, path: Path) -> Any:
+    """A repository module loaded from its file (once): checkov's venv has no repository on its path."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None, f"cannot load {path}"
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def value(conf: dict, key: str, default: Any = None) -> Any:
