@@ -281,8 +281,8 @@ def build(env: MutableMapping[str, str] | None = None) -> GatewayASGI:
 
     environ = os.environ if env is None else env
     limits = limits_module.from_env(environ)
-    # The entrypoint has validated GATEWAY_MODELS; without it (a test), errors keep Bedrock's ids.
-    models = render.catalogue_from_json(environ["GATEWAY_MODELS"]) if environ.get("GATEWAY_MODELS") else ()
+    # Without GATEWAY_MODELS (a test), errors keep Bedrock's ids and any model passes validation.
+    models = render.catalogue_from_env(environ)
     aliases = error_shape.aliases_by_model_id(models)
     # Outermost first: limits and header filter, then every error shaped, then model requests validated.
     served = frozenset(model.alias for model in models)

@@ -173,6 +173,12 @@ def catalogue_from_json(text: str) -> tuple[CatalogueModel, ...]:
         raise CatalogueError(f"GATEWAY_MODELS is not valid JSON: {error}") from error
 
 
+def catalogue_from_env(env: Mapping[str, str] | None = None) -> tuple[CatalogueModel, ...]:
+    """The catalogue a running proxy serves (GATEWAY_MODELS, validated by the entrypoint); () when unset."""
+    raw = (os.environ if env is None else env).get("GATEWAY_MODELS", "")
+    return catalogue_from_json(raw) if raw.strip() else ()
+
+
 def catalogue_to_json(models: Iterable[CatalogueModel]) -> str:
     """Inverse of catalogue_from_json, for the local stack and tests."""
     return json.dumps(

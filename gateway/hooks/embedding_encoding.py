@@ -15,7 +15,6 @@ support (Titan v2: 256, 512, 1024; Titan v1: none), before any model call.
 from __future__ import annotations
 
 import base64
-import os
 import struct
 from collections.abc import Mapping
 from typing import Any
@@ -47,20 +46,13 @@ def _refuse(message: str, param: str) -> ProxyException:
     return ProxyException(message=message, type="invalid_request_error", param=param, code=400)
 
 
-def _model_ids() -> dict[str, str]:
-    """Alias -> Bedrock model id, from the catalogue the container was given (GATEWAY_MODELS)."""
-    raw = os.environ.get("GATEWAY_MODELS", "")
-    if not raw.strip():
-        return {}
-    return {model.alias: model.model_id for model in render.catalogue_from_json(raw)}
-
-
 class EmbeddingEncoding(CustomLogger):
     """Pre-call: validate and ask for floats; post-call: encode as the client asked."""
 
     def __init__(self, model_ids: Mapping[str, str] | None = None) -> None:
         super().__init__()
-        self.model_ids = dict(_model_ids() if model_ids is None else model_ids)
+        catalogue = {m.alias: m.model_id for m in render.catalogue_from_env()}
+        self.model_ids = dict(catalogue if model_ids is None else model_ids)
 
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict, call_type: str

@@ -309,3 +309,10 @@ def test_cli_exits_2_on_a_bad_catalogue(monkeypatch, capsys):
     monkeypatch.setenv("GATEWAY_MODELS", "[]")
     assert render.main([]) == 2
     assert "non-empty list" in capsys.readouterr().err
+
+
+def test_the_running_proxys_catalogue_is_read_from_gateway_models_and_empty_when_unset():
+    models = render.catalogue_from_env_file(DEV)
+
+    assert render.catalogue_from_env({"GATEWAY_MODELS": render.catalogue_to_json(models)}) == models
+    assert render.catalogue_from_env({}) == ()
