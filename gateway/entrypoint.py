@@ -151,7 +151,7 @@ def default_workers(cpus: float) -> int:
     """One worker per two CPUs, at least one.
 
     A uvicorn worker is an asyncio loop that already keeps one core busy; on 2
-    cores a second worker gained no throughput (shared/ENVIRONMENT.md) and cost
+    cores a second worker gained no throughput (docs/environment.md) and cost
     ~415 MB more. Fargate tasks often see more CPUs than they are granted, so
     the task definition should set GATEWAY_WORKERS explicitly.
     """

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gateway.emulator.errors import ResourceNotFoundException
+from gateway.emulator.exceptions import ResourceNotFoundException
 
 NOVA = "nova"
 TITAN_TEXT = "titan-text"

@@ -12,7 +12,7 @@ import random
 import threading
 from dataclasses import asdict, dataclass, field
 
-from gateway.emulator.errors import FAULT_ERRORS, AwsError, ThrottlingException
+from gateway.emulator.exceptions import FAULT_ERRORS, AwsError, ThrottlingException
 
 ALL = "*"
 GUARDRAIL = "guardrail"

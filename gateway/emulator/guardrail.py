@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gateway.emulator.errors import ValidationException
+from gateway.emulator.exceptions import ValidationException
 from policies.guardrail import GuardrailDefinition, load_guardrail
 
 # Bedrock's semantics: a filter of strength S blocks detections whose confidence is at least S's threshold.

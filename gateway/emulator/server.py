@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 
-from gateway.emulator.backend import BedrockBackend
 from gateway.emulator.faults import FaultInjector
 from gateway.emulator.guardrail import GuardrailEngine, load_definition
-from gateway.emulator.routes import EmulatorHTTPServer
+from gateway.emulator.models import BedrockBackend
+from gateway.emulator.responses import EmulatorHTTPServer
 from gateway.emulator.sigv4 import Credentials, SigV4Verifier
 
 

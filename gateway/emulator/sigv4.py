@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
-from gateway.emulator.errors import (
+from gateway.emulator.exceptions import (
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,

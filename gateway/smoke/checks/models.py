@@ -115,7 +115,7 @@ def embedding_encodings_agree(target: Target) -> str:
     )
     detail = f"{alias}: base64 (SDK default) = float over {len(default)} values (max diff {worst:.1g})"
     if target.local is not None:
-        from gateway.emulator.backend import embed
+        from gateway.emulator.models import embed
 
         known = embed(text, len(floats))
         off = max(abs(a - b) for a, b in zip(floats, known, strict=True))

@@ -255,7 +255,7 @@ def test_litellm_async_calls_as_the_proxy_makes_them(via_litellm):
 # ---------------------------------------------------------------- LiteLLM's Bedrock guardrail hook
 @pytest.fixture
 def bedrock_guardrail(emulator, credentials: Credentials, monkeypatch):
-    """LiteLLM's own guardrail hook; in 1.108.7 only this variable redirects it (shared/ENVIRONMENT.md)."""
+    """LiteLLM's own guardrail hook; in 1.108.7 only this variable redirects it (docs/environment.md)."""
     from litellm.proxy.guardrails.guardrail_hooks.bedrock_guardrails import BedrockGuardrail
 
     monkeypatch.setenv("AWS_BEDROCK_RUNTIME_ENDPOINT", emulator.url)

@@ -11,7 +11,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from gateway.emulator.errors import (
+from gateway.emulator.exceptions import (
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from gateway.emulator.answers import CONTACT_EMAIL, CONTACT_PHONE, HARMFUL_TEXT, answer
-from gateway.emulator.backend import CONVERSE, INVOKE, BedrockBackend, embed
 from gateway.emulator.catalog import resolve
-from gateway.emulator.errors import ResourceNotFoundException, ValidationException
+from gateway.emulator.exceptions import ResourceNotFoundException, ValidationException
 from gateway.emulator.guardrail import GuardrailEngine, load_definition
+from gateway.emulator.models import CONVERSE, INVOKE, BedrockBackend, embed
 from gateway.emulator.tokens import count_tokens, truncate_to_tokens
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -12,7 +12,6 @@ import base64
 import contextlib
 import functools
 import json
-import re
 import socket
 import sys
 import threading
@@ -24,26 +23,16 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
-from gateway.emulator import backend as ops
-from gateway.emulator.backend import BedrockBackend
+from gateway.emulator import models as ops
 from gateway.emulator.catalog import MODELS
-from gateway.emulator.errors import AwsError, InternalServerException, UnknownOperationException
 from gateway.emulator.eventstream import encode_event
+from gateway.emulator.exceptions import AwsError, InternalServerException, UnknownOperationException
+from gateway.emulator.models import BedrockBackend
 from gateway.emulator.sigv4 import SigV4Verifier
+from gateway.emulator.urls import CONTROL_PREFIX, GUARDRAIL_ROUTE, MODEL_ROUTE, OPERATION_BY_SUFFIX
 
-_MODEL_ROUTE = re.compile(
-    r"^/model/(?P<model>[^/]+)/(?P<op>converse|converse-stream|invoke|invoke-with-response-stream)$"
-)
-_GUARDRAIL_ROUTE = re.compile(r"^/guardrail/(?P<id>[^/]+)/version/(?P<version>[^/]+)/apply$")
-_OPERATION_BY_SUFFIX = {
-    "converse": ops.CONVERSE,
-    "converse-stream": ops.CONVERSE_STREAM,
-    "invoke": ops.INVOKE,
-    "invoke-with-response-stream": ops.INVOKE_STREAM,
-}
 _STREAMING = {ops.CONVERSE_STREAM, ops.INVOKE_STREAM}
 EVENTSTREAM = "application/vnd.amazon.eventstream"
-CONTROL_PREFIX = "/_emulator/"
 _MAX_BODY = 25 * 1024 * 1024
 
 
@@ -122,10 +111,10 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return
         operation, target = "Unknown", path
         try:
-            model_route = _MODEL_ROUTE.match(path) if self.command == "POST" else None
-            guardrail_route = _GUARDRAIL_ROUTE.match(path) if self.command == "POST" else None
+            model_route = MODEL_ROUTE.match(path) if self.command == "POST" else None
+            guardrail_route = GUARDRAIL_ROUTE.match(path) if self.command == "POST" else None
             if model_route:
-                operation, target = _OPERATION_BY_SUFFIX[model_route["op"]], unquote(model_route["model"])
+                operation, target = OPERATION_BY_SUFFIX[model_route["op"]], unquote(model_route["model"])
             elif guardrail_route:
                 operation, target = ops.APPLY_GUARDRAIL, "guardrail"
             self.server.verifier.verify(self.command, self.path, self._header_lists(), body)
@@ -279,8 +268,3 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
 def _compact(payload: object) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
-
-
-def _chunk_frame(chunk: object) -> bytes:
-    """InvokeModelWithResponseStream wraps each model JSON chunk base64-encoded in `{"bytes": ...}`."""
-    return encode_event("chunk", {"bytes": base64.b64encode(_compact(chunk)).decode()})

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from gateway.emulator import answers
 from gateway.emulator.catalog import NOVA, TITAN_EMBED, TITAN_TEXT, ModelSpec, resolve
-from gateway.emulator.errors import AwsError, ValidationException
+from gateway.emulator.exceptions import AwsError, ValidationException
 from gateway.emulator.faults import GUARDRAIL, FaultInjector
 from gateway.emulator.guardrail import GuardrailEngine
 from gateway.emulator.tokens import TOKEN, count_tokens, split_deltas, truncate_to_tokens
