@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from pipeline.aws_emulator import EmulatorServer, inventory, running
-from pipeline.aws_emulator.checks import Check, StackChecks, state_resources
+from pipeline.stack_checks import Check, StackChecks, state_resources
 from pipeline.summary import digest, render_summary
 from pipeline.terraform import terraform, terraform_env
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pipeline import integration
-from pipeline.aws_emulator.checks import Check
+from pipeline.stack_checks import Check
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

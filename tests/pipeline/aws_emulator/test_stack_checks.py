@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.aws_emulator.checks import StackChecks, state_resources
+from pipeline.stack_checks import StackChecks, state_resources
 
 
 def _run(emulator, state, name, expect=None):
