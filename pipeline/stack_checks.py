@@ -13,7 +13,7 @@ from typing import Any
 
 # Environment names and values that look like credentials belong in `secrets`, never in plain text:
 # the same rule as the policy gate's CKV_LLMGW_3.
-from policies.checks.llmgw_common import secret_looking_name, secret_looking_value
+from policies.checks.llmgw_common import secret_looking_variable
 
 ClientFactory = Callable[[str], Any]
 
@@ -99,9 +99,7 @@ class StackChecks:
                     if not secret["valueFrom"].startswith("arn:"):
                         yield f"{where}: secret {secret['name']} is not taken from an ARN"
                 for variable in container.get("environment", []):
-                    if secret_looking_name(variable["name"]) or secret_looking_value(
-                        variable.get("value", "")
-                    ):
+                    if secret_looking_variable(variable["name"], variable.get("value", "")):
                         yield f"{where}: {variable['name']} looks secret but is plain environment"
             injected += sum(len(c.get("secrets", [])) for c in task["containerDefinitions"])
         if not injected:

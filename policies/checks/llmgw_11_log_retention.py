@@ -8,7 +8,7 @@ a year for incident investigation and audit). Retention 0 or unset means
 from __future__ import annotations
 
 from checkov.common.models.enums import CheckCategories, CheckResult
-from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_base import GatewayCheck
 from llmgw_common import environment, rules, value
 
 POLICY = {
@@ -18,14 +18,10 @@ POLICY = {
 }
 
 
-class LogRetentionMeetsEnvironment(BaseResourceCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=POLICY["reason"],
-            id=POLICY["id"],
-            categories=[CheckCategories.LOGGING],
-            supported_resources=["aws_cloudwatch_log_group"],
-        )
+class LogRetentionMeetsEnvironment(GatewayCheck):
+    policy = POLICY
+    category = CheckCategories.LOGGING
+    resources = ("aws_cloudwatch_log_group",)
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
         env = environment(conf)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from checkov.common.models.enums import CheckCategories, CheckResult
-from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_base import GatewayCheck
 from llmgw_common import container_definitions, is_expression, load_by_path
 
 POLICY = {
@@ -67,14 +67,10 @@ def content_leaks(definitions: list) -> list[str]:
     return found
 
 
-class TraceContentStaysInside(BaseResourceCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=POLICY["reason"],
-            id=POLICY["id"],
-            categories=[CheckCategories.GENERAL_SECURITY],
-            supported_resources=["aws_ecs_task_definition"],
-        )
+class TraceContentStaysInside(GatewayCheck):
+    policy = POLICY
+    category = CheckCategories.GENERAL_SECURITY
+    resources = ("aws_ecs_task_definition",)
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
         definitions = container_definitions(conf, self.details)

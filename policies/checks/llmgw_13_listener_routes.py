@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from checkov.common.models.enums import CheckCategories, CheckResult
-from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_base import GatewayCheck
 from llmgw_common import blocks, load_by_path, value
 
 POLICY = {
@@ -46,19 +46,15 @@ def _to_https(action: dict) -> bool:
     )
 
 
-class ListenersPassOnlyServedRoutes(BaseResourceCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=POLICY["reason"],
-            id=POLICY["id"],
-            categories=[CheckCategories.NETWORKING],
-            supported_resources=[
-                "aws_lb_listener",
-                "aws_alb_listener",
-                "aws_lb_listener_rule",
-                "aws_alb_listener_rule",
-            ],
-        )
+class ListenersPassOnlyServedRoutes(GatewayCheck):
+    policy = POLICY
+    category = CheckCategories.NETWORKING
+    resources = (
+        "aws_lb_listener",
+        "aws_alb_listener",
+        "aws_lb_listener_rule",
+        "aws_alb_listener_rule",
+    )
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
         if "default_action" in conf or "load_balancer_arn" in conf:

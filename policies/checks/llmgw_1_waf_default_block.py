@@ -8,7 +8,7 @@ CDKTF JSON omits `allow`, a plan shows it as an empty list, and a YAML
 from __future__ import annotations
 
 from checkov.common.models.enums import CheckCategories, CheckResult
-from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_base import GatewayCheck
 from llmgw_common import blocks
 
 POLICY = {
@@ -18,14 +18,10 @@ POLICY = {
 }
 
 
-class WafDefaultActionBlocks(BaseResourceCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=POLICY["reason"],
-            id=POLICY["id"],
-            categories=[CheckCategories.NETWORKING],
-            supported_resources=["aws_wafv2_web_acl"],
-        )
+class WafDefaultActionBlocks(GatewayCheck):
+    policy = POLICY
+    category = CheckCategories.NETWORKING
+    resources = ("aws_wafv2_web_acl",)
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
         actions = blocks(conf, "default_action")

@@ -9,8 +9,8 @@ YAML policy cannot look inside.
 from __future__ import annotations
 
 from checkov.common.models.enums import CheckCategories, CheckResult
-from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-from llmgw_common import container_definitions, secret_looking_name, secret_looking_value
+from llmgw_base import GatewayCheck
+from llmgw_common import container_definitions, secret_looking_variable
 
 POLICY = {
     "id": "CKV_LLMGW_3",
@@ -28,19 +28,15 @@ def offending_variables(definitions: list) -> list[str]:
         for entry in container.get("environment") or []:
             name = str(entry.get("name", ""))
             text = str(entry.get("value", ""))
-            if secret_looking_name(name) or secret_looking_value(text):
+            if secret_looking_variable(name, text):
                 found.append(f"{container.get('name', '?')}/{name}")
     return found
 
 
-class NoSecretInContainerEnvironment(BaseResourceCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=POLICY["reason"],
-            id=POLICY["id"],
-            categories=[CheckCategories.SECRETS],
-            supported_resources=["aws_ecs_task_definition"],
-        )
+class NoSecretInContainerEnvironment(GatewayCheck):
+    policy = POLICY
+    category = CheckCategories.SECRETS
+    resources = ("aws_ecs_task_definition",)
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
         definitions = container_definitions(conf, self.details)

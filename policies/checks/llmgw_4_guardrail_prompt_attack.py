@@ -7,7 +7,7 @@ a list of blocks a YAML policy cannot correlate (type with strength).
 from __future__ import annotations
 
 from checkov.common.models.enums import CheckCategories, CheckResult
-from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_base import GatewayCheck
 from llmgw_common import blocks, truthy, value
 
 POLICY = {
@@ -29,14 +29,10 @@ def prompt_attack_filtered(conf: dict) -> bool:
     return False
 
 
-class GuardrailFiltersPromptAttacks(BaseResourceCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=POLICY["reason"],
-            id=POLICY["id"],
-            categories=[CheckCategories.GENERAL_SECURITY],
-            supported_resources=["aws_bedrock_guardrail"],
-        )
+class GuardrailFiltersPromptAttacks(GatewayCheck):
+    policy = POLICY
+    category = CheckCategories.GENERAL_SECURITY
+    resources = ("aws_bedrock_guardrail",)
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
         return CheckResult.PASSED if prompt_attack_filtered(conf) else CheckResult.FAILED

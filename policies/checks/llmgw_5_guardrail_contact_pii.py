@@ -7,7 +7,7 @@ reach a model or a log in clear.
 from __future__ import annotations
 
 from checkov.common.models.enums import CheckCategories, CheckResult
-from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_base import GatewayCheck
 from llmgw_common import blocks, truthy, value
 
 POLICY = {
@@ -32,14 +32,10 @@ def protected_entities(conf: dict) -> set[str]:
     return found
 
 
-class GuardrailProtectsContactDetails(BaseResourceCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=POLICY["reason"],
-            id=POLICY["id"],
-            categories=[CheckCategories.GENERAL_SECURITY],
-            supported_resources=["aws_bedrock_guardrail"],
-        )
+class GuardrailProtectsContactDetails(GatewayCheck):
+    policy = POLICY
+    category = CheckCategories.GENERAL_SECURITY
+    resources = ("aws_bedrock_guardrail",)
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
         missing = [e for e in REQUIRED_ENTITIES if e not in protected_entities(conf)]

@@ -8,7 +8,7 @@ The cache holds prompts and answers (response caching) and rate-limit counters.
 from __future__ import annotations
 
 from checkov.common.models.enums import CheckCategories, CheckResult
-from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_base import GatewayCheck
 from llmgw_common import truthy, value
 
 POLICY = {
@@ -18,14 +18,10 @@ POLICY = {
 }
 
 
-class CacheRequiresTlsAndAuth(BaseResourceCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=POLICY["reason"],
-            id=POLICY["id"],
-            categories=[CheckCategories.ENCRYPTION],
-            supported_resources=["aws_elasticache_replication_group"],
-        )
+class CacheRequiresTlsAndAuth(GatewayCheck):
+    policy = POLICY
+    category = CheckCategories.ENCRYPTION
+    resources = ("aws_elasticache_replication_group",)
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
         problems = []

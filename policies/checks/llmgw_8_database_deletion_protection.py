@@ -8,7 +8,7 @@ off in prod fails here instead of being trusted.
 from __future__ import annotations
 
 from checkov.common.models.enums import CheckCategories, CheckResult
-from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_base import GatewayCheck
 from llmgw_common import environment, rules, truthy, value
 
 POLICY = {
@@ -18,14 +18,10 @@ POLICY = {
 }
 
 
-class DatabaseDeletionProtection(BaseResourceCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=POLICY["reason"],
-            id=POLICY["id"],
-            categories=[CheckCategories.BACKUP_AND_RECOVERY],
-            supported_resources=["aws_rds_cluster"],
-        )
+class DatabaseDeletionProtection(GatewayCheck):
+    policy = POLICY
+    category = CheckCategories.BACKUP_AND_RECOVERY
+    resources = ("aws_rds_cluster",)
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
         env = environment(conf)

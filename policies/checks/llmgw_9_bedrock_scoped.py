@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.data.base_check import BaseDataCheck
-from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from llmgw_base import GatewayCheck
 from llmgw_common import blocks, documents, json_document, value
 
 POLICY = {
@@ -89,14 +89,10 @@ def _result(check, problems: list[str]) -> CheckResult:
     return CheckResult.PASSED
 
 
-class BedrockScopedInPolicies(BaseResourceCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=POLICY["reason"],
-            id=POLICY["id"],
-            categories=[CheckCategories.IAM],
-            supported_resources=["aws_iam_role_policy", "aws_iam_policy", "aws_iam_role"],
-        )
+class BedrockScopedInPolicies(GatewayCheck):
+    policy = POLICY
+    category = CheckCategories.IAM
+    resources = ("aws_iam_role_policy", "aws_iam_policy", "aws_iam_role")
 
     def scan_resource_conf(self, conf: dict) -> CheckResult:
         raw = documents(conf, "policy") + [

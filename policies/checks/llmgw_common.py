@@ -67,6 +67,18 @@ def secret_looking_value(text: str) -> bool:
     return any(pattern.search(text) for pattern in SECRET_VALUES)
 
 
+# An on/off switch holds no secret, whatever its name: LiteLLM's IAM database-auth switch is
+# IAM_TOKEN_DB_AUTH=true. Any other value under a secret-looking name still fails.
+SWITCH_VALUES = frozenset({"true", "false"})
+
+
+def secret_looking_variable(name: str, value: str) -> bool:
+    """A plain environment variable that may carry a secret: by its value, or by its name unless a switch."""
+    if secret_looking_value(value):
+        return True
+    return secret_looking_name(name) and value.strip().lower() not in SWITCH_VALUES
+
+
 def load_by_path(name: str, path: Path) -> Any:
     """A repository module loaded from its file (once): checkov's venv has no repository on its path."""
     if name not in sys.modules:

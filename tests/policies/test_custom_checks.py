@@ -45,6 +45,13 @@ def alb_without_web_acl(stack: dict) -> None:
     assert stack["resource"].pop("aws_wafv2_web_acl_association", None), "no web ACL association to remove"
 
 
+def token_named_variable_that_is_not_a_switch(stack: dict) -> None:
+    """IAM_TOKEN_DB_AUTH passes as a switch (true/false); any other value under the name is a secret."""
+    _edit_containers(
+        stack, lambda c: _set_variables(c, IAM_TOKEN_DB_AUTH="v2.eyJyZWdpb24iOiJ1cy1lYXN0LTEifQ")
+    )
+
+
 def secret_named_plain_variable(stack: dict) -> None:
     _edit_containers(
         stack,
@@ -244,6 +251,7 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "waf_allows_by_default": (waf_allows_by_default, "CKV_LLMGW_1"),
     "alb_without_web_acl": (alb_without_web_acl, "CKV_LLMGW_2"),
     "secret_named_plain_variable": (secret_named_plain_variable, "CKV_LLMGW_3"),
+    "token_named_variable_that_is_not_a_switch": (token_named_variable_that_is_not_a_switch, "CKV_LLMGW_3"),
     "admin_key_as_plain_variable": (admin_key_as_plain_variable, "CKV_LLMGW_3"),
     "key_shaped_plain_value": (key_shaped_plain_value, "CKV_LLMGW_3"),
     "prompt_attack_at_medium": (prompt_attack_at_medium, "CKV_LLMGW_4"),
