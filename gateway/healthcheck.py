@@ -11,12 +11,14 @@ import sys
 import urllib.error
 import urllib.request
 
+from gateway import contract
+
 TIMEOUT_SECONDS = 3.0
 
 
 def url(env: dict[str, str] | None = None) -> str:
-    port = (env if env is not None else os.environ).get("PORT", "").strip() or "4000"
-    return f"http://127.0.0.1:{int(port)}/health/liveliness"
+    port = (env if env is not None else os.environ).get("PORT", "").strip() or str(contract.PORT)
+    return f"http://127.0.0.1:{int(port)}{contract.HEALTH_PATH}"
 
 
 def check(target: str, timeout: float = TIMEOUT_SECONDS) -> bool:

@@ -12,19 +12,25 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from gateway.contract import (  # noqa: F401 (re-exported: the catalogue's readers import it from here)
+    MODES,
+    CatalogueError,
+    CatalogueModel,
+    catalogue_from_json,
+    catalogue_to_json,
+    parse_catalogue,
+)
+
 BASE_CONFIG = Path(__file__).with_name("config.yaml")
-MODES = ("chat", "embedding")
 Variant = Literal["full", "bare"]
 VARIANTS: tuple[Variant, ...] = ("full", "bare")
 
@@ -92,71 +98,6 @@ FAILOVER_ALLOWED_FAILS = {
 }
 
 
-class CatalogueError(ValueError):
-    """The model catalogue is malformed; the message names the entry and field."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class CatalogueModel:
-    """One catalogue entry: a public alias backed by one Bedrock model."""
-
-    alias: str
-    model_id: str
-    mode: str
-    fallbacks: tuple[str, ...] = ()
-
-
-def parse_catalogue(entries: object) -> tuple[CatalogueModel, ...]:
-    """Validate the catalogue's shape and cross-references (fallbacks name known aliases)."""
-    if not isinstance(entries, list) or not entries:
-        raise CatalogueError(
-            "the model catalogue must be a non-empty list of {alias, model_id, mode, fallbacks}"
-        )
-    models = []
-    for index, entry in enumerate(entries):
-        where = f"models[{index}]"
-        if not isinstance(entry, Mapping):
-            raise CatalogueError(f"{where}: expected a mapping, got {type(entry).__name__}")
-        unknown = set(entry) - {"alias", "model_id", "mode", "fallbacks"}
-        if unknown:
-            raise CatalogueError(f"{where}: unknown field(s) {sorted(unknown)}")
-        for field in ("alias", "model_id"):
-            if not isinstance(entry.get(field), str) or not entry[field].strip():
-                raise CatalogueError(f"{where}.{field}: a non-empty string is required")
-        mode = entry.get("mode", "chat")
-        if mode not in MODES:
-            raise CatalogueError(f"{where}.mode: {mode!r} is not one of {list(MODES)}")
-        fallbacks = entry.get("fallbacks") or []
-        if not isinstance(fallbacks, list) or not all(isinstance(f, str) for f in fallbacks):
-            raise CatalogueError(f"{where}.fallbacks: a list of aliases is required")
-        models.append(
-            CatalogueModel(
-                alias=entry["alias"], model_id=entry["model_id"], mode=mode, fallbacks=tuple(fallbacks)
-            )
-        )
-    _check_cross_references(models)
-    return tuple(models)
-
-
-def _check_cross_references(models: Sequence[CatalogueModel]) -> None:
-    modes: dict[str, str] = {}
-    for model in models:
-        if modes.setdefault(model.alias, model.mode) != model.mode:
-            raise CatalogueError(
-                f"alias {model.alias!r} mixes modes {modes[model.alias]!r} and {model.mode!r}"
-            )
-    for model in models:
-        for target in model.fallbacks:
-            if target not in modes:
-                raise CatalogueError(f"alias {model.alias!r} falls back to unknown alias {target!r}")
-            if target == model.alias:
-                raise CatalogueError(f"alias {model.alias!r} falls back to itself")
-            if modes[target] != model.mode:
-                raise CatalogueError(
-                    f"alias {model.alias!r} ({model.mode}) falls back to {target!r} ({modes[target]})"
-                )
-
-
 def catalogue_from_env_file(path: Path) -> tuple[CatalogueModel, ...]:
     """The `models:` list of an environment file (environments/<env>/config.yaml)."""
     data = yaml.safe_load(path.read_text())
@@ -165,28 +106,10 @@ def catalogue_from_env_file(path: Path) -> tuple[CatalogueModel, ...]:
     return parse_catalogue(data["models"])
 
 
-def catalogue_from_json(text: str) -> tuple[CatalogueModel, ...]:
-    """The GATEWAY_MODELS value the infrastructure sets."""
-    try:
-        return parse_catalogue(json.loads(text))
-    except json.JSONDecodeError as error:
-        raise CatalogueError(f"GATEWAY_MODELS is not valid JSON: {error}") from error
-
-
 def catalogue_from_env(env: Mapping[str, str] | None = None) -> tuple[CatalogueModel, ...]:
     """The catalogue a running proxy serves (GATEWAY_MODELS, validated by the entrypoint); () when unset."""
     raw = (os.environ if env is None else env).get("GATEWAY_MODELS", "")
     return catalogue_from_json(raw) if raw.strip() else ()
-
-
-def catalogue_to_json(models: Iterable[CatalogueModel]) -> str:
-    """Inverse of catalogue_from_json, for the local stack and tests."""
-    return json.dumps(
-        [
-            {"alias": m.alias, "model_id": m.model_id, "mode": m.mode, "fallbacks": list(m.fallbacks)}
-            for m in models
-        ]
-    )
 
 
 def model_list(models: Iterable[CatalogueModel]) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from constructs import Construct
 
 from modules import cdk
-from modules.secrets import EncryptionKey, KeyConfig
+from modules.shared import EncryptionKey, KeyConfig
 from policies.guardrail import GuardrailDefinition
 
 # Regions each geography's cross-region inference profiles route to (Bedrock user guide,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_secretsmanager_secret_version import DataAwsSecretsmanagerSecretVersion
 from cdktf_cdktf_provider_aws.elasticache_replication_group import (
     ElasticacheReplicationGroup,
@@ -27,12 +26,12 @@ from cdktf_cdktf_provider_aws.elasticache_replication_group import (
 from cdktf_cdktf_provider_aws.elasticache_subnet_group import ElasticacheSubnetGroup
 from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
+from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from constructs import Construct
 
 from modules import cdk
-from modules.logs import RETENTION_DAYS
-from modules.network import clients_only_security_group
-from modules.secrets import EncryptionKey, KeyConfig, terraform_name
+from modules.config import LOG_RETENTION_DAYS, CacheSettings
+from modules.shared import EncryptionKey, KeyConfig, allow_from_group, encrypted_log_group, terraform_name
 
 PORT = 6379
 ENGINE = "valkey"
@@ -41,21 +40,15 @@ _IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 
 
 @dataclass(frozen=True, kw_only=True)
-class CacheConfig:
+class CacheWiring:
+    """What the Cache construct takes besides its settings (CacheSettings)."""
+
     # Replication group id and name prefix (lowercase letters, digits, hyphens; at most 40 characters).
     name: str
     # VPC the cache lives in.
     vpc_id: str
     # Private subnets for the cache nodes (one per Availability Zone used).
     subnet_ids: tuple[str, ...]
-    # Security group of the gateway tasks: the only source allowed to reach port 6379.
-    client_security_group_id: str
-    # Node type, e.g. cache.t4g.small.
-    node_type: str
-    # Nodes in the group: one primary plus (nodes - 1) replicas.
-    nodes: int
-    # Place replicas in other Availability Zones with automatic failover (needs nodes >= 2).
-    multi_az: bool
     # Days of daily snapshots to keep (0 turns snapshots off).
     snapshot_retention_days: int = 7
     # Daily snapshot window (UTC); must not overlap the maintenance window.
@@ -77,8 +70,9 @@ class CacheConfig:
 class Cache(Construct):
     """Valkey 7.2 replication group (cluster mode disabled) reachable only from the gateway tasks."""
 
-    def __init__(self, scope: Construct, id: str, *, config: CacheConfig) -> None:
+    def __init__(self, scope: Construct, id: str, *, settings: CacheSettings, wiring: CacheWiring) -> None:
         super().__init__(scope, id)
+        config = wiring
         _validate(config)
         name = config.name
         key = EncryptionKey(
@@ -92,14 +86,14 @@ class Cache(Construct):
         )
         auth_secret, auth_token = self._auth_token(config, key)
 
-        security_group = clients_only_security_group(
+        # No rules yet: `admit` adds the gateway tasks' group once it exists. No egress ever (Terraform
+        # removes AWS's default allow-all), since a cache initiates nothing.
+        security_group = SecurityGroup(
             self,
+            "sg",
             name=f"{name}-cache",
             description=f"Valkey of {name}: port {PORT} from the gateway tasks only",
             vpc_id=config.vpc_id,
-            port=PORT,
-            client_security_group_id=config.client_security_group_id,
-            rule_description="Valkey (TLS) from the gateway tasks",
         )
         subnet_group = ElasticacheSubnetGroup(
             self,
@@ -111,12 +105,12 @@ class Cache(Construct):
 
         log_delivery = []
         if config.enable_slow_log:
-            slow_log = CloudwatchLogGroup(
+            slow_log = encrypted_log_group(
                 self,
                 "slow_log",
                 name=f"/elasticache/{name}/slow-log",
-                retention_in_days=config.log_retention_days,
-                kms_key_id=key.key_arn,
+                retention_days=config.log_retention_days,
+                kms_key_arn=key.key_arn,
             )
             log_delivery.append(
                 ElasticacheReplicationGroupLogDeliveryConfiguration(
@@ -127,7 +121,7 @@ class Cache(Construct):
                 )
             )
 
-        failover = config.nodes >= 2
+        failover = settings.nodes >= 2
         group = ElasticacheReplicationGroup(
             self,
             "group",
@@ -137,10 +131,10 @@ class Cache(Construct):
             engine_version=ENGINE_VERSION,
             parameter_group_name="default.valkey7",
             cluster_mode="disabled",
-            node_type=config.node_type,
-            num_cache_clusters=config.nodes,
+            node_type=settings.node_type,
+            num_cache_clusters=settings.nodes,
             automatic_failover_enabled=failover,
-            multi_az_enabled=config.multi_az,
+            multi_az_enabled=settings.multi_az,
             port=PORT,
             subnet_group_name=subnet_group.name,
             security_group_ids=[security_group.id],
@@ -166,7 +160,21 @@ class Cache(Construct):
         self.replication_group_id: str = group.id
         self.security_group_id: str = security_group.id
 
-    def _auth_token(self, config: CacheConfig, key: EncryptionKey) -> tuple[SecretsmanagerSecret, str]:
+    def admit(self, client_security_group_id: str) -> None:
+        """Let the gateway tasks' group, and only it, reach the cache (called once both groups exist).
+
+        The id "ingress_from_clients" is part of an address that waivers name: keep it.
+        """
+        allow_from_group(
+            self,
+            "ingress_from_clients",
+            group_id=self.security_group_id,
+            source_group_id=client_security_group_id,
+            port=PORT,
+            description="Valkey (TLS) from the gateway tasks",
+        )
+
+    def _auth_token(self, config: CacheWiring, key: EncryptionKey) -> tuple[SecretsmanagerSecret, str]:
         """Generate the token into its secret write-only, then read it back for `auth_token`."""
         secret = SecretsmanagerSecret(
             self,
@@ -203,32 +211,22 @@ class Cache(Construct):
         return secret, current.secret_string
 
 
-def _validate(config: CacheConfig) -> None:
-    """Refuse settings ElastiCache would reject only after a long apply."""
+def _validate(config: CacheWiring) -> None:
+    """Refuse wiring ElastiCache would reject only after a long apply (modules/config checks the settings)."""
 
     def fail(field: str, problem: str) -> None:
-        raise ValueError(f"CacheConfig.{field}: {problem}")
+        raise ValueError(f"CacheWiring.{field}: {problem}")
 
     if not _IDENTIFIER.match(config.name) or config.name.endswith("-") or "--" in config.name:
         fail(
             "name",
             f"{config.name!r} must be 1-40 lowercase letters, digits, single hyphens, starting with a letter",
         )
-    if not 1 <= config.nodes <= 6:
-        fail("nodes", f"{config.nodes} is outside 1-6 (one primary and up to 5 replicas)")
-    if config.multi_az and config.nodes < 2:
-        fail(
-            "multi_az",
-            f"needs nodes >= 2 (got {config.nodes}): Multi-AZ fails over to a replica in another zone, "
-            "and a single node has none",
-        )
-    if not config.node_type.startswith("cache."):
-        fail("node_type", f"{config.node_type!r} is not an ElastiCache node type (cache.*)")
     if not 0 <= config.snapshot_retention_days <= 35:
         fail("snapshot_retention_days", f"{config.snapshot_retention_days} is outside 0-35")
     if config.final_snapshot and config.snapshot_retention_days == 0:
         fail("final_snapshot", "needs snapshot_retention_days >= 1 (ElastiCache snapshots must be enabled)")
-    if config.log_retention_days not in RETENTION_DAYS:
+    if config.log_retention_days not in LOG_RETENTION_DAYS:
         fail("log_retention_days", f"{config.log_retention_days} is not a CloudWatch Logs retention")
     if config.auth_token_version < 1:
         fail("auth_token_version", "must be >= 1")

@@ -1,4 +1,4 @@
-"""Edge: the internet-facing ALB, its access-log bucket, and the WAF in front of it.
+"""Edge: the internet-facing ALB with its security group, its access-log bucket, and the WAF in front of it.
 
 The WAF blocks by default. Rule order matters: the per-IP rate limit and the
 managed rule groups run BEFORE the allow-list rule, so an allowed client is
@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
 from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
 from cdktf_cdktf_provider_aws.lb_listener import (
@@ -49,6 +48,8 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
     S3BucketVersioningA,
     S3BucketVersioningVersioningConfiguration,
 )
+from cdktf_cdktf_provider_aws.security_group import SecurityGroup
+from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from cdktf_cdktf_provider_aws.wafv2_ip_set import Wafv2IpSet
 from cdktf_cdktf_provider_aws.wafv2_web_acl import (
     Wafv2WebAcl,
@@ -64,12 +65,13 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 )
 from constructs import Construct
 
+from gateway import contract
+from modules.config import EdgeSettings
+from modules.shared import encrypted_log_group
 from policies import routes
 
-HEALTH_CHECK_PATH = "/health/liveliness"
+HEALTH_CHECK_PATH = contract.HEALTH_PATH
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-# LLM answers stream for minutes; the default 60 s idle timeout would cut them.
-IDLE_TIMEOUT_SECONDS = 300
 # Listener rules forwarding the served routes (policies/routes.yaml) take priorities from here on.
 SERVED_RULE_PRIORITY = 10
 # Managed rule groups, in evaluation order, with rules switched to count (they would block normal traffic).
@@ -86,21 +88,19 @@ MANAGED_RULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class EdgeConfig:
-    """Inputs of the Edge construct."""
+class EdgeWiring:
+    """What the Edge construct takes from the stack and the other constructs (its settings: EdgeSettings)."""
 
     name: str  # prefix of resource names
     account_id: str  # names the log bucket and scopes its policy
     vpc_id: str  # target group VPC
     public_subnet_ids: list[str]  # where the ALB lives
-    security_group_id: str  # the ALB's security group (from Network)
     container_port: int  # target port of the tasks
-    certificate_arn: str | None  # ACM certificate; None serves plain HTTP
-    deletion_protection: bool  # ALB deletion protection; also keeps the log bucket on destroy
-    allowed_client_cidrs: tuple[str, ...]  # WAF allow-list
-    waf_rate_limit: int  # requests per IP per 5 minutes
     log_kms_key_arn: str  # KMS key for the WAF log group (allows CloudWatch Logs)
     log_retention_days: int  # WAF log and access-log retention
+    # Where the ALB's security group and its rules get their Terraform addresses (None: this construct).
+    # The stack passes the Network construct, where they were first made: a new address would replace them.
+    security_group_scope: Construct | None = None
 
 
 def _visibility(metric: str) -> dict:
@@ -110,32 +110,34 @@ def _visibility(metric: str) -> dict:
 class Edge(Construct):
     """ALB + target group + listeners + access-log bucket + WAF."""
 
-    def __init__(self, scope: Construct, id: str, *, config: EdgeConfig) -> None:
+    def __init__(self, scope: Construct, id: str, *, settings: EdgeSettings, wiring: EdgeWiring) -> None:
         super().__init__(scope, id)
-        self._config = config
+        self._settings = settings
+        self._wiring = wiring
         bucket = self._log_bucket()
+        self.security_group = self._security_group()
         self.alb = Lb(
             self,
             "alb",
-            name=config.name,
+            name=wiring.name,
             internal=False,
             load_balancer_type="application",
-            security_groups=[config.security_group_id],
-            subnets=config.public_subnet_ids,
+            security_groups=[self.security_group.id],
+            subnets=wiring.public_subnet_ids,
             drop_invalid_header_fields=True,
-            enable_deletion_protection=config.deletion_protection,
-            idle_timeout=IDLE_TIMEOUT_SECONDS,
+            enable_deletion_protection=settings.deletion_protection,
+            idle_timeout=settings.idle_timeout,
             access_logs=LbAccessLogs(bucket=bucket.id, prefix="alb", enabled=True),
             depends_on=[self._bucket_policy],
         )
         self.target_group = LbTargetGroup(
             self,
             "tg",
-            name=f"{config.name}-tg",
-            port=config.container_port,
+            name=f"{wiring.name}-tg",
+            port=wiring.container_port,
             protocol="HTTP",
             target_type="ip",
-            vpc_id=config.vpc_id,
+            vpc_id=wiring.vpc_id,
             deregistration_delay="30",
             health_check=LbTargetGroupHealthCheck(
                 path=HEALTH_CHECK_PATH,
@@ -151,12 +153,41 @@ class Edge(Construct):
 
         # ------------------------------------------------------------ outputs
         self.alb_arn: str = self.alb.arn
+        self.security_group_id: str = self.security_group.id
         self.alb_arn_suffix: str = self.alb.arn_suffix
         self.alb_dns_name: str = self.alb.dns_name
         self.target_group_arn: str = self.target_group.arn
         self.target_group_arn_suffix: str = self.target_group.arn_suffix
-        self.https: bool = config.certificate_arn is not None
+        self.https: bool = settings.certificate_arn is not None
         self.access_log_bucket: str = bucket.bucket
+
+    def _security_group(self) -> SecurityGroup:
+        """HTTP (and HTTPS with a certificate) in from the allowed client networks; the stack adds the egress
+        to the tasks once their group exists."""
+        wiring, settings = self._wiring, self._settings
+        scope = wiring.security_group_scope or self
+        group = SecurityGroup(
+            scope,
+            "alb-sg",
+            name=f"{wiring.name}-alb",
+            description="Gateway ALB: HTTP(S) from the allowed client networks",
+            vpc_id=wiring.vpc_id,
+            tags={"Name": f"{wiring.name}-alb"},
+        )
+        ports = (80, 443) if settings.certificate_arn is not None else (80,)
+        for i, cidr in enumerate(settings.allowed_client_cidrs):
+            for port in ports:
+                VpcSecurityGroupIngressRule(
+                    scope,
+                    f"alb-in-{port}-{i}",
+                    security_group_id=group.id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ipv4=cidr,
+                    description=f"clients {cidr}",
+                )
+        return group
 
     def _listeners(self) -> None:
         """The forwarding listener answers a fixed 404 by default; rules pass on only the served paths.
@@ -165,14 +196,14 @@ class Edge(Construct):
         routes are never reachable here (docs/gateway.md "Routes"). The target group's health
         check reaches the tasks directly and is not subject to listener rules.
         """
-        config = self._config
-        if config.certificate_arn is None:
+        settings = self._settings
+        if settings.certificate_arn is None:
             # No certificate: plain HTTP (see README) rather than a listener nobody can reach.
             self.listener = self._listener("http", 80, "HTTP")
             rules = self._served_rules("http", self.listener)
         else:
             self.listener = self._listener(
-                "https", 443, "HTTPS", ssl_policy=TLS_POLICY, certificate_arn=config.certificate_arn
+                "https", 443, "HTTPS", ssl_policy=TLS_POLICY, certificate_arn=settings.certificate_arn
             )
             rules = self._served_rules("https", self.listener)
             # Plain HTTP redirects everything to HTTPS, where the same rules and 404 apply: a redirect
@@ -231,13 +262,13 @@ class Edge(Construct):
 
     # ------------------------------------------------------------ access logs
     def _log_bucket(self) -> S3Bucket:
-        config = self._config
+        wiring = self._wiring
         bucket = S3Bucket(
             self,
             "access-logs",
-            bucket=f"{config.name}-alb-logs-{config.account_id}",
+            bucket=f"{wiring.name}-alb-logs-{wiring.account_id}",
             # A protected environment keeps its access logs when the stack is destroyed.
-            force_destroy=not config.deletion_protection,
+            force_destroy=not self._settings.deletion_protection,
         )
         S3BucketPublicAccessBlock(
             self,
@@ -284,7 +315,7 @@ class Edge(Construct):
                     id="expire-access-logs",
                     status="Enabled",
                     filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                    expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=config.log_retention_days)],
+                    expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=wiring.log_retention_days)],
                     noncurrent_version_expiration=[
                         S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=7)
                     ],
@@ -297,7 +328,7 @@ class Edge(Construct):
             ],
         )
         elb_account = DataAwsElbServiceAccount(self, "elb-account")
-        log_objects = f"{bucket.arn}/alb/AWSLogs/{config.account_id}/*"
+        log_objects = f"{bucket.arn}/alb/AWSLogs/{wiring.account_id}/*"
         self._bucket_policy = S3BucketPolicy(
             self,
             "access-logs-policy",
@@ -338,15 +369,15 @@ class Edge(Construct):
 
     # ------------------------------------------------------------ WAF
     def _waf(self) -> None:
-        config = self._config
+        wiring, settings = self._wiring, self._settings
         allowed = Wafv2IpSet(
             self,
             "allowed-clients",
-            name=f"{config.name}-allowed-clients",
+            name=f"{wiring.name}-allowed-clients",
             description="Client networks allowed through the gateway's WAF",
             scope="REGIONAL",
             ip_address_version="IPV4",
-            addresses=list(config.allowed_client_cidrs),
+            addresses=list(settings.allowed_client_cidrs),
         )
         rules = [
             Wafv2WebAclRule(
@@ -354,7 +385,7 @@ class Edge(Construct):
                 priority=0,
                 action={"block": {}},
                 statement={
-                    "rate_based_statement": {"limit": config.waf_rate_limit, "aggregate_key_type": "IP"}
+                    "rate_based_statement": {"limit": settings.waf_rate_limit, "aggregate_key_type": "IP"}
                 },
                 visibility_config=_visibility("rate-limit-per-ip"),
             )
@@ -386,23 +417,23 @@ class Edge(Construct):
         self.web_acl = Wafv2WebAcl(
             self,
             "waf",
-            name=config.name,
+            name=wiring.name,
             description="Gateway WAF: rate limit, AWS managed rules, client allow-list; block otherwise",
             scope="REGIONAL",
             default_action=Wafv2WebAclDefaultAction(block={}),
             rule=rules,
-            visibility_config=Wafv2WebAclVisibilityConfig(**_visibility(config.name)),
+            visibility_config=Wafv2WebAclVisibilityConfig(**_visibility(wiring.name)),
         )
         Wafv2WebAclAssociation(
             self, "waf-association", resource_arn=self.alb.arn, web_acl_arn=self.web_acl.arn
         )
         # WAF only logs to groups whose name starts with aws-waf-logs-.
-        group = CloudwatchLogGroup(
+        group = encrypted_log_group(
             self,
             "waf-log-group",
-            name=f"aws-waf-logs-{config.name}",
-            retention_in_days=config.log_retention_days,
-            kms_key_id=config.log_kms_key_arn,
+            name=f"aws-waf-logs-{wiring.name}",
+            retention_days=wiring.log_retention_days,
+            kms_key_arn=wiring.log_kms_key_arn,
         )
         Wafv2WebAclLoggingConfiguration(
             self,

@@ -1,4 +1,4 @@
-"""Network: the VPC, its subnets and routes, private AWS endpoints, flow logs, app-tier security groups.
+"""Network: the VPC, its subnets and routes, private AWS endpoints and flow logs.
 
 Tasks reach Bedrock, Secrets Manager, ECR, CloudWatch Logs and S3 through VPC
 endpoints, so model traffic and secrets never cross the internet; the NAT
@@ -11,11 +11,9 @@ import dataclasses
 import ipaddress
 import json
 
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
 from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
@@ -26,29 +24,23 @@ from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.subnet import Subnet
 from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
-from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
+from modules.config import NetworkSettings
+from modules.shared import encrypted_log_group, service_role
+
 # Interface endpoints the tasks need: model calls, secrets, image pulls, logs.
 INTERFACE_ENDPOINTS = ("bedrock-runtime", "secretsmanager", "ecr.api", "ecr.dkr", "logs")
-POSTGRES_PORT = 5432
-REDIS_PORT = 6379
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class NetworkConfig:
-    """Inputs of the Network construct."""
+class NetworkWiring:
+    """What the Network construct takes besides its settings (NetworkSettings)."""
 
     name: str  # prefix of resource names
-    region: str  # for endpoint service names
+    region: str  # for endpoint service names and the default zone names
     account_id: str  # scopes the flow-log role's trust
-    vpc_cidr: str  # VPC IPv4 range
-    availability_zones: tuple[str, ...]  # AZ names, pinned (one public and one private subnet each)
-    nat_gateways: str  # "single" or "per_az"
-    allowed_client_cidrs: tuple[str, ...]  # networks allowed to reach the ALB
-    https: bool  # open 443 on the ALB (a certificate is configured)
-    container_port: int  # port the service listens on
     log_kms_key_arn: str  # KMS key for the flow-log group (allows CloudWatch Logs)
     log_retention_days: int  # flow-log retention
 
@@ -60,15 +52,25 @@ def subnet_cidrs(vpc_cidr: str, az_count: int) -> tuple[list[str], list[str]]:
 
 
 class Network(Construct):
-    """VPC over the given AZs with public/private subnets, NAT, endpoints, flow logs and app-tier SGs."""
+    """VPC over the given AZs with public/private subnets, NAT, endpoints and flow logs.
 
-    def __init__(self, scope: Construct, id: str, *, config: NetworkConfig) -> None:
+    The ALB's and the tasks' security groups are made by Edge and the service, which own them;
+    their Terraform addresses stay under this construct (network/alb-sg, network/service-sg),
+    where they were first made, so that moving the code replaced no group.
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, *, settings: NetworkSettings, wiring: NetworkWiring
+    ) -> None:
         super().__init__(scope, id)
+        config = wiring
         name = config.name
+        zones = settings.zone_names(wiring.region)
+        self.vpc_cidr: str = settings.vpc_cidr
         self.vpc = Vpc(
             self,
             "vpc",
-            cidr_block=config.vpc_cidr,
+            cidr_block=settings.vpc_cidr,
             enable_dns_support=True,
             enable_dns_hostnames=True,  # private DNS of the interface endpoints needs both
             tags={"Name": name},
@@ -76,7 +78,7 @@ class Network(Construct):
         # Closing the default security group: nothing may fall back on its allow-all rules.
         DefaultSecurityGroup(self, "default-sg", vpc_id=self.vpc.id, ingress=[], egress=[])
 
-        public_cidrs, private_cidrs = subnet_cidrs(config.vpc_cidr, len(config.availability_zones))
+        public_cidrs, private_cidrs = subnet_cidrs(settings.vpc_cidr, len(zones))
         igw = InternetGateway(self, "igw", vpc_id=self.vpc.id, tags={"Name": name})
         public_rt = RouteTable(self, "public-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-public"})
         Route(
@@ -88,8 +90,7 @@ class Network(Construct):
         )
 
         public, private, private_rts, nats = [], [], [], []
-        zones = config.availability_zones
-        nat_count = len(zones) if config.nat_gateways == "per_az" else 1
+        nat_count = len(zones) if settings.nat_gateways == "per_az" else 1
         for i, az in enumerate(zones):
             subnet = Subnet(
                 self,
@@ -138,15 +139,13 @@ class Network(Construct):
 
         self._endpoints(config, private, private_rts)
         self._flow_logs(config)
-        self._app_security_groups(config)
 
         # ------------------------------------------------------------ outputs
         self.vpc_id: str = self.vpc.id
-        self.vpc_cidr: str = config.vpc_cidr
         self.public_subnet_ids: list[str] = [s.id for s in public]
         self.private_subnet_ids: list[str] = [s.id for s in private]
 
-    def _endpoints(self, config: NetworkConfig, private: list[Subnet], private_rts: list[RouteTable]) -> None:
+    def _endpoints(self, config: NetworkWiring, private: list[Subnet], private_rts: list[RouteTable]) -> None:
         sg = SecurityGroup(
             self,
             "endpoints-sg",
@@ -162,7 +161,7 @@ class Network(Construct):
             ip_protocol="tcp",
             from_port=443,
             to_port=443,
-            cidr_ipv4=config.vpc_cidr,
+            cidr_ipv4=self.vpc_cidr,
             description="HTTPS from the VPC",
         )
         self.endpoint_security_group_id: str = sg.id
@@ -189,31 +188,20 @@ class Network(Construct):
             tags={"Name": f"{config.name}-s3"},
         )
 
-    def _flow_logs(self, config: NetworkConfig) -> None:
-        group = CloudwatchLogGroup(
+    def _flow_logs(self, config: NetworkWiring) -> None:
+        group = encrypted_log_group(
             self,
             "flow-log-group",
             name=f"/aws/vpc-flow-logs/{config.name}",
-            retention_in_days=config.log_retention_days,
-            kms_key_id=config.log_kms_key_arn,
+            retention_days=config.log_retention_days,
+            kms_key_arn=config.log_kms_key_arn,
         )
-        role = IamRole(
+        role = service_role(
             self,
             "flow-log-role",
             name=f"{config.name}-vpc-flow-logs",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": config.account_id}},
-                        }
-                    ],
-                }
-            ),
+            service="vpc-flow-logs.amazonaws.com",
+            account_id=config.account_id,
         )
         IamRolePolicy(
             self,
@@ -248,108 +236,3 @@ class Network(Construct):
             max_aggregation_interval=60,
         )
         self.flow_log_group_name: str = group.name
-
-    def _app_security_groups(self, config: NetworkConfig) -> None:
-        alb = SecurityGroup(
-            self,
-            "alb-sg",
-            name=f"{config.name}-alb",
-            description="Gateway ALB: HTTP(S) from the allowed client networks",
-            vpc_id=self.vpc.id,
-            tags={"Name": f"{config.name}-alb"},
-        )
-        service = SecurityGroup(
-            self,
-            "service-sg",
-            name=f"{config.name}-service",
-            description="Gateway tasks: the container port from the ALB only",
-            vpc_id=self.vpc.id,
-            tags={"Name": f"{config.name}-service"},
-        )
-        ports = (80, 443) if config.https else (80,)
-        for i, cidr in enumerate(config.allowed_client_cidrs):
-            for port in ports:
-                VpcSecurityGroupIngressRule(
-                    self,
-                    f"alb-in-{port}-{i}",
-                    security_group_id=alb.id,
-                    ip_protocol="tcp",
-                    from_port=port,
-                    to_port=port,
-                    cidr_ipv4=cidr,
-                    description=f"clients {cidr}",
-                )
-        VpcSecurityGroupEgressRule(
-            self,
-            "alb-out-service",
-            security_group_id=alb.id,
-            ip_protocol="tcp",
-            from_port=config.container_port,
-            to_port=config.container_port,
-            referenced_security_group_id=service.id,
-            description="to the gateway tasks",
-        )
-        VpcSecurityGroupIngressRule(
-            self,
-            "service-in-alb",
-            security_group_id=service.id,
-            ip_protocol="tcp",
-            from_port=config.container_port,
-            to_port=config.container_port,
-            referenced_security_group_id=alb.id,
-            description="from the ALB",
-        )
-        # 443 leaves through the VPC endpoints or, for what has none (the trace collector), the NAT.
-        VpcSecurityGroupEgressRule(
-            self,
-            "service-out-https",
-            security_group_id=service.id,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4="0.0.0.0/0",
-            description="AWS APIs via endpoints, trace collector via NAT",
-        )
-        for port, what in ((POSTGRES_PORT, "Aurora"), (REDIS_PORT, "Valkey")):
-            VpcSecurityGroupEgressRule(
-                self,
-                f"service-out-{port}",
-                security_group_id=service.id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                cidr_ipv4=config.vpc_cidr,
-                description=f"{what} inside the VPC",
-            )
-        self.alb_security_group_id: str = alb.id
-        self.service_security_group_id: str = service.id
-
-
-def clients_only_security_group(
-    scope: Construct,
-    *,
-    name: str,
-    description: str,
-    vpc_id: str,
-    port: int,
-    client_security_group_id: str,
-    rule_description: str,
-) -> SecurityGroup:
-    """A data-tier group: `port` in from the gateway tasks' group only, and no egress at all.
-
-    Terraform removes AWS's default allow-all egress, and a database or cache initiates nothing.
-    The construct ids ("sg", "ingress_from_clients") are part of resource addresses that
-    waivers name: keep them.
-    """
-    group = SecurityGroup(scope, "sg", name=name, description=description, vpc_id=vpc_id)
-    VpcSecurityGroupIngressRule(
-        scope,
-        "ingress_from_clients",
-        security_group_id=group.id,
-        referenced_security_group_id=client_security_group_id,
-        ip_protocol="tcp",
-        from_port=port,
-        to_port=port,
-        description=rule_description,
-    )
-    return group

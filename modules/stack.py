@@ -12,17 +12,21 @@ from pathlib import Path
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
+from gateway import contract
 from modules import cdk
 from modules.bedrock import BedrockAccess, BedrockAccessConfig, Guardrail, GuardrailConfig
-from modules.cache import Cache, CacheConfig
-from modules.compute import CONTAINER_PORT, Compute, ComputeConfig, GatewayRuntime, models_json
+from modules.cache import Cache, CacheWiring
 from modules.config import EnvironmentConfig
-from modules.data import Database, DatabaseConfig
-from modules.edge import Edge, EdgeConfig
-from modules.logs import GatewayLogs, LogsConfig
-from modules.network import Network, NetworkConfig
-from modules.observability import Monitoring, MonitoringConfig
-from modules.secrets import GatewaySecrets, SecretsConfig
+from modules.database import Database, DatabaseWiring
+from modules.edge import Edge, EdgeWiring
+from modules.gateway_logs import GatewayLogs, LogsConfig
+from modules.gateway_runtime import GatewayRuntime, models_json
+from modules.gateway_secrets import GatewaySecrets, SecretsConfig
+from modules.monitoring import Monitoring, MonitoringConfig
+from modules.network import Network, NetworkWiring
+from modules.registry import RegistryWiring
+from modules.service import CONTAINER_PORT, Service, ServiceWiring
+from modules.shared import allow_from_group, allow_to_group
 from policies.guardrail import load_guardrail
 
 # An image tag, or an image digest: the digest built and tested in dev is what prod deploys.
@@ -69,6 +73,7 @@ class GatewayStack(cdk.TerraformStack):
         self._backend(local_backend)
         self._foundation()
         self._data_and_compute()
+        self._connect_security_groups()
         self._monitoring()
         self._outputs()
 
@@ -135,16 +140,11 @@ class GatewayStack(cdk.TerraformStack):
         self.network = Network(
             self,
             "network",
-            config=NetworkConfig(
+            settings=config.network,
+            wiring=NetworkWiring(
                 name=name,
                 region=config.aws.region,
                 account_id=config.aws.account_id,
-                vpc_cidr=config.network.vpc_cidr,
-                availability_zones=config.network.zone_names(config.aws.region),
-                nat_gateways=config.network.nat_gateways,
-                allowed_client_cidrs=config.edge.allowed_client_cidrs,
-                https=config.edge.certificate_arn is not None,
-                container_port=CONTAINER_PORT,
                 log_kms_key_arn=self.logs.kms_key_arn,
                 log_retention_days=retention,
             ),
@@ -152,19 +152,16 @@ class GatewayStack(cdk.TerraformStack):
         self.edge = Edge(
             self,
             "edge",
-            config=EdgeConfig(
+            settings=config.edge,
+            wiring=EdgeWiring(
                 name=name,
                 account_id=config.aws.account_id,
                 vpc_id=self.network.vpc_id,
                 public_subnet_ids=self.network.public_subnet_ids,
-                security_group_id=self.network.alb_security_group_id,
                 container_port=CONTAINER_PORT,
-                certificate_arn=config.edge.certificate_arn,
-                deletion_protection=config.edge.deletion_protection,
-                allowed_client_cidrs=config.edge.allowed_client_cidrs,
-                waf_rate_limit=config.edge.waf_rate_limit,
                 log_kms_key_arn=self.logs.kms_key_arn,
                 log_retention_days=retention,
+                security_group_scope=self.network,  # the group's address: network/alb-sg
             ),
         )
 
@@ -175,31 +172,22 @@ class GatewayStack(cdk.TerraformStack):
         self.database = Database(
             self,
             "database",
-            config=DatabaseConfig(
+            settings=config.database,
+            wiring=DatabaseWiring(
                 name=name,
                 vpc_id=self.network.vpc_id,
                 subnet_ids=private,
-                client_security_group_id=self.network.service_security_group_id,
-                min_acu=config.database.min_acu,
-                max_acu=config.database.max_acu,
-                instances=config.database.instances,
-                backup_retention_days=config.database.backup_retention_days,
-                deletion_protection=config.database.deletion_protection,
-                skip_final_snapshot=config.database.skip_final_snapshot,
                 log_retention_days=config.observability.log_retention_days,
             ),
         )
         self.cache = Cache(
             self,
             "cache",
-            config=CacheConfig(
+            settings=config.cache,
+            wiring=CacheWiring(
                 name=name,
                 vpc_id=self.network.vpc_id,
                 subnet_ids=private,
-                client_security_group_id=self.network.service_security_group_id,
-                node_type=config.cache.node_type,
-                nodes=config.cache.nodes,
-                multi_az=config.cache.multi_az,
                 # The cache follows the database's snapshot policy: disposable environments keep none.
                 final_snapshot=not config.database.skip_final_snapshot,
                 log_retention_days=config.observability.log_retention_days,
@@ -245,6 +233,8 @@ class GatewayStack(cdk.TerraformStack):
             database_host=self.database.cluster_endpoint,
             database_port=cdk.Token.as_string(self.database.port),
             database_name=self.database.database_name,
+            database_username=self.database.app_username,
+            database_connect_arn=self.database.app_user_connect_arn,
             phoenix_collector_endpoint=phoenix.collector_endpoint,
             phoenix_project_name=phoenix.project_name,
             trace_content=phoenix.captures_content,
@@ -254,26 +244,31 @@ class GatewayStack(cdk.TerraformStack):
             database_secret_arn=self.database.master_user_secret_arn,
             redis_secret_arn=self.cache.auth_token_secret_arn,
             phoenix_api_key_secret_arn=phoenix.api_key_secret_arn,
-            # One proxy worker per vCPU granted (1024 units); measured: more workers than cores gain nothing.
-            workers=max(1, config.compute.cpu // 1024),
+            # The image's own rule for the vCPUs granted (1024 units each): Fargate may show the task more.
+            workers=contract.default_workers(config.compute.cpu / 1024),
         )
-        self.compute = Compute(
+        # The construct id "compute" predates the registry/service split: it is part of every address below.
+        self.service = Service(
             self,
             "compute",
-            config=ComputeConfig(
+            settings=config.compute,
+            wiring=ServiceWiring(
                 name=name,
                 region=config.aws.region,
                 account_id=config.aws.account_id,
                 image_ref=image_ref.string_value,
-                cpu=config.compute.cpu,
-                memory=config.compute.memory,
-                desired_count=config.compute.desired_count,
-                min_count=config.compute.min_count,
-                max_count=config.compute.max_count,
-                target_requests_per_task=config.compute.target_requests_per_task,
-                target_cpu_percent=config.compute.target_cpu_percent,
+                registry=RegistryWiring(
+                    name=name,
+                    # Images other accounts run must outlive this stack: a destroyed dev must not break prod.
+                    retain_images=config.edge.deletion_protection
+                    or bool(config.compute.image_pull_account_ids),
+                ),
+                vpc_id=self.network.vpc_id,
+                vpc_cidr=self.network.vpc_cidr,
+                database_port=self.database.port,
+                cache_port=self.cache.port,
                 private_subnet_ids=list(private),
-                security_group_id=self.network.service_security_group_id,
+                security_group_scope=self.network,  # the group's address: network/service-sg
                 target_group_arn=self.edge.target_group_arn,
                 alb_request_label=f"{self.edge.alb_arn_suffix}/{self.edge.target_group_arn_suffix}",
                 log_group_name=self.logs.log_group_name,
@@ -285,17 +280,39 @@ class GatewayStack(cdk.TerraformStack):
                     self.cache.kms_key_arn,
                 ),
                 task_policy_arns=(self.bedrock.policy_arn,),
-                # Images other accounts run must outlive this stack: a destroyed dev must not break prod.
-                retain_images=config.edge.deletion_protection or bool(config.compute.image_pull_account_ids),
-                image_repository_arn=config.compute.image_repository,
-                image_pull_account_ids=config.compute.image_pull_account_ids,
             ),
         )
         # The target group must be attached to the ALB (through a listener rule) before a service can use it.
-        self.compute.service.add_override(
+        self.service.ecs_service.add_override(
             "depends_on",
             [f"{r.terraform_resource_type}.{r.friendly_unique_id}" for r in self.edge.target_attachments],
         )
+
+    def _connect_security_groups(self) -> None:
+        """Rules between groups that different constructs own, added once all of them exist.
+
+        ALB -> tasks on the container port; tasks -> database and cache on theirs. Each rule keeps the
+        construct id and scope it had before the groups moved to their owners (its Terraform address).
+        """
+        alb, tasks = self.edge.security_group_id, self.service.security_group_id
+        allow_to_group(
+            self.network,
+            "alb-out-service",
+            group_id=alb,
+            target_group_id=tasks,
+            port=CONTAINER_PORT,
+            description="to the gateway tasks",
+        )
+        allow_from_group(
+            self.network,
+            "service-in-alb",
+            group_id=tasks,
+            source_group_id=alb,
+            port=CONTAINER_PORT,
+            description="from the ALB",
+        )
+        self.database.admit(tasks)
+        self.cache.admit(tasks)
 
     def _monitoring(self) -> None:
         self.monitoring = Monitoring(
@@ -306,8 +323,8 @@ class GatewayStack(cdk.TerraformStack):
                 alarm_email=self.config.observability.alarm_email,
                 alb_arn_suffix=self.edge.alb_arn_suffix,
                 target_group_arn_suffix=self.edge.target_group_arn_suffix,
-                cluster_name=self.compute.cluster_name,
-                service_name=self.compute.service_name,
+                cluster_name=self.service.cluster_name,
+                service_name=self.service.service_name,
                 db_cluster_identifier=self.database.cluster_identifier,
                 cache_replication_group_id=self.cache.replication_group_id,
                 cache_nodes=self.config.cache.nodes,
@@ -326,7 +343,7 @@ class GatewayStack(cdk.TerraformStack):
         )
         self._output(
             "ecr_repository_url",
-            self.compute.repository_url,
+            self.service.repository_url,
             "Repository the tasks pull images from: the stack's own, or the build registry promoted from",
         )
         # Same name as the variable (a construct id can be used once, hence the logical id override).
@@ -340,11 +357,11 @@ class GatewayStack(cdk.TerraformStack):
         self._output(
             "guardrail_version", self.guardrail.guardrail_version, "Published guardrail version in use"
         )
-        self._output("ecs_cluster_name", self.compute.cluster_name, "ECS cluster")
-        self._output("ecs_service_name", self.compute.service_name, "ECS service serving the gateway")
+        self._output("ecs_cluster_name", self.service.cluster_name, "ECS cluster")
+        self._output("ecs_service_name", self.service.service_name, "ECS service serving the gateway")
         self._output(
             "migration_task_definition_arn",
-            self.compute.migration_task_definition_arn,
+            self.service.migration_task_definition_arn,
             "Run once per release, before the service update: applies the database schema",
         )
         self._output(
@@ -352,7 +369,7 @@ class GatewayStack(cdk.TerraformStack):
         )
         self._output(
             "task_security_group_id",
-            self.network.service_security_group_id,
+            self.service.security_group_id,
             "Security group for one-off tasks (migration)",
         )
         self._output("log_group_name", self.logs.log_group_name, "Gateway application logs")

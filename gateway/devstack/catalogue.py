@@ -6,17 +6,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.contract import CatalogueModel, catalogue_to_json, parse_catalogue
 from gateway.limits import DEFAULTS, RequestLimits
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class Model:
-    alias: str
-    model_id: str
-    mode: str
-    fallbacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -26,7 +19,7 @@ class Environment:
     name: str
     project: str
     region: str
-    models: tuple[Model, ...]
+    models: tuple[CatalogueModel, ...]
     # The file's `api:` section: what the stack hands the gateway and what the smoke checks expect.
     request_limits: RequestLimits = DEFAULTS
     # observability.phoenix's content capture as the deployed task gets it: the local stack records
@@ -34,12 +27,7 @@ class Environment:
     trace_content: bool = False
 
     def gateway_models_json(self) -> str:
-        return json.dumps(
-            [
-                {"alias": m.alias, "model_id": m.model_id, "mode": m.mode, "fallbacks": list(m.fallbacks)}
-                for m in self.models
-            ]
-        )
+        return catalogue_to_json(self.models)
 
     def aliases(self, mode: str | None = None) -> list[str]:
         """Distinct public aliases in catalogue order (an alias listed twice is one routing group)."""
@@ -59,7 +47,8 @@ def load_environment(name: str = "dev", root: Path = REPO / "environments") -> E
         name=cfg.name,
         project=cfg.project,
         region=cfg.aws.region,
-        models=tuple(Model(m.alias, m.model_id, m.mode, tuple(m.fallbacks)) for m in cfg.models),
+        # Through the one writer and parser: the stack serves exactly what the task definition carries.
+        models=parse_catalogue(json.loads(catalogue_to_json(cfg.models))),
         request_limits=cfg.api.limits(),
         trace_content=cfg.observability.phoenix.captures_content,
     )

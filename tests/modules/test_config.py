@@ -1,4 +1,4 @@
-"""modules/config.py: environment files load into typed settings; every mistake gives ONE clear error."""
+"""modules/config: environment files load into typed settings; every mistake gives ONE clear error."""
 
 from __future__ import annotations
 
@@ -576,3 +576,29 @@ def test_a_bad_request_limit_names_the_field_and_what_is_allowed(
 def test_an_unknown_api_key_is_refused_with_a_suggestion(tmp_path: Path) -> None:
     err = error(tmp_path, edit("api.max_token", 100))
     assert err.field == "api.max_token" and "did you mean 'max_tokens'" in err.message
+
+
+# ---------------------------------------------------------------- limits the AWS services set (once, here)
+@pytest.mark.parametrize(
+    ("path", "value", "allowed"),
+    [
+        ("edge.idle_timeout", 0, "allowed: an integer from 1 to 4000"),
+        ("edge.idle_timeout", 4001, "allowed: an integer from 1 to 4000"),
+        ("cache.nodes", 0, "allowed: an integer from 1 to 6"),
+        ("cache.nodes", 7, "allowed: an integer from 1 to 6"),
+        ("cache.node_type", "t4g.small", "allowed: e.g. cache.t4g.small"),
+        ("database.instances", 0, "allowed: an integer from 1 to 16"),
+        ("database.backup_retention_days", 0, "allowed: an integer from 1 to 35"),
+        ("database.max_acu", 2.3, "not a multiple of 0.5"),
+    ],
+)
+def test_a_value_the_aws_service_would_refuse_is_refused_before_any_construct(
+    tmp_path: Path, path: str, value: Any, allowed: str
+) -> None:
+    err = error(tmp_path, edit(path, value))
+    assert err.field == path and allowed in err.message
+
+
+def test_the_alb_idle_timeout_is_optional_and_defaults_to_five_minutes(tmp_path: Path) -> None:
+    assert load(ENVIRONMENTS / "dev").edge.idle_timeout == 300
+    assert load(write(tmp_path, "dev", edit("edge.idle_timeout", 900))).edge.idle_timeout == 900

@@ -2,44 +2,48 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
+from constructs import Construct
 
-from modules.edge import TLS_POLICY, Edge, EdgeConfig
+from modules.config import EdgeSettings
+from modules.edge import TLS_POLICY, Edge, EdgeWiring
 from policies import routes
 
 CERT = "arn:aws:acm:us-east-1:111111111111:certificate/5f1c0a52-6d7e-4c1b-9a35-0e8f2f7d9c11"
 KEY = "arn:aws:kms:us-east-1:111111111111:key/test"
 
 
-def config(**changes) -> EdgeConfig:
-    base = dict(
-        name="gw-test",
-        account_id="111111111111",
-        vpc_id="vpc-1",
-        public_subnet_ids=["subnet-a", "subnet-b"],
-        security_group_id="sg-alb",
-        container_port=4000,
-        certificate_arn=None,
-        deletion_protection=False,
-        allowed_client_cidrs=("203.0.113.0/24",),
-        waf_rate_limit=2000,
-        log_kms_key_arn=KEY,
-        log_retention_days=30,
-    )
-    return EdgeConfig(**{**base, **changes})
+WIRING = EdgeWiring(
+    name="gw-test",
+    account_id="111111111111",
+    vpc_id="vpc-1",
+    public_subnet_ids=["subnet-a", "subnet-b"],
+    container_port=4000,
+    log_kms_key_arn=KEY,
+    log_retention_days=30,
+)
+
+
+def settings(**changes) -> EdgeSettings:
+    """The edge section of an environment file (validated like one)."""
+    base = dict(allowed_client_cidrs=["203.0.113.0/24"], waf_rate_limit=2000, deletion_protection=False)
+    return EdgeSettings(**{**base, **changes})
 
 
 @pytest.fixture(scope="module")
 def plain(synth_in_stack) -> dict:
-    return synth_in_stack(lambda stack: Edge(stack, "edge", config=config()))
+    return synth_in_stack(lambda stack: Edge(stack, "edge", settings=settings(), wiring=WIRING))
 
 
 @pytest.fixture(scope="module")
 def tls(synth_in_stack) -> dict:
     return synth_in_stack(
-        lambda stack: Edge(stack, "edge", config=config(certificate_arn=CERT, deletion_protection=True))
+        lambda stack: Edge(
+            stack, "edge", settings=settings(certificate_arn=CERT, deletion_protection=True), wiring=WIRING
+        )
     )
 
 
@@ -48,11 +52,58 @@ def one(doc: dict, kind: str) -> dict:
     return item
 
 
+def sg_id(doc: dict, name: str) -> str:
+    (key,) = [k for k, v in doc["resource"]["aws_security_group"].items() if v["name"] == name]
+    return f"${{aws_security_group.{key}.id}}"
+
+
+def ingress(doc: dict) -> list[dict]:
+    return list(doc["resource"]["aws_vpc_security_group_ingress_rule"].values())
+
+
+def test_alb_sits_in_its_own_group(plain) -> None:
+    assert one(plain, "aws_lb")["security_groups"] == [sg_id(plain, "gw-test-alb")]
+
+
+def test_alb_accepts_only_the_allowed_clients_on_http_without_a_certificate(plain) -> None:
+    rules = ingress(plain)
+    assert {r["security_group_id"] for r in rules} == {sg_id(plain, "gw-test-alb")}
+    assert {(r["cidr_ipv4"], r["from_port"], r["to_port"]) for r in rules} == {("203.0.113.0/24", 80, 80)}
+
+
+def test_alb_opens_https_when_a_certificate_is_configured(tls) -> None:
+    assert {r["from_port"] for r in ingress(tls)} == {80, 443}
+
+
+def test_alb_egress_is_left_to_the_stack_once_the_tasks_group_exists(plain) -> None:
+    assert "aws_vpc_security_group_egress_rule" not in plain["resource"]
+
+
+def test_alb_group_keeps_the_address_of_the_scope_it_is_given(synth_in_stack) -> None:
+    def build(stack):
+        network = Construct(stack, "network")
+        wiring = dataclasses.replace(WIRING, security_group_scope=network)
+        Edge(stack, "edge", settings=settings(), wiring=wiring)
+
+    doc = synth_in_stack(build)
+    assert [k.rsplit("_", 1)[0] for k in doc["resource"]["aws_security_group"]] == ["network_alb-sg"]
+
+
 def test_alb_is_internet_facing_and_drops_invalid_headers(plain) -> None:
     alb = one(plain, "aws_lb")
     assert alb["internal"] is False and alb["load_balancer_type"] == "application"
     assert alb["drop_invalid_header_fields"] is True
     assert alb["access_logs"]["enabled"] is True
+
+
+def test_idle_timeout_follows_the_setting_and_defaults_to_longer_than_a_streamed_answer(
+    plain, synth_in_stack
+) -> None:
+    assert one(plain, "aws_lb")["idle_timeout"] == 300
+    short = synth_in_stack(
+        lambda stack: Edge(stack, "edge", settings=settings(idle_timeout=45), wiring=WIRING)
+    )
+    assert one(short, "aws_lb")["idle_timeout"] == 45
 
 
 def test_deletion_protection_follows_the_config(plain, tls) -> None:

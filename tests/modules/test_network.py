@@ -1,4 +1,4 @@
-"""modules/network.py: endpoints for AWS APIs, NAT per config, closed defaults, scoped security groups."""
+"""modules/network.py: endpoints for AWS APIs, NAT per config, closed defaults, flow logs."""
 
 from __future__ import annotations
 
@@ -7,39 +7,43 @@ import json
 
 import pytest
 
-from modules.network import INTERFACE_ENDPOINTS, Network, NetworkConfig, subnet_cidrs
+from modules.config import NetworkSettings
+from modules.network import INTERFACE_ENDPOINTS, Network, NetworkWiring, subnet_cidrs
 
 KEY = "arn:aws:kms:us-east-1:111111111111:key/test"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
 
-def config(**changes) -> NetworkConfig:
+def wiring(**changes) -> NetworkWiring:
     base = dict(
         name="gw-test",
         region="us-east-1",
         account_id="111111111111",
-        vpc_cidr="10.20.0.0/16",
-        availability_zones=("us-east-1a", "us-east-1b"),
-        nat_gateways="single",
-        allowed_client_cidrs=("203.0.113.0/24", "198.51.100.17/32"),
-        https=False,
-        container_port=4000,
         log_kms_key_arn=KEY,
         log_retention_days=30,
     )
-    return NetworkConfig(**{**base, **changes})
+    return NetworkWiring(**{**base, **changes})
+
+
+def settings(**changes) -> NetworkSettings:
+    """The network section of an environment file (validated like one)."""
+    base = dict(vpc_cidr="10.20.0.0/16", az_count=2, nat_gateways="single")
+    return NetworkSettings(**{**base, **changes})
 
 
 @pytest.fixture(scope="module")
 def single(synth_in_stack) -> dict:
-    return synth_in_stack(lambda stack: Network(stack, "network", config=config()))
+    return synth_in_stack(lambda stack: Network(stack, "network", settings=settings(), wiring=wiring()))
 
 
 @pytest.fixture(scope="module")
 def per_az(synth_in_stack) -> dict:
     return synth_in_stack(
         lambda stack: Network(
-            stack, "network", config=config(availability_zones=ZONES, nat_gateways="per_az", https=True)
+            stack,
+            "network",
+            settings=settings(az_count=3, availability_zones=ZONES, nat_gateways="per_az"),
+            wiring=wiring(),
         )
     )
 
@@ -109,6 +113,11 @@ def test_endpoints_accept_only_https_from_the_vpc(single) -> None:
     assert rules(single, "aws_vpc_security_group_egress_rule", group) == []
 
 
+def test_network_makes_no_app_tier_security_group(single, of_type) -> None:
+    # The ALB's and the tasks' groups are made by Edge and the service (test_edge.py, test_service.py).
+    assert [g["name"] for g in of_type(single, "aws_security_group")] == ["gw-test-endpoints"]
+
+
 def test_flow_logs_capture_all_traffic_into_an_encrypted_group(single, of_type) -> None:
     (flow,) = of_type(single, "aws_flow_log")
     assert flow["traffic_type"] == "ALL"
@@ -124,37 +133,3 @@ def test_flow_log_role_is_scoped_to_its_log_group_and_account(single, of_type) -
     (statement,) = json.loads(of_type(single, "aws_iam_role_policy")[0]["policy"])["Statement"]
     assert "*" not in json.dumps(statement["Resource"]).replace(":*", "")
     assert all("aws_cloudwatch_log_group.network_flow-log-group" in r for r in statement["Resource"])
-
-
-def test_alb_accepts_only_the_allowed_clients_on_http_without_a_certificate(single) -> None:
-    ingress = rules(single, "aws_vpc_security_group_ingress_rule", sg_id(single, "gw-test-alb"))
-    assert {(r["cidr_ipv4"], r["from_port"]) for r in ingress} == {
-        ("203.0.113.0/24", 80),
-        ("198.51.100.17/32", 80),
-    }
-
-
-def test_alb_opens_https_when_a_certificate_is_configured(per_az) -> None:
-    ingress = rules(per_az, "aws_vpc_security_group_ingress_rule", sg_id(per_az, "gw-test-alb"))
-    assert {r["from_port"] for r in ingress} == {80, 443}
-
-
-def test_alb_talks_only_to_the_service_on_the_container_port(single) -> None:
-    (egress,) = rules(single, "aws_vpc_security_group_egress_rule", sg_id(single, "gw-test-alb"))
-    assert egress["referenced_security_group_id"] == sg_id(single, "gw-test-service")
-    assert (egress["from_port"], egress["to_port"]) == (4000, 4000)
-
-
-def test_service_accepts_only_the_alb(single) -> None:
-    (ingress,) = rules(single, "aws_vpc_security_group_ingress_rule", sg_id(single, "gw-test-service"))
-    assert ingress["referenced_security_group_id"] == sg_id(single, "gw-test-alb")
-    assert (ingress["from_port"], ingress["to_port"]) == (4000, 4000) and "cidr_ipv4" not in ingress
-
-
-def test_service_egress_is_https_and_the_data_ports_inside_the_vpc(single) -> None:
-    egress = rules(single, "aws_vpc_security_group_egress_rule", sg_id(single, "gw-test-service"))
-    assert {(r["from_port"], r["cidr_ipv4"]) for r in egress} == {
-        (443, "0.0.0.0/0"),
-        (5432, "10.20.0.0/16"),
-        (6379, "10.20.0.0/16"),
-    }

@@ -50,6 +50,23 @@ def test_a_new_environment_folder_synthesizes_a_new_stack(tmp_path: Path, capsys
     assert "built llm-gateway-staging in" in capsys.readouterr().out
 
 
+def test_the_alb_idle_timeout_comes_from_the_environment_file(tmp_path: Path, dev, prod) -> None:
+    import main
+
+    # Not set in the shipped files: the schema's default, longer than a streamed answer.
+    for doc in (dev, prod):
+        assert one(doc, "aws_lb")["idle_timeout"] == 300
+    staging = tmp_path / "environments" / "staging"
+    staging.mkdir(parents=True)
+    text = (ROOT / "environments" / "dev" / "config.yaml").read_text()
+    text = text.replace("llm-gateway/dev/", "llm-gateway/staging/")
+    text = text.replace("\nedge:\n", "\nedge:\n  idle_timeout: 900\n")
+    (staging / "config.yaml").write_text(text)
+    assert main.main(["--environments-dir", str(staging.parent), "--out", str(tmp_path / "out")]) == 0
+    doc = json.loads((tmp_path / "out" / "stacks" / "llm-gateway-staging" / "cdk.tf.json").read_text())
+    assert one(doc, "aws_lb")["idle_timeout"] == 900
+
+
 def test_state_lives_in_s3_encrypted_locked_and_per_environment(dev, prod) -> None:
     backends = [doc["terraform"]["backend"]["s3"] for doc in (dev, prod)]
     assert all(b["encrypt"] is True and b["use_lockfile"] is True for b in backends)
@@ -163,13 +180,14 @@ def test_dev_lets_prods_account_pull_and_keeps_its_images(dev) -> None:
 
 
 def test_proxy_workers_follow_the_task_cpu_granted(dev, prod) -> None:
+    """1 vCPU (dev) and 2 vCPU (prod) both get one worker: a second gained nothing on 2 cores."""
     workers = {
         name: {e["name"]: e["value"] for e in container(doc, f"llm-gateway-{name}")["environment"]}[
             "GATEWAY_WORKERS"
         ]
         for name, doc in (("dev", dev), ("prod", prod))
     }
-    assert workers == {"dev": "1", "prod": "2"}
+    assert workers == {"dev": "1", "prod": "1"}
 
 
 def test_both_environments_trace_to_phoenix_cloud_without_prompt_or_answer_text(dev, prod) -> None:
@@ -226,8 +244,11 @@ def test_catalogue_reaches_the_container_in_config_order(dev) -> None:
 def test_container_secrets_reference_the_stacks_secrets(dev) -> None:
     secrets = {s["name"]: s["valueFrom"] for s in container(dev, "llm-gateway-dev")["secrets"]}
     assert secrets["LITELLM_MASTER_KEY"].startswith("${aws_secretsmanager_secret.")
-    assert secrets["DATABASE_PASSWORD"].startswith("${aws_rds_cluster.")
-    assert secrets["DATABASE_PASSWORD"].endswith(".master_user_secret[0].secret_arn}:password::")
+    # The master secret reaches the migration task only; serving tasks log in with IAM.
+    assert "DATABASE_PASSWORD" not in secrets
+    migrate = {s["name"]: s["valueFrom"] for s in container(dev, "llm-gateway-dev-migrate")["secrets"]}
+    assert migrate["DATABASE_PASSWORD"].startswith("${aws_rds_cluster.")
+    assert migrate["DATABASE_PASSWORD"].endswith(".master_user_secret[0].secret_arn}:password::")
     assert secrets["PHOENIX_API_KEY"].endswith("secret:llm-gateway/dev/phoenix-api-key-Q3v7Zk")
 
 
@@ -241,6 +262,33 @@ def test_task_role_gets_the_bedrock_policy(dev) -> None:
         if a["role"] == f"${{aws_iam_role.{task_role}.name}}"
     ]
     assert len(attached) == 1 and attached[0].startswith("${aws_iam_policy.bedrock")
+
+
+# ---------------------------------------------------------------- rules between groups that constructs own
+def group_id(doc: dict, name: str) -> str:
+    (key,) = [k for k, g in doc["resource"]["aws_security_group"].items() if g["name"] == name]
+    return f"${{aws_security_group.{key}.id}}"
+
+
+def group_rules(doc: dict, kind: str, name: str) -> list[dict]:
+    group = group_id(doc, name)
+    return [r for r in doc["resource"][kind].values() if r["security_group_id"] == group]
+
+
+def test_the_alb_reaches_the_tasks_on_the_container_port_only(dev) -> None:
+    (egress,) = group_rules(dev, "aws_vpc_security_group_egress_rule", "llm-gateway-dev-alb")
+    (ingress,) = group_rules(dev, "aws_vpc_security_group_ingress_rule", "llm-gateway-dev-service")
+    assert egress["referenced_security_group_id"] == group_id(dev, "llm-gateway-dev-service")
+    assert ingress["referenced_security_group_id"] == group_id(dev, "llm-gateway-dev-alb")
+    assert {(r["from_port"], r["to_port"]) for r in (egress, ingress)} == {(4000, 4000)}
+
+
+@pytest.mark.parametrize(("group", "port"), [("database", 5432), ("cache", 6379)])
+def test_the_data_tier_admits_the_tasks_and_nothing_else(dev, group: str, port: int) -> None:
+    (ingress,) = group_rules(dev, "aws_vpc_security_group_ingress_rule", f"llm-gateway-dev-{group}")
+    assert ingress["referenced_security_group_id"] == group_id(dev, "llm-gateway-dev-service")
+    assert (ingress["from_port"], ingress["to_port"]) == (port, port) and "cidr_ipv4" not in ingress
+    assert group_rules(dev, "aws_vpc_security_group_egress_rule", f"llm-gateway-dev-{group}") == []
 
 
 def test_service_waits_for_its_listener_and_the_rules_that_forward_to_it(dev) -> None:

@@ -1,4 +1,4 @@
-"""modules/observability.py: alarms on the golden signals to an encrypted topic, and a dashboard."""
+"""modules/monitoring.py: alarms on the golden signals to an encrypted topic, and a dashboard."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from modules import cdk
-from modules.observability import Monitoring, MonitoringConfig
+from modules.monitoring import Monitoring, MonitoringConfig
 
 CONFIG = MonitoringConfig(
     name="gw-test",

@@ -1,4 +1,4 @@
-"""modules/compute.py: hardened Fargate service, secrets only via `secrets`, scoped roles, autoscaling."""
+"""modules/service.py: hardened Fargate tasks, secrets via `secrets` only, scoped roles, own SG, scaling."""
 
 from __future__ import annotations
 
@@ -7,14 +7,10 @@ import json
 
 import pytest
 
-from modules.compute import (
-    CONTAINER_PORT,
-    PULL_ACTIONS,
-    Compute,
-    ComputeConfig,
-    GatewayRuntime,
-    repository_url,
-)
+from modules.config import ComputeSettings
+from modules.gateway_runtime import GatewayRuntime
+from modules.registry import PULL_ACTIONS, RegistryWiring
+from modules.service import CONTAINER_PORT, Service, ServiceWiring
 
 MASTER = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gw/master-AAAAAA"
 SALT = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gw/salt-BBBBBB"
@@ -23,6 +19,7 @@ REDIS = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gw/redis-DDDDDD"
 PHOENIX = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gw/phoenix-EEEEEE"
 KEYS = ("arn:aws:kms:us-east-1:111111111111:key/secrets", "arn:aws:kms:us-east-1:111111111111:key/db")
 BEDROCK_POLICY = "arn:aws:iam::111111111111:policy/gw-bedrock"
+APP_USER_ARN = "arn:aws:rds-db:us-east-1:111111111111:dbuser:cluster-ABCDEFGHIJ/litellm_app"
 BUILD_REPOSITORY = "arn:aws:ecr:us-east-1:999999999999:repository/gw-build"
 BUILD_REPOSITORY_URL = "999999999999.dkr.ecr.us-east-1.amazonaws.com/gw-build"
 CONTRACT_ENV = {
@@ -38,6 +35,9 @@ CONTRACT_ENV = {
     "DATABASE_HOST",
     "DATABASE_PORT",
     "DATABASE_NAME",
+    # Serving tasks log in as the application role with IAM database authentication, no password.
+    "DATABASE_USERNAME",
+    "IAM_TOKEN_DB_AUTH",
     "PHOENIX_COLLECTOR_ENDPOINT",
     "PHOENIX_PROJECT_NAME",
     "GATEWAY_TRACE_CONTENT",
@@ -51,8 +51,6 @@ CONTRACT_ENV = {
 CONTRACT_SECRETS = {
     "LITELLM_MASTER_KEY",
     "LITELLM_SALT_KEY",
-    "DATABASE_USERNAME",
-    "DATABASE_PASSWORD",
     "REDIS_PASSWORD",
     "PHOENIX_API_KEY",
 }
@@ -70,6 +68,8 @@ def runtime() -> GatewayRuntime:
         database_host="db.internal",
         database_port="5432",
         database_name="litellm",
+        database_username="litellm_app",
+        database_connect_arn=APP_USER_ARN,
         phoenix_collector_endpoint="https://app.phoenix.arize.com/v1/traces",
         phoenix_project_name="gw-test",
         master_key_secret_arn=MASTER,
@@ -80,12 +80,30 @@ def runtime() -> GatewayRuntime:
     )
 
 
-def config(**changes) -> ComputeConfig:
+WIRING = ServiceWiring(
+    name="gw-test",
+    region="us-east-1",
+    account_id="111111111111",
+    image_ref="sha256:" + "a" * 64,
+    registry=RegistryWiring(name="gw-test", retain_images=False),
+    vpc_id="vpc-1",
+    vpc_cidr="10.20.0.0/16",
+    database_port=5432,
+    cache_port=6379,
+    private_subnet_ids=["subnet-a", "subnet-b"],
+    target_group_arn="arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/gw/1",
+    alb_request_label="app/gw/1/targetgroup/gw/1",
+    log_group_name="/gw/test",
+    log_group_arn="arn:aws:logs:us-east-1:111111111111:log-group:/gw/test",
+    runtime=runtime(),
+    secret_kms_key_arns=KEYS,
+    task_policy_arns=(BEDROCK_POLICY,),
+)
+
+
+def settings(**changes) -> ComputeSettings:
+    """The compute section of an environment file (validated like one)."""
     base = dict(
-        name="gw-test",
-        region="us-east-1",
-        account_id="111111111111",
-        image_ref="sha256:" + "a" * 64,
         cpu=1024,
         memory=2048,
         desired_count=2,
@@ -93,23 +111,18 @@ def config(**changes) -> ComputeConfig:
         max_count=6,
         target_requests_per_task=300,
         target_cpu_percent=60,
-        private_subnet_ids=["subnet-a", "subnet-b"],
-        security_group_id="sg-service",
-        target_group_arn="arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/gw/1",
-        alb_request_label="app/gw/1/targetgroup/gw/1",
-        log_group_name="/gw/test",
-        log_group_arn="arn:aws:logs:us-east-1:111111111111:log-group:/gw/test",
-        runtime=runtime(),
-        secret_kms_key_arns=KEYS,
-        task_policy_arns=(BEDROCK_POLICY,),
-        retain_images=False,
     )
-    return ComputeConfig(**{**base, **changes})
+    return ComputeSettings(**{**base, **changes})
+
+
+def service(**changes):
+    """Build the Service with the test settings changed."""
+    return lambda stack: Service(stack, "compute", settings=settings(**changes), wiring=WIRING)
 
 
 @pytest.fixture(scope="module")
 def doc(synth_in_stack) -> dict:
-    return synth_in_stack(lambda stack: Compute(stack, "compute", config=config()))
+    return synth_in_stack(service())
 
 
 def task_definition(doc: dict, family: str) -> tuple[dict, dict]:
@@ -133,20 +146,12 @@ def one(doc: dict, kind: str) -> dict:
     return item
 
 
-# ---------------------------------------------------------------- image repository and cluster
-def test_repository_is_immutable_scanned_and_kms_encrypted(doc) -> None:
-    repo = one(doc, "aws_ecr_repository")
-    assert repo["image_tag_mutability"] == "IMMUTABLE"
-    assert repo["image_scanning_configuration"]["scan_on_push"] is True
-    (encryption,) = repo["encryption_configuration"]
-    assert encryption["encryption_type"] == "KMS" and encryption["kms_key"].startswith("${aws_kms_key.")
+def sg_id(doc: dict, name: str) -> str:
+    (key,) = [k for k, v in doc["resource"]["aws_security_group"].items() if v["name"] == name]
+    return f"${{aws_security_group.{key}.id}}"
 
 
-def test_repository_lifecycle_expires_untagged_images(doc) -> None:
-    rules = json.loads(one(doc, "aws_ecr_lifecycle_policy")["policy"])["rules"]
-    assert rules[0]["selection"]["tagStatus"] == "untagged" and rules[0]["action"]["type"] == "expire"
-
-
+# ---------------------------------------------------------------- cluster
 def test_cluster_has_container_insights(doc) -> None:
     assert one(doc, "aws_ecs_cluster")["setting"] == [{"name": "containerInsights", "value": "enabled"}]
 
@@ -190,7 +195,15 @@ def test_every_secret_comes_through_secrets_with_json_key_selectors(doc) -> None
     assert set(secrets) == CONTRACT_SECRETS
     assert secrets["LITELLM_MASTER_KEY"] == f"{MASTER}:LITELLM_MASTER_KEY::"
     assert secrets["LITELLM_SALT_KEY"] == f"{SALT}:LITELLM_SALT_KEY::"
-    assert secrets["DATABASE_PASSWORD"] == f"{DB}:password::" and secrets["REDIS_PASSWORD"] == REDIS
+    assert secrets["REDIS_PASSWORD"] == REDIS
+
+
+def test_serving_tasks_log_in_as_the_application_role_with_iam_and_never_get_the_master_secret(doc) -> None:
+    _, container = task_definition(doc, "gw-test")
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert (env["DATABASE_USERNAME"], env["IAM_TOKEN_DB_AUTH"]) == ("litellm_app", "true")
+    assert not {s["name"] for s in container["secrets"]} & {"DATABASE_PASSWORD", "DATABASE_PASSWORD_FILE"}
+    assert DB not in json.dumps(role_policy(doc, "gw-test-execution"))
 
 
 def test_no_secret_is_a_plain_environment_value(doc) -> None:
@@ -229,58 +242,10 @@ def test_execution_roles_pull_from_the_own_repository_only(doc) -> None:
         assert pull["Resource"].startswith("${aws_ecr_repository.") and pull["Resource"].endswith(".arn}")
 
 
-def test_an_unshared_repository_has_no_repository_policy(doc) -> None:
-    assert "aws_ecr_repository_policy" not in doc["resource"]
-
-
-# ---------------------------------------------------------------- a repository shared with other accounts
-@pytest.fixture(scope="module")
-def shared(synth_in_stack) -> dict:
-    pullers = ("222222222222", "333333333333")
-    return synth_in_stack(
-        lambda stack: Compute(stack, "compute", config=config(image_pull_account_ids=pullers))
-    )
-
-
-def test_shared_repository_lets_exactly_the_listed_accounts_pull(shared) -> None:
-    policy = one(shared, "aws_ecr_repository_policy")
-    assert policy["repository"].startswith("${aws_ecr_repository.") and policy["repository"].endswith(
-        ".name}"
-    )
-    (statement,) = json.loads(policy["policy"])["Statement"]
-    assert statement["Effect"] == "Allow"
-    assert statement["Principal"] == {
-        "AWS": [
-            "arn:${data.aws_partition.account_partition.partition}:iam::222222222222:root",
-            "arn:${data.aws_partition.account_partition.partition}:iam::333333333333:root",
-        ]
-    }
-
-
-def test_shared_repository_grants_pull_and_nothing_else(shared) -> None:
-    (statement,) = json.loads(one(shared, "aws_ecr_repository_policy")["policy"])["Statement"]
-    assert statement["Action"] == PULL_ACTIONS
-    assert not any(a in statement["Action"] for a in ("ecr:PutImage", "ecr:*", "ecr:InitiateLayerUpload"))
-    assert "Condition" not in statement and "NotPrincipal" not in statement
-
-
-def test_sharing_changes_nothing_else_of_the_repository(doc, shared) -> None:
-    assert one(shared, "aws_ecr_repository") == one(doc, "aws_ecr_repository")
-    assert one(shared, "aws_kms_key") == one(doc, "aws_kms_key")
-
-
 # ---------------------------------------------------------------- images from another account's repository
 @pytest.fixture(scope="module")
 def promoted(synth_in_stack) -> dict:
-    return synth_in_stack(
-        lambda stack: Compute(stack, "compute", config=config(image_repository_arn=BUILD_REPOSITORY))
-    )
-
-
-def test_promoted_environment_creates_no_repository_key_or_lifecycle(promoted) -> None:
-    kinds = set(promoted["resource"])
-    assert not {"aws_ecr_repository", "aws_ecr_lifecycle_policy", "aws_ecr_repository_policy"} & kinds
-    assert "aws_kms_key" not in kinds
+    return synth_in_stack(service(image_repository=BUILD_REPOSITORY))
 
 
 def test_promoted_image_is_the_build_repository_at_the_digest(promoted) -> None:
@@ -308,35 +273,14 @@ def test_promoted_execution_roles_pull_exactly_the_build_repository(promoted) ->
         assert statements["EcrLogin"]["Action"] == "ecr:GetAuthorizationToken"
 
 
-def test_an_environment_cannot_both_pull_elsewhere_and_share_a_repository(synth_in_stack) -> None:
-    both = config(image_repository_arn=BUILD_REPOSITORY, image_pull_account_ids=("222222222222",))
-    with pytest.raises(ValueError, match="needs the stack's own repository"):
-        synth_in_stack(lambda stack: Compute(stack, "compute", config=both))
-
-
-@pytest.mark.parametrize(
-    ("arn", "url"),
-    [
-        (BUILD_REPOSITORY, BUILD_REPOSITORY_URL),
-        (
-            "arn:aws-cn:ecr:cn-north-1:999999999999:repository/team/gw",
-            "999999999999.dkr.ecr.cn-north-1.amazonaws.com.cn/team/gw",
-        ),
-    ],
-)
-def test_repository_url_is_derived_from_the_arn(arn: str, url: str) -> None:
-    assert repository_url(arn) == url
-
-
-def test_repository_url_refuses_what_is_not_a_repository_arn() -> None:
-    with pytest.raises(ValueError, match="not an ECR repository ARN"):
-        repository_url(BUILD_REPOSITORY_URL)
-
-
 # ---------------------------------------------------------------- migration task
 def test_migration_task_runs_migrate_with_database_secrets_and_no_task_role(doc) -> None:
     task, container = task_definition(doc, "gw-test-migrate")
     assert container["command"] == ["migrate"]
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    # The master user migrates and creates the application role; no IAM login, no second DATABASE_USERNAME.
+    assert env["DATABASE_APP_USERNAME"] == "litellm_app"
+    assert not {"DATABASE_USERNAME", "IAM_TOKEN_DB_AUTH"} & set(env)
     assert {s["name"] for s in container["secrets"]} == {
         "DATABASE_USERNAME",
         "DATABASE_PASSWORD",
@@ -355,7 +299,7 @@ def test_migration_execution_role_reads_only_its_secrets(doc) -> None:
 # ---------------------------------------------------------------- roles
 def test_execution_role_reads_exactly_the_task_secrets_and_their_keys(doc) -> None:
     statements = {s["Sid"]: s for s in role_policy(doc, "gw-test-execution")}
-    assert sorted(statements["ReadTaskSecrets"]["Resource"]) == sorted([MASTER, SALT, DB, REDIS, PHOENIX])
+    assert sorted(statements["ReadTaskSecrets"]["Resource"]) == sorted([MASTER, SALT, REDIS, PHOENIX])
     assert statements["ReadTaskSecrets"]["Action"] == "secretsmanager:GetSecretValue"
     assert statements["DecryptTaskSecrets"]["Resource"] == list(KEYS)
 
@@ -365,10 +309,12 @@ def test_execution_role_uses_a_wildcard_only_where_aws_has_no_resource_level_per
     assert [s["Action"] for s in wildcard] == ["ecr:GetAuthorizationToken"]
 
 
-def test_task_role_has_only_the_bedrock_policy(doc) -> None:
+def test_task_role_has_the_bedrock_policy_and_iam_login_as_the_application_user_only(doc) -> None:
     (attachment,) = doc["resource"]["aws_iam_role_policy_attachment"].values()
     assert attachment["policy_arn"] == BEDROCK_POLICY
-    assert role_policy(doc, "gw-test-task") == []
+    assert role_policy(doc, "gw-test-task") == [
+        {"Effect": "Allow", "Action": "rds-db:connect", "Resource": APP_USER_ARN}
+    ]
 
 
 def test_roles_trust_only_ecs_tasks_of_this_account(doc) -> None:
@@ -383,7 +329,7 @@ def test_service_runs_in_private_subnets_without_public_ip(doc) -> None:
     network = one(doc, "aws_ecs_service")["network_configuration"]
     assert network == {
         "subnets": ["subnet-a", "subnet-b"],
-        "security_groups": ["sg-service"],
+        "security_groups": [sg_id(doc, "gw-test-service")],
         "assign_public_ip": False,
     }
 
@@ -414,3 +360,60 @@ def test_autoscaling_tracks_requests_per_target_and_cpu(doc) -> None:
         "app/gw/1/targetgroup/gw/1"
     )
     assert policies["ECSServiceAverageCPUUtilization"]["target_value"] == 60
+
+
+# ---------------------------------------------------------------- security group
+def test_service_egress_is_https_and_the_data_ports_inside_the_vpc(doc) -> None:
+    egress = doc["resource"]["aws_vpc_security_group_egress_rule"].values()
+    assert {r["security_group_id"] for r in egress} == {sg_id(doc, "gw-test-service")}
+    assert {(r["from_port"], r["cidr_ipv4"]) for r in egress} == {
+        (443, "0.0.0.0/0"),
+        (5432, "10.20.0.0/16"),
+        (6379, "10.20.0.0/16"),
+    }
+
+
+def test_service_ingress_is_left_to_the_stack_once_the_albs_group_exists(doc) -> None:
+    assert "aws_vpc_security_group_ingress_rule" not in doc["resource"]
+
+
+def test_each_environment_runs_the_images_worker_rule_for_the_cpu_it_is_granted(synthesized):
+    """One rule (gateway/contract.py): the task definition gave a worker per vCPU, the image one per two."""
+    from gateway import contract
+
+    for name, doc in synthesized.items():
+        for task in doc["resource"]["aws_ecs_task_definition"].values():
+            if task["family"].endswith("-migrate"):
+                continue
+            (container,) = json.loads(task["container_definitions"])
+            env = {e["name"]: e["value"] for e in container["environment"]}
+            granted = int(task["cpu"]) / 1024
+            assert int(env["GATEWAY_WORKERS"]) == contract.default_workers(granted), name
+
+
+def test_task_definitions_pass_only_the_contracts_variables_each_the_contracts_way(synthesized):
+    """gateway/contract.py's table is what the image reads; a name outside it, or as a plain value where the
+    table says secret (or the reverse), is a drift between the two sides."""
+    from gateway import contract
+
+    for name, doc in synthesized.items():
+        for task in doc["resource"]["aws_ecs_task_definition"].values():
+            command = "migrate" if task["family"].endswith("-migrate") else "serve"
+            (container,) = json.loads(task["container_definitions"])
+            plain = {e["name"] for e in container.get("environment", [])}
+            secret = {e["name"] for e in container.get("secrets", [])}
+            assert plain <= contract.passed_by_task(command, "environment"), (name, command)
+            assert secret <= contract.passed_by_task(command, "secret"), (name, command)
+
+
+def test_serving_tasks_pass_every_variable_the_image_requires_of_a_full_gateway_with_a_database(synthesized):
+    from gateway import contract
+
+    needed = {**contract.required("always"), **contract.required("full"), **contract.required("database")}
+    for name, doc in synthesized.items():
+        for task in doc["resource"]["aws_ecs_task_definition"].values():
+            if task["family"].endswith("-migrate"):
+                continue
+            (container,) = json.loads(task["container_definitions"])
+            passed = {e["name"] for e in [*container.get("environment", []), *container.get("secrets", [])]}
+            assert set(needed) <= passed, (name, sorted(set(needed) - passed))

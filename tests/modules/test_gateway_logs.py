@@ -1,4 +1,4 @@
-"""modules/logs.py: the encrypted gateway log group and the shared log key."""
+"""modules/gateway_logs.py: the encrypted gateway log group and the shared log key."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from modules import cdk
-from modules.logs import GatewayLogs, LogsConfig
+from modules.gateway_logs import GatewayLogs, LogsConfig
 
 
 def only(doc: dict, kind: str, block: str = "resource") -> dict:

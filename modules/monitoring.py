@@ -18,7 +18,7 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
-from modules.secrets import EncryptionKey, KeyConfig, account_context
+from modules.shared import EncryptionKey, KeyConfig, account_context
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

@@ -2,19 +2,18 @@
 
 The master password is generated and kept by RDS in Secrets Manager
 (`manage_master_user_password`): Terraform never sees it, so it is neither in
-the configuration nor in state. The task reads it from that secret
-(`DATABASE_USERNAME`/`DATABASE_PASSWORD`, see docs/contracts.md).
+the configuration nor in state. Only the migration task reads it from that secret
+(`DATABASE_USERNAME`/`DATABASE_PASSWORD`, see docs/contracts.md); serving tasks log in
+as APP_USERNAME with IAM database authentication, so RDS rotating the master password
+never touches them (docs/gateway.md, "Database credentials and rotation").
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerlessv2ScalingConfiguration
 from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
@@ -22,42 +21,40 @@ from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
     RdsClusterParameterGroup,
     RdsClusterParameterGroupParameter,
 )
+from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from constructs import Construct
 
 from modules import cdk
-from modules.logs import RETENTION_DAYS
-from modules.network import clients_only_security_group
-from modules.secrets import EncryptionKey, KeyConfig, account_context
+from modules.config import LOG_RETENTION_DAYS, DatabaseSettings
+from modules.shared import (
+    EncryptionKey,
+    KeyConfig,
+    account_context,
+    allow_from_group,
+    encrypted_log_group,
+    service_role,
+)
 
 PORT = 5432
 DATABASE_NAME = "litellm"
 MASTER_USERNAME = "gateway_admin"
+# The role serving tasks log in as, with IAM database authentication (no password): `migrate`, connected
+# as the master user, creates it with LiteLLM's data only and grants it rds_iam (gateway/migrations.py).
+APP_USERNAME = "litellm_app"
 ENHANCED_MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]{0,50}$")
 
 
 @dataclass(frozen=True, kw_only=True)
-class DatabaseConfig:
+class DatabaseWiring:
+    """What the Database construct takes besides its settings (DatabaseSettings)."""
+
     # Cluster identifier and name prefix (lowercase letters, digits, hyphens; starts with a letter).
     name: str
     # VPC the database lives in.
     vpc_id: str
     # Private subnets in at least two Availability Zones (RDS requires two for a subnet group).
     subnet_ids: tuple[str, ...]
-    # Security group of the gateway tasks: the only source allowed to reach port 5432.
-    client_security_group_id: str
-    # Serverless v2 minimum capacity in ACUs (0 lets the cluster auto-pause; steps of 0.5).
-    min_acu: float
-    # Serverless v2 maximum capacity in ACUs (1-256, steps of 0.5).
-    max_acu: float
-    # db.serverless instances: 1 is a writer only; more adds readers that take over on failover.
-    instances: int
-    # Days of automated backups (1-35).
-    backup_retention_days: int
-    # Refuse `terraform destroy` / DeleteDBCluster while true.
-    deletion_protection: bool
-    # Destroy without a final snapshot (disposable environments only).
-    skip_final_snapshot: bool
     # Aurora PostgreSQL version (Serverless v2 capable); minor upgrades are then applied by AWS.
     engine_version: str = "16.6"
     # Availability Zones to spread the instances over, in order (empty: RDS picks from the subnet group).
@@ -75,8 +72,11 @@ class DatabaseConfig:
 class Database(Construct):
     """Encrypted, SSL-only, IAM-auth-enabled Aurora PostgreSQL Serverless v2 cluster."""
 
-    def __init__(self, scope: Construct, id: str, *, config: DatabaseConfig) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, settings: DatabaseSettings, wiring: DatabaseWiring
+    ) -> None:
         super().__init__(scope, id)
+        config = wiring
         _validate(config)
         name = config.name
         key = EncryptionKey(
@@ -90,14 +90,14 @@ class Database(Construct):
             ),
         )
 
-        security_group = clients_only_security_group(
+        # No rules yet: `admit` adds the gateway tasks' group once it exists. No egress ever (Terraform
+        # removes AWS's default allow-all), since a database initiates nothing.
+        security_group = SecurityGroup(
             self,
+            "sg",
             name=f"{name}-database",
             description=f"Aurora PostgreSQL of {name}: port {PORT} from the gateway tasks only",
             vpc_id=config.vpc_id,
-            port=PORT,
-            client_security_group_id=config.client_security_group_id,
-            rule_description="PostgreSQL from the gateway tasks",
         )
         subnet_group = DbSubnetGroup(
             self,
@@ -123,12 +123,12 @@ class Database(Construct):
             lifecycle=cdk.TerraformResourceLifecycle(create_before_destroy=True),
         )
         # Created before the cluster so RDS writes into an encrypted group with a retention.
-        postgres_logs = CloudwatchLogGroup(
+        postgres_logs = encrypted_log_group(
             self,
             "postgresql_logs",
             name=f"/aws/rds/cluster/{name}/postgresql",
-            retention_in_days=config.log_retention_days,
-            kms_key_id=key.key_arn,
+            retention_days=config.log_retention_days,
+            kms_key_arn=key.key_arn,
         )
 
         cluster = RdsCluster(
@@ -139,7 +139,7 @@ class Database(Construct):
             engine_mode="provisioned",
             engine_version=config.engine_version,
             serverlessv2_scaling_configuration=RdsClusterServerlessv2ScalingConfiguration(
-                min_capacity=config.min_acu, max_capacity=config.max_acu
+                min_capacity=settings.min_acu, max_capacity=settings.max_acu
             ),
             database_name=DATABASE_NAME,
             port=PORT,
@@ -152,14 +152,14 @@ class Database(Construct):
             db_subnet_group_name=subnet_group.name,
             vpc_security_group_ids=[security_group.id],
             db_cluster_parameter_group_name=parameters.name,
-            backup_retention_period=config.backup_retention_days,
+            backup_retention_period=settings.backup_retention_days,
             preferred_backup_window=config.backup_window,
             preferred_maintenance_window=config.maintenance_window,
             copy_tags_to_snapshot=True,
             enabled_cloudwatch_logs_exports=["postgresql"],
-            deletion_protection=config.deletion_protection,
-            skip_final_snapshot=config.skip_final_snapshot,
-            final_snapshot_identifier=None if config.skip_final_snapshot else f"{name}-final",
+            deletion_protection=settings.deletion_protection,
+            skip_final_snapshot=settings.skip_final_snapshot,
+            final_snapshot_identifier=None if settings.skip_final_snapshot else f"{name}-final",
             depends_on=[postgres_logs],
             # AWS applies minor versions in the maintenance window (auto_minor_version_upgrade); without this,
             # the next plan would try to "downgrade" to the configured version and fail. Major upgrades are
@@ -170,7 +170,7 @@ class Database(Construct):
         monitoring_role_arn = None
         if config.enhanced_monitoring_interval:
             monitoring_role_arn = self._monitoring_role(name)
-        for index in range(config.instances):
+        for index in range(settings.instances):
             zones = config.availability_zones
             RdsClusterInstance(
                 self,
@@ -199,27 +199,37 @@ class Database(Construct):
         self.master_user_secret_arn: str = cluster.master_user_secret.get(0).secret_arn
         self.kms_key_arn: str = key.key_arn
         self.cluster_identifier: str = cluster.cluster_identifier
+        # What the serving task role may `rds-db:connect` to: this cluster, as APP_USERNAME, nothing else.
+        self.app_username: str = APP_USERNAME
+        ctx = account_context(self)
+        self.app_user_connect_arn: str = (
+            f"arn:{ctx.partition}:rds-db:{ctx.region}:{ctx.account_id}:dbuser:"
+            f"{cluster.cluster_resource_id}/{APP_USERNAME}"
+        )
         self.security_group_id: str = security_group.id
+
+    def admit(self, client_security_group_id: str) -> None:
+        """Let the gateway tasks' group, and only it, reach the database (called once both groups exist).
+
+        The id "ingress_from_clients" is part of an address that waivers name: keep it.
+        """
+        allow_from_group(
+            self,
+            "ingress_from_clients",
+            group_id=self.security_group_id,
+            source_group_id=client_security_group_id,
+            port=PORT,
+            description="PostgreSQL from the gateway tasks",
+        )
 
     def _monitoring_role(self, name: str) -> str:
         ctx = account_context(self)
-        role = IamRole(
+        role = service_role(
             self,
             "monitoring_role",
             name=f"{name}-rds-monitoring",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                        }
-                    ],
-                }
-            ),
+            service="monitoring.rds.amazonaws.com",
+            account_id=ctx.account_id,
         )
         IamRolePolicyAttachment(
             self,
@@ -230,11 +240,11 @@ class Database(Construct):
         return role.arn
 
 
-def _validate(config: DatabaseConfig) -> None:
-    """Refuse settings RDS would reject only after a long apply."""
+def _validate(config: DatabaseWiring) -> None:
+    """Refuse wiring RDS would reject only after a long apply (the settings are checked by modules/config)."""
 
     def fail(field: str, problem: str) -> None:
-        raise ValueError(f"DatabaseConfig.{field}: {problem}")
+        raise ValueError(f"DatabaseWiring.{field}: {problem}")
 
     if not _IDENTIFIER.match(config.name) or config.name.endswith("-") or "--" in config.name:
         fail(
@@ -243,21 +253,9 @@ def _validate(config: DatabaseConfig) -> None:
         )
     if _known_length(config.subnet_ids) is not None and len(config.subnet_ids) < 2:
         fail("subnet_ids", "needs subnets in at least two Availability Zones")
-    for field in ("min_acu", "max_acu"):
-        value = getattr(config, field)
-        if value * 2 != int(value * 2):
-            fail(field, f"{value} is not a multiple of 0.5")
-    if not 0 <= config.min_acu <= config.max_acu:
-        fail("min_acu", f"{config.min_acu} must be between 0 and max_acu ({config.max_acu})")
-    if not 1 <= config.max_acu <= 256:
-        fail("max_acu", f"{config.max_acu} is outside 1-256")
-    if not 1 <= config.instances <= 16:
-        fail("instances", f"{config.instances} is outside 1-16 (one writer and up to 15 readers)")
-    if not 1 <= config.backup_retention_days <= 35:
-        fail("backup_retention_days", f"{config.backup_retention_days} is outside 1-35")
     if config.enhanced_monitoring_interval not in ENHANCED_MONITORING_INTERVALS:
         fail("enhanced_monitoring_interval", f"allowed: {ENHANCED_MONITORING_INTERVALS}")
-    if config.log_retention_days not in RETENTION_DAYS:
+    if config.log_retention_days not in LOG_RETENTION_DAYS:
         fail("log_retention_days", f"{config.log_retention_days} is not a CloudWatch Logs retention")
     if not re.fullmatch(r"\d+\.\d+", config.engine_version):
         fail("engine_version", f"{config.engine_version!r} must be a full Aurora version like 16.6")

@@ -10,21 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from constructs import Construct
 
-from modules.config import LOG_RETENTION_DAYS
-from modules.secrets import EncryptionKey, KeyConfig
-
-# The only values CloudWatch Logs accepts for retention_in_days (defined once, beside the config loader).
-RETENTION_DAYS = LOG_RETENTION_DAYS
+from modules.shared import EncryptionKey, KeyConfig, encrypted_log_group
 
 
 @dataclass(frozen=True, kw_only=True)
 class LogsConfig:
     # Name of the gateway; the log group is /ecs/<name>.
     name: str
-    # Days CloudWatch keeps the container logs (one of RETENTION_DAYS; "never expire" is not offered).
+    # Days CloudWatch keeps the container logs (one of modules.config.LOG_RETENTION_DAYS; never "forever").
     retention_days: int
 
 
@@ -33,20 +28,15 @@ class GatewayLogs(Construct):
 
     def __init__(self, scope: Construct, id: str, *, config: LogsConfig) -> None:
         super().__init__(scope, id)
-        if config.retention_days not in RETENTION_DAYS:
-            raise ValueError(
-                f"LogsConfig.retention_days={config.retention_days} is not accepted by CloudWatch Logs; "
-                f"allowed: {', '.join(map(str, RETENTION_DAYS))}"
-            )
         key = EncryptionKey(
             self, "kms", config=KeyConfig(name=f"{config.name}-logs", allow_cloudwatch_logs=True)
         )
-        group = CloudwatchLogGroup(
+        group = encrypted_log_group(
             self,
             "gateway",
             name=f"/ecs/{config.name}",
-            retention_in_days=config.retention_days,
-            kms_key_id=key.key_arn,
+            retention_days=config.retention_days,
+            kms_key_arn=key.key_arn,
         )
         self.kms_key_arn: str = key.key_arn
         self.log_group_name: str = group.name

@@ -1,4 +1,4 @@
-"""modules/secrets.py: LiteLLM keys generated at apply time, never in state; the KMS key baseline."""
+"""modules/gateway_secrets.py: LiteLLM keys generated at apply time, never in state."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from modules import cdk
-from modules.secrets import EncryptionKey, GatewaySecrets, KeyConfig, SecretsConfig
+from modules.gateway_secrets import GatewaySecrets, SecretsConfig
 
 
 def by_name_suffix(doc: dict, kind: str, secret_suffix: str) -> dict:
@@ -156,25 +156,6 @@ def test_unsafe_secret_settings_are_refused(change, message):
 
     with pytest.raises(ValueError, match=message):
         GatewaySecrets(stack, "secrets", config=SecretsConfig(name="gw-test", **change))
-
-
-def test_two_keys_in_one_stack_share_one_set_of_account_data_sources(synth_in_stack):
-    doc = synth_in_stack(
-        lambda stack: [
-            EncryptionKey(stack, f"k{i}", config=KeyConfig(name=f"k{i}", via_services=("rds",)))
-            for i in range(2)
-        ]
-    )
-
-    assert len(doc["resource"]["aws_kms_key"]) == 2
-    assert list(doc["data"]["aws_caller_identity"]) == ["account_identity"]
-
-
-def test_key_deletion_window_outside_kms_limits_is_refused():
-    stack = cdk.TerraformStack(cdk.Testing.app(), "test")
-
-    with pytest.raises(ValueError, match="deletion_window_days=3"):
-        EncryptionKey(stack, "k", config=KeyConfig(name="k", deletion_window_days=3))
 
 
 @pytest.mark.slow

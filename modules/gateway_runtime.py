@@ -1,0 +1,133 @@
+"""The container runtime contract (docs/contracts.md) as the stack fills it: `GatewayRuntime`.
+
+Written in ONE place: the stack fills it from the other constructs' outputs, and the
+service turns it into task definitions. Every secret reaches the container through
+the task definition's `secrets` (Secrets Manager ARNs), never as a plain
+environment value. Kept apart from modules/service.py because it changes with the
+contract (gateway/contract.py), while the service changes with ECS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from gateway import contract
+from gateway.limits import DEFAULTS as DEFAULT_REQUEST_LIMITS
+from gateway.limits import RequestLimits
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SecretRef:
+    """One secret handed to the container: `env` is set from `secret_arn` (or one JSON key of it)."""
+
+    env: str  # environment variable name inside the container
+    secret_arn: str  # Secrets Manager secret
+    json_key: str | None = None  # JSON key to select; None passes the whole secret string
+
+    @property
+    def value_from(self) -> str:
+        return f"{self.secret_arn}:{self.json_key}::" if self.json_key else self.secret_arn
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GatewayRuntime:
+    """The container runtime contract of docs/contracts.md, filled from the other constructs."""
+
+    environment: str  # GATEWAY_ENVIRONMENT
+    models_json: str  # GATEWAY_MODELS: JSON list of {alias, model_id, mode, fallbacks}
+    region: str  # AWS_REGION
+    guardrail_id: str
+    guardrail_version: str
+    redis_host: str
+    redis_port: str
+    database_host: str
+    database_port: str
+    database_name: str
+    # The role serving tasks log in as (IAM database authentication, no password) and the one
+    # `rds-db:connect` resource their task role gets (modules/database.py).
+    database_username: str
+    database_connect_arn: str
+    phoenix_collector_endpoint: str
+    phoenix_project_name: str
+    master_key_secret_arn: str  # JSON key LITELLM_MASTER_KEY
+    salt_key_secret_arn: str  # JSON key LITELLM_SALT_KEY
+    database_secret_arn: str  # Aurora's managed master secret (username/password): the migration task only
+    redis_secret_arn: str  # the cache AUTH token secret (plain string)
+    phoenix_api_key_secret_arn: str | None = None  # optional, plain string
+    trace_content: bool = False  # GATEWAY_TRACE_CONTENT: prompt and answer text in traces
+    workers: int = 1  # GATEWAY_WORKERS: Fargate may report more CPUs than the task is granted
+    # GATEWAY_MAX_* and GATEWAY_EXPOSE_INTERNAL_HEADERS: the environment file's `api:` section.
+    request_limits: RequestLimits = DEFAULT_REQUEST_LIMITS
+
+    def environment_vars(self) -> dict[str, str]:
+        return {
+            "GATEWAY_ENVIRONMENT": self.environment,
+            "GATEWAY_MODELS": self.models_json,
+            "AWS_REGION": self.region,
+            "GUARDRAIL_ID": self.guardrail_id,
+            "GUARDRAIL_VERSION": self.guardrail_version,
+            "REDIS_HOST": self.redis_host,
+            "REDIS_PORT": self.redis_port,
+            "REDIS_SSL": "true",
+            "DATABASE_HOST": self.database_host,
+            "DATABASE_PORT": self.database_port,
+            "DATABASE_NAME": self.database_name,
+            "DATABASE_USERNAME": self.database_username,
+            # LiteLLM mints an IAM token as the password and refreshes it (gateway/db_credentials.py).
+            "IAM_TOKEN_DB_AUTH": "true",
+            "PHOENIX_COLLECTOR_ENDPOINT": self.phoenix_collector_endpoint,
+            "PHOENIX_PROJECT_NAME": self.phoenix_project_name,
+            # Always explicit, so the task definition says what leaves in traces (CKV_LLMGW_12).
+            "GATEWAY_TRACE_CONTENT": "true" if self.trace_content else "false",
+            "GATEWAY_WORKERS": str(self.workers),
+            # Always explicit, so the task definition says which limits it runs with.
+            **self.request_limits.to_env(),
+        }
+
+    def migration_environment_vars(self) -> dict[str, str]:
+        """What `migrate` needs: the catalogue and region (validated first), the database endpoint, and the
+        application role it creates; it logs in as the master user (migration_secrets), not with IAM."""
+        keep = ("GATEWAY_ENVIRONMENT", "GATEWAY_MODELS", "AWS_REGION")
+        keep += ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME")
+        env = {k: v for k, v in self.environment_vars().items() if k in keep}
+        return {**env, "DATABASE_APP_USERNAME": self.database_username}
+
+    def migration_secrets(self) -> list[SecretRef]:
+        """The database credentials, the master key (required for every command) and the salt key.
+
+        The entrypoint requires the salt key wherever a database is configured: LiteLLM encrypts
+        stored credentials with it, so the migrating process must hold the same one as the servers.
+        """
+        return [self._master_key(), self._salt_key(), *self._database()]
+
+    def _master_key(self) -> SecretRef:
+        return SecretRef(
+            env="LITELLM_MASTER_KEY", secret_arn=self.master_key_secret_arn, json_key="LITELLM_MASTER_KEY"
+        )
+
+    def _salt_key(self) -> SecretRef:
+        return SecretRef(
+            env="LITELLM_SALT_KEY", secret_arn=self.salt_key_secret_arn, json_key="LITELLM_SALT_KEY"
+        )
+
+    def _database(self) -> list[SecretRef]:
+        return [
+            SecretRef(env="DATABASE_USERNAME", secret_arn=self.database_secret_arn, json_key="username"),
+            SecretRef(env="DATABASE_PASSWORD", secret_arn=self.database_secret_arn, json_key="password"),
+        ]
+
+    def secrets(self) -> list[SecretRef]:
+        # No database secret: serving tasks log in with IAM, never as the master user.
+        refs = [
+            self._master_key(),
+            self._salt_key(),
+            SecretRef(env="REDIS_PASSWORD", secret_arn=self.redis_secret_arn),
+        ]
+        if self.phoenix_api_key_secret_arn:
+            refs.append(SecretRef(env="PHOENIX_API_KEY", secret_arn=self.phoenix_api_key_secret_arn))
+        return refs
+
+
+def models_json(models: tuple) -> str:
+    """GATEWAY_MODELS: the catalogue as the image expects it (a list, in config order)."""
+    return contract.catalogue_to_json(models)

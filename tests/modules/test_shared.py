@@ -1,0 +1,101 @@
+"""modules/shared.py: the KMS key, the service role, the log group and the cross-group rules, written once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modules import cdk
+from modules.shared import (
+    EncryptionKey,
+    KeyConfig,
+    allow_from_group,
+    allow_to_group,
+    encrypted_log_group,
+    service_role,
+)
+
+KEY = "arn:aws:kms:us-east-1:111111111111:key/test"
+
+
+def only(doc: dict, kind: str) -> dict:
+    (item,) = doc["resource"][kind].values()
+    return item
+
+
+# ---------------------------------------------------------------- KMS key
+def test_two_keys_in_one_stack_share_one_set_of_account_data_sources(synth_in_stack):
+    doc = synth_in_stack(
+        lambda stack: [
+            EncryptionKey(stack, f"k{i}", config=KeyConfig(name=f"k{i}", via_services=("rds",)))
+            for i in range(2)
+        ]
+    )
+
+    assert len(doc["resource"]["aws_kms_key"]) == 2
+    assert list(doc["data"]["aws_caller_identity"]) == ["account_identity"]
+
+
+def test_key_deletion_window_outside_kms_limits_is_refused():
+    stack = cdk.TerraformStack(cdk.Testing.app(), "test")
+
+    with pytest.raises(ValueError, match="deletion_window_days=3"):
+        EncryptionKey(stack, "k", config=KeyConfig(name="k", deletion_window_days=3))
+
+
+# ---------------------------------------------------------------- service role
+def test_service_role_trusts_only_its_service_acting_for_the_account(synth_in_stack):
+    doc = synth_in_stack(
+        lambda stack: service_role(
+            stack, "role", name="r", service="monitoring.rds.amazonaws.com", account_id="111111111111"
+        )
+    )
+
+    (statement,) = json.loads(only(doc, "aws_iam_role")["assume_role_policy"])["Statement"]
+    assert statement == {
+        "Effect": "Allow",
+        "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"}},
+    }
+
+
+# ---------------------------------------------------------------- log group
+def test_log_group_is_encrypted_with_the_given_key_and_kept_the_given_days(synth_in_stack):
+    doc = synth_in_stack(
+        lambda stack: encrypted_log_group(stack, "logs", name="/gw/test", retention_days=90, kms_key_arn=KEY)
+    )
+
+    group = only(doc, "aws_cloudwatch_log_group")
+    assert (group["name"], group["retention_in_days"], group["kms_key_id"]) == ("/gw/test", 90, KEY)
+
+
+def test_log_group_retention_that_cloudwatch_rejects_is_refused_naming_the_group():
+    stack = cdk.TerraformStack(cdk.Testing.app(), "test")
+
+    with pytest.raises(ValueError, match=r"log group /gw/test: retention_days=0 .* allowed: 1, 3, 5"):
+        encrypted_log_group(stack, "logs", name="/gw/test", retention_days=0, kms_key_arn=KEY)
+
+
+# ---------------------------------------------------------------- rules between groups
+def test_group_rules_reference_the_other_group_and_open_one_tcp_port(synth_in_stack):
+    def build(stack):
+        allow_from_group(
+            stack, "in", group_id="sg-db", source_group_id="sg-tasks", port=5432, description="from the tasks"
+        )
+        allow_to_group(
+            stack, "out", group_id="sg-alb", target_group_id="sg-tasks", port=4000, description="to the tasks"
+        )
+
+    doc = synth_in_stack(build)
+
+    ingress, egress = (
+        only(doc, "aws_vpc_security_group_ingress_rule"),
+        only(doc, "aws_vpc_security_group_egress_rule"),
+    )
+    assert (ingress["security_group_id"], ingress["referenced_security_group_id"]) == ("sg-db", "sg-tasks")
+    assert (egress["security_group_id"], egress["referenced_security_group_id"]) == ("sg-alb", "sg-tasks")
+    assert (ingress["ip_protocol"], ingress["from_port"], ingress["to_port"]) == ("tcp", 5432, 5432)
+    assert (egress["ip_protocol"], egress["from_port"], egress["to_port"]) == ("tcp", 4000, 4000)
+    assert "cidr_ipv4" not in ingress and "cidr_ipv4" not in egress
