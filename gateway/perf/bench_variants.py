@@ -4,9 +4,12 @@
     full-tracing+cache        … without Phoenix tracing and the response cache
     full-guardrail_hook       the guardrail on LiteLLM's stock hook instead of gateway/hooks'
     full-tracing_hook         tracing on LiteLLM's own Phoenix callback instead of gateway/hooks'
+    full-database             the full configuration without its database (no DATABASE_*: master key
+                              only, no key lookups, spend or batch writes); `bare-database` likewise
     full:LITELLM_LOG=WARNING  the full configuration with one tuning variable set
 
-Features are gateway/render.py's FEATURES; the stack passes them as GATEWAY_DISABLE.
+Features are gateway/render.py's FEATURES; the stack passes them as GATEWAY_DISABLE. `database`
+is the bench's own: that proxy starts without the contract's DATABASE_* variables.
 Tuning variables (`:NAME=VALUE`, repeatable) are limited to the log level, LiteLLM's
 second OpenTelemetry implementation (LITELLM_OTEL_V2) and the OpenTelemetry batch span
 processor's OTEL_BSP_* settings.
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from gateway import render
 
 TUNING_VARIABLE = re.compile(r"^(LITELLM_LOG|LITELLM_OTEL_V2|OTEL_BSP_[A-Z_]+)$")
+DATABASE = "database"
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class VariantSpec:
     variant: str
     disable: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
+    database: bool = True  # False: started without DATABASE_* (the `-database` suffix)
 
 
 def _tuning(parts: list[str], label: str) -> tuple[tuple[str, str], ...]:
@@ -50,12 +55,19 @@ def parse_variant(label: str) -> VariantSpec:
     base, dash, features = head.partition("-")
     if base not in render.VARIANTS:
         raise ValueError(f"variant {label!r}: starts with one of {', '.join(render.VARIANTS)}")
-    if features and base != "full":
-        raise ValueError(f"variant {label!r}: only the full variant has features to switch off")
     if dash and not features:
         raise ValueError(f"variant {label!r}: name the features after the dash")
-    disable = render.parse_features(features.replace("+", ",")) if features else ()
-    return VariantSpec(label=label.strip(), variant=base, disable=disable, env=_tuning(tuning, label))
+    names = [name.strip() for name in features.split("+")] if features else []
+    database = DATABASE not in names
+    names = [name for name in names if name != DATABASE]
+    if names and base != "full":
+        raise ValueError(
+            f"variant {label!r}: only the full variant has features to switch off (any variant: -{DATABASE})"
+        )
+    disable = render.parse_features(",".join(names)) if names else ()
+    return VariantSpec(
+        label=label.strip(), variant=base, disable=disable, env=_tuning(tuning, label), database=database
+    )
 
 
 def parse_variants(text: str) -> list[VariantSpec]:
@@ -94,3 +106,15 @@ def feature_prices(
         for target, levels in medians.items()
         if target != reference
     }
+
+
+def database_pairs(specs: Sequence[VariantSpec]) -> list[tuple[str, str]]:
+    """(with the database, without) label pairs: same variant, features and tuning, database on and off."""
+    pairs = []
+    for on in specs:
+        if not on.database:
+            continue
+        for off in specs:
+            if not off.database and (off.variant, off.disable, off.env) == (on.variant, on.disable, on.env):
+                pairs.append((on.label, off.label))
+    return pairs

@@ -102,6 +102,65 @@ def bench_chart(
     return _save(fig, plt, path)
 
 
+def database_chart(
+    report: Mapping[str, object], path: Path, *, title: str = "Database on against off"
+) -> Path | None:
+    """Requests/s (left) and proxy CPU ms/request (middle) per level, database on beside off, with
+    the engine server's part of "on" hatched; PostgreSQL's CPU per 1,000 requests (right).
+
+    `report` is results.json's "database" object (gateway/perf/bench.py).
+    """
+    plt = _pyplot()
+    pairs: Mapping[str, Mapping[int, Mapping[str, float]]] = report.get("on_vs_off", {})  # type: ignore[assignment]
+    if plt is None or not any(pairs.values()):
+        return None
+    engine: Mapping[str, Mapping[int, float]] = report.get("engine_cpu_ms_per_request_median", {})  # type: ignore[assignment]
+    postgres: Mapping[str, float] = report.get("postgres", {})  # type: ignore[assignment]
+    fig, (left, middle, right) = plt.subplots(
+        1, 3, figsize=(13, 4), gridspec_kw={"width_ratios": [3, 3, 1.4]}
+    )
+    columns = [
+        (pair, level, row)
+        for pair, rows in pairs.items()
+        for level, row in sorted(rows.items(), key=lambda item: int(item[0]))
+    ]
+    labels = [f"{pair.split(' vs ')[0].removeprefix('gateway-')}\nc={level}" for pair, level, _ in columns]
+    xs = list(range(len(columns)))
+    width = 0.38
+    on_x = [x - width / 2 for x in xs]
+    off_x = [x + width / 2 for x in xs]
+    left.bar(on_x, [row["rps_on"] for _, _, row in columns], width, label="database on", color="tab:blue")
+    left.bar(off_x, [row["rps_off"] for _, _, row in columns], width, label="database off", color="tab:gray")
+    left.set_ylabel("requests/s")
+    middle.bar(
+        on_x, [row["cpu_ms_on"] for _, _, row in columns], width, label="database on", color="tab:blue"
+    )
+    engine_ms = [engine.get(pair.split(" vs ")[0], {}).get(level, 0.0) for pair, level, _ in columns]
+    middle.bar(
+        on_x,
+        engine_ms,
+        width,
+        label="of which the engine server",
+        color="none",
+        hatch="//",
+        edgecolor="black",
+    )
+    middle.bar(
+        off_x, [row["cpu_ms_off"] for _, _, row in columns], width, label="database off", color="tab:gray"
+    )
+    middle.set_ylabel("proxy CPU ms per request (median)")
+    for axis in (left, middle):
+        axis.set_xticks(xs, labels)
+        axis.set_ylim(0, 1.35 * axis.get_ylim()[1])  # room for the legend above the bars
+        axis.legend(fontsize="small", loc="upper right")
+    gross, net = postgres.get("cpu_ms_per_1000_requests"), postgres.get("cpu_ms_per_1000_requests_net")
+    right.bar([0, 1], [gross or 0.0, net or 0.0], 0.6, color=["tab:purple", "tab:pink"])
+    right.set_xticks([0, 1], ["all", "net of\nidle"])
+    right.set_ylabel("PostgreSQL CPU ms per 1,000 requests")
+    fig.suptitle(title)
+    return _save(fig, plt, path)
+
+
 def _save(fig, plt, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()

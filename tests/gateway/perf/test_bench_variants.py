@@ -4,6 +4,7 @@ import pytest
 
 from gateway.perf.bench_variants import (
     VariantSpec,
+    database_pairs,
     feature_prices,
     median_cpu,
     parse_variant,
@@ -86,3 +87,32 @@ def test_feature_prices_are_each_variants_cpu_minus_the_full_configurations_per_
         "gateway-full-guardrail": {5: -3.5, 20: -4.0},
         "gateway-bare": {5: -8.0},
     }
+
+
+@pytest.mark.parametrize(
+    ("label", "variant", "disable", "database"),
+    [
+        ("full", "full", (), True),
+        ("full-database", "full", (), False),
+        ("bare-database", "bare", (), False),
+        ("full-cache+database", "full", ("cache",), False),
+    ],
+)
+def test_the_database_suffix_starts_a_proxy_without_the_database_on_either_base(
+    label, variant, disable, database
+):
+    spec = parse_variant(label)
+    assert (spec.variant, spec.disable, spec.database) == (variant, disable, database)
+
+
+def test_bare_takes_no_feature_but_the_database():
+    with pytest.raises(ValueError, match="only the full variant"):
+        parse_variant("bare-cache+database")
+
+
+def test_database_pairs_match_each_variant_with_its_twin_without_the_database():
+    specs = parse_variants(
+        "full,full-database,bare,full-cache,full-cache+database:LITELLM_LOG=WARNING,bare-database"
+    )
+    assert database_pairs(specs) == [("full", "full-database"), ("bare", "bare-database")]
+    assert database_pairs(parse_variants("full,bare")) == []

@@ -35,12 +35,23 @@ def test_the_bench_chart_is_a_png(tmp_path):
     assert _is_png(charts.bench_chart(rows, tmp_path / "chart.png"))
 
 
+def test_the_database_chart_is_a_png(tmp_path):
+    row = {"rps_on": 20.0, "rps_off": 24.0, "cpu_ms_on": 14.0, "cpu_ms_off": 12.0}
+    report = {
+        "on_vs_off": {"gateway-full vs gateway-full-database": {5: row, 20: row}},
+        "engine_cpu_ms_per_request_median": {"gateway-full": {5: 1.1, 20: 1.0}},
+        "postgres": {"cpu_ms_per_1000_requests": 900.0, "cpu_ms_per_1000_requests_net": 700.0},
+    }
+    assert _is_png(charts.database_chart(report, tmp_path / "database.png"))
+
+
 @pytest.mark.parametrize(
     "draw",
     [
         lambda p: charts.load_chart([], p),
         lambda p: charts.eval_chart({}, p),
         lambda p: charts.bench_chart([], p),
+        lambda p: charts.database_chart({"on_vs_off": {"gateway-full vs gateway-full-database": {}}}, p),
     ],
 )
 def test_no_data_writes_no_chart(tmp_path, draw):
