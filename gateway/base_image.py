@@ -1,8 +1,9 @@
 """A Python base image made from Debian packages, for machines that cannot pull one.
 
 mmdebstrap builds a minimal bookworm root filesystem (python3 from Debian, the
-venv module, CA certificates) from the Debian archive, which apt reaches where
-container registries are not. The tarball is imported into the builder's local
+venv module, CA certificates, and the C++ runtime Node.js needs for Prisma's
+WebAssembly engine server, gateway/prisma_engine) from the Debian archive, which
+apt reaches where container registries are not. The tarball is imported into the builder's local
 storage and handed to gateway/Dockerfile as BASE_IMAGE. The tag carries a hash
 of the package list, so a changed list builds a new base and an unchanged one is
 reused.
@@ -18,7 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 SUITE = "bookworm"
-PACKAGES = ("python3", "python3-venv", "ca-certificates")
+# libstdc++6: the C++ runtime the official Node.js build links against (the image's wasm engine route
+# installs it from PyPI, gateway/node.lock: Debian bookworm's nodejs 18 crashes Prisma's WebAssembly engine).
+PACKAGES = ("python3", "python3-venv", "ca-certificates", "libstdc++6")
 REPOSITORY = "localhost/llm-gateway-base"
 IMPORT_CONTAINER = "gateway-base-import"
 # mmdebstrap leaves these behind; a container image does not need them.

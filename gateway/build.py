@@ -1,14 +1,17 @@
-"""Build the gateway image with whichever builder this machine has, then prove it starts.
+"""Build the gateway image with whichever builder this machine has, then prove it serves with its database.
 
-    nox -s build                      # tag <repo>:<git sha>; verify /health/liveliness
-    nox -s build -- --push 123456789012.dkr.ecr.us-east-1.amazonaws.com/llm-gateway
-    nox -s build -- --base debian --no-prisma   # offline: Debian base, no Prisma engines
+    nox -s build                      # local: tag <repo>:<git sha>; verify migrate, a key, a chat call
+    nox -s build -- --base official --prisma native --push <account>.dkr.ecr.<region>.amazonaws.com/<repo>
 
 Builders are tried in order: docker (only with a reachable daemon), podman,
-buildah. The base is the digest-pinned official Python image when the builder
-can pull it, else (--base auto) one made from Debian packages with mmdebstrap
-(gateway/base_image.py). A machine that cannot pull images cannot download the
-Prisma engines either, so that case also turns Prisma generation off and says so.
+buildah. Every image carries LiteLLM's Prisma client and a query engine, or the
+build fails (choose()): `--base official` (the release) is the digest-pinned
+Python image with Prisma's native engines, downloaded at build time; `--base
+debian` is a base made here from Debian packages with mmdebstrap
+(gateway/base_image.py) with Prisma's WebAssembly engine behind the project's
+engine server (gateway/prisma_engine), the local stack's route. `--base auto`
+takes the official base when it can be pulled, else says loudly that it fell
+back to the unpinned Debian base; it cannot push.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway import base_image, render
+from gateway import base_image, prisma_engine, render
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "gateway" / "Dockerfile"
@@ -45,11 +49,13 @@ IMAGE_INPUTS = (
     ".dockerignore",
     "gateway/Dockerfile",
     "gateway/requirements.lock",
+    "gateway/node.lock",
     "gateway/__init__.py",
     "gateway/config.yaml",
     "gateway/entrypoint.py",
     "gateway/healthcheck.py",
     "gateway/render.py",
+    "gateway/contract.py",
     "gateway/trace_content.py",
     "gateway/asgi.py",
     "gateway/limits.py",
@@ -57,12 +63,35 @@ IMAGE_INPUTS = (
     "gateway/request_validation.py",
     "gateway/error_shape.py",
     "gateway/migrations.py",
+    "gateway/db_credentials.py",
     "gateway/hooks",
+    "gateway/prisma_engine",
 )
+
+
+BASES = ("auto", "official", "debian")
+ENGINES = ("auto", "native", "wasm")  # auto: native on the official base, wasm on the Debian base
+# What the verification's chat call sends: a model of the dev catalogue the emulator answers.
+VERIFY_MODEL = "nova-lite"
+VERIFY_GUARDRAIL = ("build-check", "1")
 
 
 class NoBuilder(RuntimeError):
     """No container builder works here; the message says what each candidate lacks."""
+
+
+class Refused(ValueError):
+    """The flags ask for an image this build will not make; the message says what to pass instead."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The base and Prisma engine the build uses, and what the caller must be told about them."""
+
+    base: str  # official | debian | custom
+    base_image: str | None  # None: build the Debian base (gateway/base_image.py)
+    engine: str  # native | wasm
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,7 +111,7 @@ class Builder:
 class BuildRequest:
     tags: tuple[str, ...]
     base_image: str | None
-    prisma_generate: bool
+    prisma_engine: str
     git_sha: str
     secrets: Mapping[str, Path] = field(default_factory=dict)
     context: Path = ROOT
@@ -132,8 +161,53 @@ def image_tags(repository: str, sha: str, dirty: bool) -> tuple[str, ...]:
     return (f"{repository}:{sha}{suffix}", f"{repository}:{sha[:12]}{suffix}")
 
 
+def check_flags(base: str, engine: str, *, base_image: str | None, push: bool) -> None:
+    """Refuse, before any work, a combination that could ship an image nobody chose."""
+    if push and base_image is None and base == "auto":
+        raise Refused(
+            "--push with --base auto is refused: auto may fall back to the unpinned Debian base. Name "
+            "the base: --base official (the release), or --base debian / --base-image for a test registry"
+        )
+    if base_image is not None and engine == "auto":
+        raise Refused(
+            "--base-image needs --prisma native or --prisma wasm (auto cannot tell what that base holds)"
+        )
+
+
+def choose(
+    base: str, engine: str, *, official: str, pullable: bool | None, pull_error: str = "",
+    base_image: str | None = None,
+) -> Choice:  # fmt: skip
+    """The base and engine for these flags; `pullable` says whether the official base could be pulled.
+
+    Never a silent fallback: `--base official` that cannot be pulled is refused, and `--base auto`
+    falling back to the Debian base returns warnings saying so.
+    """
+    if base not in BASES or engine not in ENGINES:
+        raise Refused(f"--base must be one of {', '.join(BASES)} and --prisma one of {', '.join(ENGINES)}")
+    warnings: list[str] = []
+    if base_image is not None:
+        kind, image = "custom", base_image
+    elif base == "official" or (base == "auto" and pullable):
+        if not pullable:
+            raise Refused(f"--base official: cannot pull {official}: {pull_error or 'pull failed'}")
+        kind, image = "official", official
+    else:
+        kind, image = "debian", None
+        if base == "auto":
+            warnings.append(
+                f"--base auto could not pull the pinned official base {official} "
+                f"({pull_error or 'pull failed'}): using the Debian base built here from Debian packages, "
+                "NOT pinned by digest. "
+                "A release build passes --base official and fails instead."
+            )
+    if engine == "auto":
+        engine = "wasm" if kind == "debian" else "native"
+    return Choice(kind, image, engine, tuple(warnings))
+
+
 def build_command(builder: Builder, request: BuildRequest) -> list[str]:
-    args = {"PRISMA_GENERATE": "1" if request.prisma_generate else "0", "GIT_SHA": request.git_sha}
+    args = {"PRISMA_ENGINE": request.prisma_engine, "GIT_SHA": request.git_sha}
     if request.base_image:
         args["BASE_IMAGE"] = request.base_image
     command = [*builder.base, "bud" if builder.name == "buildah" else "build"]
@@ -190,14 +264,18 @@ def ca_bundle(env: Mapping[str, str]) -> Path | None:
     return DEFAULT_CA if DEFAULT_CA.is_file() else None
 
 
-def verification_env(port: int, master_key: str, models_json: str, redis_port: int = 9) -> dict[str, str]:
-    """The runtime contract with local stand-ins: full variant, no database, a local (or no) Redis."""
+def verification_env(
+    port: int, master_key: str, models_json: str, redis_port: int = 9, *,
+    database: Mapping[str, str] | None = None, bedrock: Mapping[str, str] | None = None,
+) -> dict[str, str]:  # fmt: skip
+    """The runtime contract with local stand-ins: full variant, a local (or no) Redis, and when given
+    a local PostgreSQL (`database`: DATABASE_* and LITELLM_SALT_KEY) and the Bedrock emulator (`bedrock`)."""
     return {
         "GATEWAY_ENVIRONMENT": "build-check",
         "GATEWAY_MODELS": models_json,
         "AWS_REGION": "us-east-1",
-        "GUARDRAIL_ID": "build-check",
-        "GUARDRAIL_VERSION": "1",
+        "GUARDRAIL_ID": VERIFY_GUARDRAIL[0],
+        "GUARDRAIL_VERSION": VERIFY_GUARDRAIL[1],
         "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": str(redis_port),
         "REDIS_SSL": "false",
@@ -207,6 +285,8 @@ def verification_env(port: int, master_key: str, models_json: str, redis_port: i
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "GATEWAY_WORKERS": "1",
+        **(database or {}),
+        **(bedrock or {}),
     }
 
 
@@ -274,21 +354,29 @@ def buildah_rootfs(builder: Builder, image: str) -> Iterator[tuple[Path, dict]]:
         subprocess.run([*builder.base, "rm", container], capture_output=True, check=False)
 
 
-def rootfs_run_command(rootfs: Path, config: Mapping, env: Mapping[str, str]) -> list[str]:
+def rootfs_run_command(
+    rootfs: Path, config: Mapping, env: Mapping[str, str], command: Sequence[str] | None = None
+) -> list[str]:
     """Run the image's entrypoint as a runtime would: its user, its env, read-only root, tmpfs /tmp.
 
     A private mount namespace (unshare) keeps the read-only remount and the
     tmpfs away from the host; chroot --userspec drops to the image's numeric user.
+    The host's /etc/hosts and /etc/resolv.conf are bound in read-only, as every
+    container runtime provides them (a Debian base has no /etc/hosts, so
+    `localhost`, where prisma-client-py reaches its engine, would not resolve).
     No --fork: every step execs the next, so the SIGTERM sent to this process
     lands on the proxy itself, as a runtime's stop would.
     """
     user = config.get("User", "0:0")
     image_env = dict(item.split("=", 1) for item in config.get("Env", []))
-    argv = [*config.get("Entrypoint", []), *config.get("Cmd", [])]
+    argv = [*config.get("Entrypoint", []), *(config.get("Cmd", []) if command is None else command)]
     exports = " ".join(f"{k}={_sh(v)}" for k, v in {**image_env, **env}.items())
     script = (
         f"set -e; root={_sh(str(rootfs))}; "
-        'mount --bind "$root" "$root"; mount -o remount,bind,ro "$root"; '
+        'mount --bind "$root" "$root"; '
+        'for f in hosts resolv.conf; do [ -e "$root/etc/$f" ] || : > "$root/etc/$f"; '
+        'mount --bind "/etc/$f" "$root/etc/$f"; mount -o remount,bind,ro "$root/etc/$f"; done; '
+        'mount -o remount,bind,ro "$root"; '
         'mount -t tmpfs -o mode=1777,size=512m tmpfs "$root/tmp"; '
         'mount --rbind /dev "$root/dev"; mount -t proc proc "$root/proc"; '
         f'cd "$root"; exec chroot --userspec={_sh(user)} "$root" /usr/bin/env -i {exports} '
@@ -321,44 +409,202 @@ def local_redis() -> Iterator[int]:
         stop(server, grace=5)
 
 
+@contextlib.contextmanager
+def image_runner(
+    builder: Builder, image: str
+) -> Iterator[Callable[[Mapping[str, str], Sequence[str]], list[str]]]:
+    """Gives the command running the image with an environment and a command (migrate, serve)."""
+    if builder.name == "buildah":
+        with buildah_rootfs(builder, image) as (rootfs, config):
+            yield lambda env, command: rootfs_run_command(rootfs, config, env, command)
+        return
+    tmpfs = ["--read-only", "--tmpfs", "/tmp"]  # noqa: S108  # the container's own /tmp
+
+    def run(env: Mapping[str, str], command: Sequence[str]) -> list[str]:
+        env_flags = [flag for k, v in env.items() for flag in ("--env", f"{k}={v}")]
+        return [*builder.base, "run", "--rm", *tmpfs, "--network", "host", *env_flags, image, *command]
+
+    yield run
+
+
+def postgres_bin_dir(root: Path = Path("/usr/lib/postgresql")) -> Path | None:
+    """The newest Debian/Ubuntu PostgreSQL's bin folder here (GitHub's runners have 16, not on PATH)."""
+    found = [initdb.parent for initdb in root.glob("*/bin/initdb") if initdb.parts[-3].isdigit()]
+    return max(found, key=lambda folder: int(folder.parts[-2]), default=None)
+
+
+@contextlib.contextmanager
+def local_database_and_bedrock(scratch: Path) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """A throwaway PostgreSQL and the Bedrock emulator (the local stack's own helpers, gateway/devstack),
+    as the contract's DATABASE_* and AWS variables; stopped afterwards."""
+    from gateway.devstack import system
+    from gateway.devstack.emulator import start_emulator
+    from gateway.devstack.postgres import start_postgres
+    from gateway.devstack.supervisor import Supervisor
+
+    newest = postgres_bin_dir()
+    if newest is not None and shutil.which("initdb") is None:
+        # Appended: the stack's own PostgreSQL 15 is looked for first (gateway/devstack/postgres.py).
+        os.environ["PATH"] = f"{os.environ.get('PATH', '')}{os.pathsep}{newest}"
+    with Supervisor(scratch / "logs") as supervisor:
+        started = time.monotonic()
+        user = system.service_user(log=log)
+        postgres = start_postgres(supervisor, scratch / "postgres", free_port(), user=user, log=log)
+        log(f"verify: PostgreSQL on {postgres.host}:{postgres.port} in {time.monotonic() - started:.1f} s")
+        emulator = start_emulator(supervisor, free_port(), region="us-east-1")
+        log(f"verify: Bedrock emulator on {emulator.url}")
+        database = {
+            "DATABASE_HOST": postgres.host,
+            "DATABASE_PORT": str(postgres.port),
+            "DATABASE_NAME": postgres.database,
+            "DATABASE_USERNAME": postgres.username,
+            "DATABASE_PASSWORD": postgres.password,
+            "DATABASE_SSLMODE": "disable",  # loopback only
+            "LITELLM_SALT_KEY": "sk-" + os.urandom(18).hex(),
+        }
+        bedrock = {
+            "AWS_ACCESS_KEY_ID": emulator.access_key,
+            "AWS_SECRET_ACCESS_KEY": emulator.secret_key,
+            "AWS_BEDROCK_RUNTIME_ENDPOINT": emulator.url,
+        }
+        yield database, bedrock
+
+
+def http_json(method: str, url: str, body: object = None, key: str | None = None, timeout: float = 60):
+    """(status, parsed JSON body or {}) for one request; HTTP errors are answers, not exceptions."""
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310  # 127.0.0.1
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw or b"{}")
+    except ValueError:
+        return status, {"raw": raw[:300].decode(errors="replace")}
+
+
+def wait_database_ready(base_url: str, process: subprocess.Popen, timeout: float) -> float:
+    """Seconds until /health/readiness reports the database connected."""
+    started = time.monotonic()
+    last: object = None
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the container exited with {process.returncode} before its database was ready"
+            )
+        with contextlib.suppress(OSError):
+            status, body = http_json("GET", f"{base_url}/health/readiness", timeout=5)
+            last = body.get("db") if isinstance(body, dict) else body
+            if status == 200 and last == "connected":
+                return time.monotonic() - started
+        time.sleep(0.5)
+    raise RuntimeError(
+        f"/health/readiness did not report db: connected within {timeout:.0f} s (last: {last!r})"
+    )
+
+
+def exercise_database(base_url: str, master_key: str) -> dict[str, float | int]:
+    """A key made with the master key through /key/generate, a chat call with it, a wrong key refused."""
+    facts: dict[str, float | int] = {}
+    started = time.monotonic()
+    status, body = http_json("POST", f"{base_url}/key/generate", {"key_alias": "build-check"}, master_key)
+    facts["key_generate_ms"] = round((time.monotonic() - started) * 1000)
+    key = body.get("key") if isinstance(body, dict) else None
+    if status != 200 or not str(key).startswith("sk-"):
+        raise RuntimeError(f"/key/generate answered {status}: {str(body)[:300]}")
+    log(f"verify: /key/generate with the master key: 200, a new key in {facts['key_generate_ms']} ms")
+    chat = {"model": VERIFY_MODEL, "messages": [{"role": "user", "content": "What is Amazon Bedrock?"}]}
+    status, body = http_json("POST", f"{base_url}/v1/chat/completions", chat, "sk-" + os.urandom(18).hex())
+    facts["wrong_key_status"] = status
+    if status != 401:
+        raise RuntimeError(f"a key the database does not hold got {status}, not 401: {str(body)[:300]}")
+    log("verify: chat with a key the database does not hold: 401")
+    started = time.monotonic()
+    status, body = http_json("POST", f"{base_url}/v1/chat/completions", chat, key)
+    facts["chat_ms"] = round((time.monotonic() - started) * 1000)
+    try:
+        answer = body["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        answer = ""
+    if status != 200 or not answer:
+        raise RuntimeError(f"chat with the generated key answered {status}: {str(body)[:300]}")
+    log(
+        f"verify: chat with the generated key ({VERIFY_MODEL}, on the emulator): 200 in {facts['chat_ms']} ms"
+    )
+    return facts
+
+
 def verify(builder: Builder, image: str, timeout: float) -> dict[str, float | int]:
-    """Start the image with the production (full) config and no database; poll liveliness; stop it."""
+    """Prove the image serves with its database: migrate a local PostgreSQL with the image's `migrate`,
+    serve (production `full` config, read-only root), make a key, chat with it, refuse a wrong one; stop."""
     port = free_port()
     models = render.catalogue_to_json(
         render.catalogue_from_env_file(ROOT / "environments" / "dev" / "config.yaml")
     )
     master_key = "sk-" + os.urandom(18).hex()
-    with tempfile.TemporaryDirectory(prefix="gateway-verify-") as scratch:
-        output = Path(scratch) / "container.log"
+    facts: dict[str, float | int] = {}
+    with tempfile.TemporaryDirectory(prefix="gateway-verify-") as scratch_name:
+        scratch = Path(scratch_name)
+        scratch.chmod(0o755)  # PostgreSQL runs as an unprivileged user below it
         with contextlib.ExitStack() as stack:
-            env = verification_env(port, master_key, models, stack.enter_context(local_redis()))
-            if builder.name == "buildah":
-                rootfs, config = stack.enter_context(buildah_rootfs(builder, image))
-                command = rootfs_run_command(rootfs, config, env)
-                how = "rootfs chroot, read-only root, tmpfs /tmp"
-            else:
-                env_flags = [flag for k, v in env.items() for flag in ("--env", f"{k}={v}")]
-                tmpfs = ["--read-only", "--tmpfs", "/tmp"]  # noqa: S108  # the container's own /tmp
-                command = [*builder.base, "run", "--rm", *tmpfs, "--network", "host", *env_flags, image]
-                how = f"{builder.name} run --read-only --tmpfs /tmp"
-            log(f"verify: starting {image} ({how}) on 127.0.0.1:{port}")
-            with output.open("w") as sink:
-                process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+            database, bedrock = stack.enter_context(local_database_and_bedrock(scratch))
+            redis_port = stack.enter_context(local_redis())
+            env = verification_env(port, master_key, models, redis_port, database=database, bedrock=bedrock)
+            command = stack.enter_context(image_runner(builder, image))
+
+            migrate_log = scratch / "migrate.log"
+            log("verify: `migrate` (the image's entrypoint, as the ECS migration task runs it)")
+            started = time.monotonic()
+            with migrate_log.open("w") as sink:
+                migration = subprocess.Popen(command(env, ["migrate"]), stdout=sink, stderr=subprocess.STDOUT)
                 try:
-                    seconds = wait_healthy(port, process, timeout)
-                    log(f"verify: /health/liveliness answered 200 after {seconds:.1f} s")
-                except RuntimeError:
+                    code = migration.wait(timeout=600)
+                except subprocess.TimeoutExpired:
+                    stop(migration)
+                    code = -1
+            facts["migrate_s"] = round(time.monotonic() - started, 1)
+            lines = migrate_log.read_text().splitlines()
+            if code != 0:
+                sys.stdout.write("\n".join(lines[-30:]) + "\n")
+                raise RuntimeError(f"the image's `migrate` exited {code}")
+            summary = next((line for line in reversed(lines) if '"schema": "ready"' in line), "")
+            log(f"verify: migrate exit 0 in {facts['migrate_s']} s: {str(summary)[:200]}")
+
+            output = scratch / "container.log"
+            log(f"verify: starting {image} (serve, read-only root, tmpfs /tmp) on 127.0.0.1:{port}")
+            base_url = f"http://127.0.0.1:{port}"
+            with output.open("w") as sink:
+                process = subprocess.Popen(command(env, ["serve"]), stdout=sink, stderr=subprocess.STDOUT)
+                try:
+                    facts["healthy_after_s"] = round(wait_healthy(port, process, timeout), 1)
+                    log(f"verify: /health/liveliness answered 200 after {facts['healthy_after_s']} s")
+                    facts["db_ready_after_s"] = round(
+                        facts["healthy_after_s"] + wait_database_ready(base_url, process, timeout), 1
+                    )
+                    log(
+                        f"verify: /health/readiness reports db: connected after {facts['db_ready_after_s']} s"
+                    )
+                    facts.update(exercise_database(base_url, master_key))
+                except (RuntimeError, OSError):
                     stop(process)
                     sys.stdout.write(output.read_text()[-4000:])
                     raise
-                code = stop(process)
+                facts["exit_code"] = stop(process)
         lines = output.read_text().splitlines()
-        log(f"verify: stopped with SIGTERM, exit {code}; {len(lines)} log lines, last: {lines[-1][:160]}")
+        # -15: uvicorn drains, then re-raises the SIGTERM it caught (uvicorn/server.py, capture_signals).
+        log(f"verify: stopped with SIGTERM, exit {facts['exit_code']}; {len(lines)} log lines")
         for line in [line for line in lines if re.search(r'"level": "(WARNING|ERROR|CRITICAL)"', line)][:10]:
             log(f"verify: container said: {line[:220]}")
-        if not any("no database" in line for line in lines):
-            raise RuntimeError("the entrypoint did not announce the no-database mode")
-    return {"healthy_after_s": round(seconds, 1), "exit_code": code}
+        if not any('"database": true' in line for line in lines if "starting litellm" in line):
+            raise RuntimeError("the entrypoint did not start LiteLLM with its database")
+        if any("prisma-query-engine PID" in line and "exited" in line for line in lines):
+            raise RuntimeError("the query engine died while the gateway served (see the lines above)")
+        if any("lost on exit" in line for line in lines):
+            raise RuntimeError("LiteLLM lost spend rows on shutdown: its query engine went before it drained")
+    return facts
 
 
 def image_facts(builder: Builder, image: str) -> dict[str, str]:
@@ -381,18 +627,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repository", default=REPOSITORY, help="local image name (default: %(default)s)")
     parser.add_argument(
         "--base",
-        choices=("auto", "official", "debian"),
+        choices=BASES,
         default="auto",
-        help="official: the digest-pinned Python image; debian: mmdebstrap; auto: official if pullable",
+        help="official: the digest-pinned Python image (release); debian: built here with mmdebstrap; "
+        "auto: official if pullable, else debian with a warning (cannot --push)",
     )
-    parser.add_argument("--base-image", help="use this image as BASE_IMAGE (overrides --base)")
+    parser.add_argument(
+        "--base-image", help="use this image as BASE_IMAGE (overrides --base; needs --prisma)"
+    )
     parser.add_argument(
         "--prisma",
-        choices=("auto", "on", "off"),
+        choices=ENGINES,
         default="auto",
-        help="generate the Prisma client at build time (auto: on unless the base was not pullable)",
+        help="the query engine in the image: native (downloaded from Prisma's hosts at build time), "
+        "wasm (gateway/prisma_engine on the base's Node.js); auto: native on official, wasm on debian",
     )
-    parser.add_argument("--no-prisma", dest="prisma", action="store_const", const="off")
     parser.add_argument("--push", metavar="REGISTRY/REPO", help="push the SHA tags there after the build")
     parser.add_argument("--no-verify", action="store_true", help="skip starting the image")
     parser.add_argument("--verify-timeout", type=float, default=180)
@@ -401,6 +650,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)  # fmt: skip
 
+    try:
+        check_flags(args.base, args.prisma, base_image=args.base_image, push=bool(args.push))
+    except Refused as error:
+        print(f"[build] {error}", file=sys.stderr)
+        return 2
+    session_started = time.monotonic()
     timings: dict[str, float] = {}
     try:
         builder = detect_builder()
@@ -416,19 +671,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("the image inputs have uncommitted changes: tagging -dirty")
 
     started = time.monotonic()
-    base, offline = args.base_image, False
-    if base is None and args.base in ("auto", "official"):
-        official = default_base_image()
+    official = default_base_image()
+    pullable, pull_error = None, ""
+    if args.base_image is None and args.base in ("auto", "official"):
         pulled = subprocess.run(pull_command(builder, official), capture_output=True, text=True, check=False)
-        if pulled.returncode == 0:
-            base = official
-            log(f"base: {official}")
-        elif args.base == "official":
-            print(f"[build] cannot pull {official}: {pulled.stderr.strip()[-300:]}", file=sys.stderr)
-            return 4
-        else:
-            offline = True
-            log(f"base: cannot pull {official} ({pulled.stderr.strip().splitlines()[-1][:120]})")
+        pullable = pulled.returncode == 0
+        pull_error = (pulled.stderr.strip().splitlines() or [f"exit {pulled.returncode}"])[-1][:200]
+    try:
+        choice = choose(
+            args.base, args.prisma, official=official, pullable=pullable, pull_error=pull_error,
+            base_image=args.base_image,
+        )  # fmt: skip
+    except Refused as error:
+        print(f"[build] {error}", file=sys.stderr)
+        return 4
+    for warning in choice.warnings:
+        print(f"[build] WARNING: {warning}", file=sys.stderr, flush=True)
+    base = choice.base_image
     if base is None:
         if shutil.which("mmdebstrap") is None:
             print(
@@ -438,11 +697,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 3
         base = base_image.ensure_base(builder.name, builder.base[1:], log=log)
     timings["base_s"] = time.monotonic() - started
-
-    prisma = args.prisma == "on" or (args.prisma == "auto" and not offline)
-    if not prisma:
-        reason = "the registries the Prisma engines come from are unreachable" if offline else "--no-prisma"
-        log(f"PRISMA_GENERATE=0 ({reason}): Prisma client NOT generated; this image cannot use a database")
+    log(f"base: {choice.base} ({base}); Prisma engine: {choice.engine}")
+    if choice.engine == "wasm":
+        reason = prisma_engine.missing()
+        if reason:  # the image copies the engine server's npm packages from here
+            print(f"[build] PRISMA_ENGINE=wasm: {reason}", file=sys.stderr)
+            return 3
 
     with tempfile.TemporaryDirectory(prefix="gateway-build-") as scratch:
         secrets: dict[str, Path] = {"pip_conf": Path(scratch) / "pip.conf"}
@@ -452,28 +712,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not ca:
             secrets["pip_ca"].write_text("")
         request = BuildRequest(
-            tags=tags, base_image=base, prisma_generate=prisma, git_sha=sha, secrets=secrets
+            tags=tags, base_image=base, prisma_engine=choice.engine, git_sha=sha, secrets=secrets
         )
         command = build_command(builder, request)
         log("build: " + " ".join(command))
         started = time.monotonic()
-        subprocess.run(command, check=True, env=build_environment(builder))
+        built = subprocess.run(command, check=False, env=build_environment(builder))
         timings["build_s"] = time.monotonic() - started
+        if built.returncode != 0:
+            print(f"[build] the image build failed (exit {built.returncode}; see above)", file=sys.stderr)
+            return 1
 
     facts = image_facts(builder, tags[0])
     log(f"image: {tags[0]} id {facts['id']}, {facts['size']}, built in {timings['build_s']:.0f} s")
-    verified = {}
+    verified: dict[str, float | int] = {}
     if not args.no_verify:
-        verified = verify(builder, tags[0], args.verify_timeout)
+        started = time.monotonic()
+        try:
+            verified = verify(builder, tags[0], args.verify_timeout)
+        except Exception as error:  # a missing PostgreSQL too: one clear line, exit 1
+            print(f"[build] verify FAILED: {error}", file=sys.stderr)
+            return 1
+        timings["verify_s"] = time.monotonic() - started
     if args.push:
         for tag in tags:
             for push in push_commands(builder, tag, args.push):
                 log("push: " + " ".join(push))
                 subprocess.run(push, check=True)
-    summary = {"tags": tags, "builder": builder.name, "base_image": base, "prisma_generate": prisma, **facts,
+    timings["total_s"] = time.monotonic() - session_started
+    summary = {"tags": tags, "builder": builder.name, "base": choice.base, "base_image": base,
+               "prisma_engine": choice.engine, "warnings": list(choice.warnings), **facts,
                **{k: round(v, 1) for k, v in timings.items()}, **verified}  # fmt: skip
     log("summary: " + json.dumps(summary))
+    log(short_summary(summary))
     return 0
+
+
+def short_summary(summary: Mapping) -> str:
+    """One line for a person: what was built on what, and how long each proof took."""
+    base = summary["base"] + (" (UNPINNED: --base auto fell back)" if summary["warnings"] else "")
+    line = (
+        f"done in {summary['total_s']:.0f} s: {summary['tags'][0]}, {summary['size']}, base {base}, "
+        f"Prisma engine {summary['prisma_engine']}, image built in {summary['build_s']:.0f} s"
+    )
+    if "chat_ms" in summary:
+        line += (
+            f"; migrate {summary['migrate_s']} s, db ready {summary['db_ready_after_s']} s, "
+            f"key {summary['key_generate_ms']} ms, wrong key {summary['wrong_key_status']}, "
+            f"chat {summary['chat_ms']} ms"
+        )
+    return line
 
 
 if __name__ == "__main__":

