@@ -142,18 +142,9 @@ def lint(session: nox.Session) -> None:
     bin_dir = venv(session, "dev")
     run_in(session, bin_dir, "ruff", "check", ".")
     run_in(session, bin_dir, "ruff", "format", "--check", ".")
-    dockerfile = ROOT / "gateway" / "Dockerfile"
-    if dockerfile.exists():
-        run_in(
-            session,
-            bin_dir,
-            "hadolint",
-            "--config",
-            str(ROOT / "gateway" / ".hadolint.yaml"),
-            str(dockerfile),
-        )
-    if (ROOT / "pipeline" / "lint_workflows.py").exists():
-        py(session, "-m", "pipeline.lint_workflows")
+    hadolint_config = str(ROOT / "gateway" / ".hadolint.yaml")
+    run_in(session, bin_dir, "hadolint", "--config", hadolint_config, str(ROOT / "gateway" / "Dockerfile"))
+    py(session, "-m", "pipeline.lint_workflows")
 
 
 @nox.session
@@ -188,7 +179,8 @@ def policy(session: nox.Session) -> None:
 # ---------------------------------------------------------------- gateway
 @nox.session
 def build(session: nox.Session) -> None:
-    """Build the gateway image tagged with the commit SHA (docker, podman or buildah)."""
+    """Build the gateway image tagged with the commit SHA, then prove it serves with its database."""
+    node_packages(session, PRISMA_ENGINE)  # the wasm engine route copies them into the image
     py(session, "-m", "gateway.build", *session.posargs)
 
 
@@ -227,7 +219,7 @@ def eval_(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Gateway overhead: direct vs through LiteLLM, full vs bare configuration."""
+    """Gateway overhead: direct vs through LiteLLM, full vs bare, database on vs off (same run)."""
     venv(session, "phoenix")
     database_engine(session)
     py(session, "-m", "gateway.perf.bench", *session.posargs)
@@ -261,7 +253,7 @@ def apply(session: nox.Session) -> None:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    """plan/apply/check/change/destroy against a local AWS emulator (moto)."""
+    """plan/apply/migrate/check/change/destroy against a local AWS emulator (moto), PostgreSQL for migrate."""
     venv(session, "policy")
     py(session, "-m", "pipeline.integration", *session.posargs)
 

@@ -277,7 +277,9 @@ def build(env: MutableMapping[str, str] | None = None) -> GatewayASGI:
     """LiteLLM's proxy app inside the gateway's layer, with the limits of the environment."""
     from litellm.proxy.proxy_server import app as litellm_app
 
-    from gateway import error_shape, render, request_validation
+    from gateway import db_credentials, error_shape, render, request_validation
+
+    db_credentials.install()  # a rotated database credential is fetched again, not fatal
 
     environ = os.environ if env is None else env
     limits = limits_module.from_env(environ)

@@ -23,32 +23,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from gateway import limits, render, trace_content
+from gateway import contract, limits, render, trace_content
 
 COMMANDS = ("serve", "migrate", "render")
 EXIT_CONFIG_ERROR = 2
 
-# name -> why it is needed; shown in the error when it is missing.
-ALWAYS_REQUIRED = {
-    "GATEWAY_MODELS": "the model catalogue as JSON",
-    "AWS_REGION": "the Bedrock region",
-    "LITELLM_MASTER_KEY": "the proxy's admin key",
-}
-FULL_REQUIRED = {
-    "GUARDRAIL_ID": "the deployed Bedrock guardrail",
-    "GUARDRAIL_VERSION": "the deployed Bedrock guardrail's version",
-    "REDIS_HOST": "the cache and rate-limit store",
-    "REDIS_PORT": "the cache and rate-limit store",
-    "PHOENIX_COLLECTOR_ENDPOINT": "the tracing target",
-    "PHOENIX_PROJECT_NAME": "the tracing project",
-}
-DATABASE_REQUIRED = {
-    "DATABASE_NAME": "the database name",
-    "DATABASE_USERNAME": "the database user",
-    "DATABASE_PASSWORD": "the database password",
-    "LITELLM_SALT_KEY": "the key that encrypts credentials stored in the database",
-}
+# name -> why it is needed (shown when it is missing): gateway/contract.py's table, the one both sides read.
+ALWAYS_REQUIRED = contract.required("always")
+FULL_REQUIRED = contract.required("full")
+DATABASE_REQUIRED = contract.required("database")
 SSL_MODES = ("disable", "prefer", "require")
+# How a serving process proves who it is to PostgreSQL (docs/gateway.md, "Database credentials and
+# rotation"): IAM database authentication (LiteLLM's own IAM_TOKEN_DB_AUTH: a token minted at start,
+# refreshed before it expires and whenever the database refuses it), a password file re-read whenever
+# the database refuses the password it holds, or a fixed password (migrate: the master user).
+IAM_AUTH_VARIABLE = "IAM_TOKEN_DB_AUTH"
+PASSWORD_FILE_VARIABLE = "DATABASE_PASSWORD_FILE"  # noqa: S105  # a variable name
+APP_ROLE_VARIABLE = "DATABASE_APP_USERNAME"
+AUTH_MODES = ("password", "password_file", "iam")
+AUTH_RECONNECT_VARIABLE, AUTH_RECONNECT_SECONDS = "PRISMA_AUTH_RECONNECT_TIMEOUT_SECONDS", "5"
 # DEBUG logs request and response bodies: never in a running gateway.
 LOG_LEVELS = ("INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_LOG_LEVEL = "WARNING"
@@ -75,8 +68,12 @@ class Database:
     port: int
     name: str
     username: str
-    password: str
+    password: str  # "" with IAM authentication; the file's content when read from a file
     sslmode: str
+    auth: str = "password"  # one of AUTH_MODES
+    password_file: Path | None = None
+    # migrate: the role serving tasks connect as, created and granted LiteLLM's data (None: none managed).
+    app_role: str | None = None
 
     def url(self) -> str:
         """postgresql:// URL with user, password and name percent-encoded (any character is allowed)."""
@@ -84,6 +81,24 @@ class Database:
         password = quote(self.password, safe="")
         name = quote(self.name, safe="")
         return f"postgresql://{user}:{password}@{self.host}:{self.port}/{name}?sslmode={self.sslmode}"
+
+
+def read_password_file(path: Path) -> str:
+    """The password in `path` (one line; surrounding white space dropped); ContractError when unusable."""
+    try:
+        password = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ContractError(f"{PASSWORD_FILE_VARIABLE}={path}: cannot be read ({error.strerror})") from None
+    if not password:
+        raise ContractError(f"{PASSWORD_FILE_VARIABLE}={path}: the file is empty")
+    return password
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (_value(env, name) or "false").lower()
+    if raw not in ("true", "false"):
+        raise ContractError(f"{name} must be true or false, got {env[name]!r}")
+    return raw == "true"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,18 +162,10 @@ def available_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> float:
     return min(visible, quota) if quota else float(visible)
 
 
-def default_workers(cpus: float) -> int:
-    """One worker per two CPUs, at least one.
-
-    A uvicorn worker is an asyncio loop that already keeps one core busy; on 2
-    cores a second worker gained no throughput (docs/environment.md) and cost
-    ~415 MB more. Fargate tasks often see more CPUs than they are granted, so
-    the task definition should set GATEWAY_WORKERS explicitly.
-    """
-    return max(1, int(cpus) // 2)
+default_workers = contract.default_workers  # the rule the task definition applies to its `cpu` too
 
 
-def _database(env: Mapping[str, str]) -> Database | None:
+def _database(env: Mapping[str, str], command: str = "serve") -> Database | None:
     host = _value(env, "DATABASE_HOST")
     if host is None:
         return None
@@ -166,13 +173,44 @@ def _database(env: Mapping[str, str]) -> Database | None:
     sslmode = _value(env, "DATABASE_SSLMODE") or "require"
     if sslmode not in SSL_MODES:
         raise ContractError(f"DATABASE_SSLMODE must be one of {', '.join(SSL_MODES)}, got {sslmode!r}")
+    given = [n for n in ("DATABASE_PASSWORD", PASSWORD_FILE_VARIABLE) if _value(env, n) is not None]
+    iam = _flag(env, IAM_AUTH_VARIABLE)
+    if iam and command == "migrate":
+        raise ContractError(
+            f"{IAM_AUTH_VARIABLE}=true: migrate connects as the schema's owner with its password "
+            "(DATABASE_USERNAME/DATABASE_PASSWORD of the master secret), not with IAM"
+        )
+    if iam and given:
+        raise ContractError(f"{IAM_AUTH_VARIABLE}=true takes no password: unset {' and '.join(given)}")
+    if len(given) > 1:
+        raise ContractError(f"set one of DATABASE_PASSWORD and {PASSWORD_FILE_VARIABLE}, not both")
+    if not iam and not given:
+        raise ContractError(
+            "missing required environment variable(s): DATABASE_PASSWORD (the database password), "
+            f"or {PASSWORD_FILE_VARIABLE} (a file holding it), or {IAM_AUTH_VARIABLE}=true"
+        )
+    password_file = Path(env[PASSWORD_FILE_VARIABLE].strip()) if PASSWORD_FILE_VARIABLE in given else None
+    username = env["DATABASE_USERNAME"].strip()
+    app_role = _value(env, APP_ROLE_VARIABLE)
+    if app_role is not None and command != "migrate":
+        raise ContractError(
+            f"{APP_ROLE_VARIABLE} is for migrate only; a serving task connects as DATABASE_USERNAME"
+        )
+    if app_role is not None and app_role == username:
+        raise ContractError(
+            f"{APP_ROLE_VARIABLE}={app_role!r} is DATABASE_USERNAME, the user migrate connects as: "
+            "serving tasks must connect as a role other than the schema's owner"
+        )
     return Database(
         host=host,
         port=_int(env, "DATABASE_PORT", 5432),
         name=env["DATABASE_NAME"].strip(),
-        username=env["DATABASE_USERNAME"].strip(),
-        password=env["DATABASE_PASSWORD"],
+        username=username,
+        password=read_password_file(password_file) if password_file else env.get("DATABASE_PASSWORD", ""),
         sslmode=sslmode,
+        auth="iam" if iam else "password_file" if password_file else "password",
+        password_file=password_file,
+        app_role=app_role,
     )
 
 
@@ -238,7 +276,7 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
         models = render.catalogue_from_json(env["GATEWAY_MODELS"])
     except render.CatalogueError as error:
         raise ContractError(f"GATEWAY_MODELS: {error}") from None
-    database = _database(env)
+    database = _database(env, command)
     records_content = False
     if command == "migrate":
         if database is None:
@@ -266,7 +304,7 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
         models=models,
         database=database,
         host=_value(env, "HOST") or "0.0.0.0",  # noqa: S104  # a container listens on its task ENI
-        port=_int(env, "PORT", 4000),
+        port=_int(env, "PORT", contract.PORT),
         workers=workers,
         scratch=Path(_value(env, "GATEWAY_SCRATCH_DIR") or "/tmp/gateway"),  # noqa: S108  # the one writable mount
         limits=request_limits,
@@ -288,7 +326,7 @@ def proxy_environment(settings: Settings, env: Mapping[str, str]) -> dict[str, s
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_DONT_SHOW_FEEDBACK_BOX": "true",
         # Load-balancer and container health probes would otherwise fill the log.
-        "LITELLM_DISABLE_ACCESS_LOG_PATHS": "/health/liveliness,/health/readiness",
+        "LITELLM_DISABLE_ACCESS_LOG_PATHS": f"{contract.HEALTH_PATH},{contract.READINESS_PATH}",
         # Below ECS's default 30 s stopTimeout, so draining ends before SIGKILL.
         "GRACEFUL_SHUTDOWN_TIMEOUT": "25",
         "REDIS_SSL": "false",
@@ -318,9 +356,29 @@ def proxy_environment(settings: Settings, env: Mapping[str, str]) -> dict[str, s
         for name in ("DATABASE_URL", "DIRECT_URL", "DATABASE_HOST"):
             out.pop(name, None)
     else:
-        out["DATABASE_URL"] = settings.database.url()
+        database = settings.database
+        # LiteLLM's token refresh rebuilds the URL from DATABASE_HOST/PORT/USER/NAME (not DATABASE_USERNAME).
+        out["DATABASE_USER"] = database.username
+        out.pop("DATABASE_PASSWORD", None)  # in DATABASE_URL (or re-read from the file), never twice
+        if database.auth == "iam":
+            # LiteLLM mints the URL (a token as the password) and refreshes it (gateway/db_credentials.py).
+            out.pop("DATABASE_URL", None)
+            out[IAM_AUTH_VARIABLE] = "true"
+            out.setdefault("AWS_RDS_REGION", env.get("AWS_REGION", ""))
+            out["DATABASE_SSLMODE"] = database.sslmode  # LiteLLM puts it in the URL it builds
+        else:
+            out["DATABASE_URL"] = database.url()
         # Serving processes never migrate: the `migrate` task does (LiteLLM reads this at start-up).
         out["DISABLE_SCHEMA_UPDATE"] = "true"
+        # How long a key lookup that met a refused credential waits for LiteLLM's reconnect (a new
+        # query engine with the credential fetched again) before it answers 503. LiteLLM's 2 s is
+        # shorter than an engine start on a busy host; 5 s keeps an outage's 503 within 20 s.
+        if not _value(out, AUTH_RECONNECT_VARIABLE):
+            out[AUTH_RECONNECT_VARIABLE] = AUTH_RECONNECT_SECONDS
+        if out.get("GATEWAY_PRISMA_ENGINE") == "wasm":  # an image built with the wasm engine (Dockerfile)
+            from gateway import prisma_engine
+
+            out.update(prisma_engine.engine_environment())
     return out
 
 
@@ -398,11 +456,27 @@ def migrate(database: Database) -> int:
     try:
         found = migrations.discover(migrations.migrations_dir())
         outcome = migrations.apply(connect, found, log=lambda message: log(message, level="WARNING"))
+        log(outcome.summary(), applied=len(outcome.applied), already=outcome.already)
+        # Before "schema ready": the serving tasks log in as this role.
+        if database.app_role is None:
+            log(f"no application role managed ({APP_ROLE_VARIABLE} unset)", level="WARNING")
+        elif migrations.ensure_app_role(connect, database.app_role):
+            log(f"application role {database.app_role!r} created or its grants changed", role="changed")
+        else:
+            log(f"application role {database.app_role!r} up to date: nothing changed", role="unchanged")
     except (migrations.MigrationError, psycopg.Error) as error:
         log(f"migrate failed: {error}", level="ERROR")
         return 1
-    log(outcome.summary(), applied=len(outcome.applied), already=outcome.already, schema="ready")
-    # LiteLLM builds its spend-log indexes after the migrations, in the migration job (never in a migration).
+    log("schema ready", schema="ready")
+    # Both need LiteLLM's import (~10 s, more on a busy machine), so they come after "schema ready":
+    # LiteLLM's views, which a serving process may not create as the application role (it retries
+    # until they exist; the role's default privileges cover them), and, as LiteLLM's own migration
+    # job does after the migrations, its spend-log indexes (never in a migration).
+    try:
+        migrations.ensure_views(connect)
+    except psycopg.Error as error:
+        log(f"migrate failed: LiteLLM's views could not be created: {error}", level="ERROR")
+        return 1
     if not migrations.ensure_request_log_indexes(database.url()):
         log("migrate failed: LiteLLM's request-log indexes are not all in place (see above)", level="ERROR")
         return 1

@@ -211,3 +211,139 @@ def ensure_request_log_indexes(url: str, schema: str = "public") -> bool:
     from litellm_proxy_extras.request_log_indexes import ensure_request_log_indexes as build
 
     return build(url, schema)
+
+
+# ---------------------------------------------------------------- the application role
+# What serving tasks connect as (never the master user): LOGIN, no password of its own in AWS
+# (IAM database authentication: `rds_iam`), and only LiteLLM's data: DML on its tables and views
+# and the use of its sequences, in its schema. No DDL (no CREATE on the schema, owns nothing), no
+# SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS. Tables of later migrations are covered
+# by the GRANT ... ON ALL TABLES that every migrate run repeats (and by the default privileges).
+ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Attributes the role must not have; an existing role that has one is refused, not altered (on RDS
+# only a superuser may change them, and the master user is none).
+FORBIDDEN_ATTRIBUTES = ("rolsuper", "rolcreatedb", "rolcreaterole", "rolreplication", "rolbypassrls")
+TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+SEQUENCE_PRIVILEGES = "USAGE, SELECT, UPDATE"
+RDS_IAM_ROLE = "rds_iam"  # exists only on RDS/Aurora; membership lets the role log in with IAM tokens
+# Everything the role is allowed, read back from the catalogue: compared before and after a run
+# to say whether it changed anything.
+_SNAPSHOT = """
+SELECT 'attr', concat_ws(',', r.rolcanlogin, r.rolsuper, r.rolcreatedb, r.rolcreaterole,
+                         r.rolreplication, r.rolbypassrls), ''
+  FROM pg_roles r WHERE r.rolname = %(role)s
+UNION ALL
+SELECT 'member', m.rolname, '' FROM pg_auth_members a
+  JOIN pg_roles m ON m.oid = a.roleid JOIN pg_roles r ON r.oid = a.member WHERE r.rolname = %(role)s
+UNION ALL
+SELECT 'relation', c.relname, x.privilege_type
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) x
+ WHERE n.nspname = %(schema)s AND x.grantee = (SELECT oid FROM pg_roles WHERE rolname = %(role)s)
+UNION ALL
+SELECT 'default', d.defaclobjtype::text, x.privilege_type
+  FROM pg_default_acl d, aclexplode(d.defaclacl) x
+ WHERE x.grantee = (SELECT oid FROM pg_roles WHERE rolname = %(role)s)
+UNION ALL
+SELECT 'schema', n.nspname, x.privilege_type
+  FROM pg_namespace n, aclexplode(n.nspacl) x
+ WHERE n.nspname = %(schema)s AND x.grantee = (SELECT oid FROM pg_roles WHERE rolname = %(role)s)
+UNION ALL
+SELECT 'database', d.datname, x.privilege_type
+  FROM pg_database d, aclexplode(d.datacl) x
+ WHERE d.datname = current_database() AND x.grantee = (SELECT oid FROM pg_roles WHERE rolname = %(role)s)
+"""
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def app_role_statements(role: str, *, schema: str = "public", database: str, rds_iam: bool) -> list[str]:
+    """The GRANTs that give `role` LiteLLM's data and nothing else (each idempotent in PostgreSQL)."""
+    r, s = _ident(role), _ident(schema)
+    statements = [
+        f"GRANT CONNECT ON DATABASE {_ident(database)} TO {r}",
+        f"GRANT USAGE ON SCHEMA {s} TO {r}",
+        f"GRANT {TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA {s} TO {r}",
+        f"GRANT {SEQUENCE_PRIVILEGES} ON ALL SEQUENCES IN SCHEMA {s} TO {r}",
+        # Objects the migrating user creates later (a migration run by hand, or by a newer LiteLLM).
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT {TABLE_PRIVILEGES} ON TABLES TO {r}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT {SEQUENCE_PRIVILEGES} ON SEQUENCES TO {r}",
+    ]
+    if rds_iam:
+        statements.append(f"GRANT {RDS_IAM_ROLE} TO {r}")
+    return statements
+
+
+def _snapshot(conn: Any, role: str, schema: str) -> set[tuple]:
+    return set(conn.execute(_SNAPSHOT, {"role": role, "schema": schema}).fetchall())
+
+
+def ensure_app_role(connect: Callable[..., Any], role: str, *, schema: str = "public") -> bool:
+    """Create `role` if missing and grant it LiteLLM's data; True when anything changed.
+
+    Runs as the migrating (owner) user after the migrations. Refuses a role that may do more
+    than LiteLLM needs, and a role name that is the migrating user itself.
+    """
+    if not ROLE_NAME.match(role):
+        raise MigrationError(
+            f"application role {role!r}: must be lowercase letters, digits and underscores, "
+            "starting with a letter or underscore (at most 63)"
+        )
+    with connect(autocommit=True) as conn:
+        me, database = conn.execute("SELECT current_user, current_database()").fetchone()
+        if role == me:
+            raise MigrationError(
+                f"application role {role!r} is the migrating user itself: serving tasks must not connect "
+                "as the owner of the schema; choose another name"
+            )
+        before = _snapshot(conn, role, schema)
+        with conn.transaction():
+            attributes = conn.execute(
+                f"SELECT {', '.join(FORBIDDEN_ATTRIBUTES)} FROM pg_roles WHERE rolname = %s",  # noqa: S608  # constants
+                (role,),
+            ).fetchone()
+            if attributes is None:
+                conn.execute(f"CREATE ROLE {_ident(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
+            else:
+                pairs = zip(FORBIDDEN_ATTRIBUTES, attributes, strict=True)
+                held = [name[3:].upper() for name, on in pairs if on]
+                if held:
+                    raise MigrationError(
+                        f"application role {role!r} already exists with {', '.join(held)}: it must hold "
+                        "LiteLLM's data only; remove those attributes (as a superuser) and migrate again"
+                    )
+                conn.execute(f"ALTER ROLE {_ident(role)} LOGIN")
+            rds_iam = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (RDS_IAM_ROLE,)).fetchone()
+            grants = app_role_statements(role, schema=schema, database=database, rds_iam=bool(rds_iam))
+            for statement in grants:
+                conn.execute(statement)
+        return _snapshot(conn, role, schema) != before
+
+
+def ensure_views(connect: Callable[..., Any]) -> None:
+    """LiteLLM's views (key + team lookups, spend reports), created as the owner.
+
+    LiteLLM creates them itself at start-up when they are missing; the application role may not
+    (no DDL), so the migrate step does, with LiteLLM's own definitions, before it grants.
+    """
+    import asyncio
+
+    from litellm.proxy.db.create_views import create_missing_views
+
+    class _Raw:
+        """The two calls create_missing_views makes, on a psycopg connection."""
+
+        def __init__(self, conn: Any) -> None:
+            self.conn = conn
+
+        async def query_raw(self, query: str, *args: object) -> list[dict]:
+            cursor = self.conn.execute(query, args or None)
+            names = [column.name for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+        async def execute_raw(self, query: str, *args: object) -> int:
+            return self.conn.execute(query, args or None).rowcount
+
+    with connect(autocommit=True) as conn:
+        asyncio.run(create_missing_views(_Raw(conn)))

@@ -3,8 +3,12 @@
     python -m pipeline.integration [--env dev] [--keep]
 
 synth (provider pointed at the emulator, local state) → init → plan → apply →
-check every property that matters through boto3 → plan again (must be empty:
-what the emulator reports back matches the configuration) → change the environment file
+migrate: the migration task definition the stack outputs, run here as ECS runs it
+(`python -m gateway.entrypoint migrate`, its environment and secrets read back
+from the emulator), twice, against a local PostgreSQL standing in for the Aurora
+cluster; the second run must apply nothing → check every property that matters
+through boto3 → plan again (must be empty: what the emulator reports back matches
+the configuration) → change the environment file
 (log retention) and prove the plan is an update in place → apply it → destroy →
 prove nothing is left. Every phase prints its time; the timings, counts and
 check results go to reports/integration/summary.json. Exit code 1 on any
@@ -29,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from pipeline import migration_task
+from pipeline.apply import outputs
 from pipeline.aws_emulator import EmulatorServer, inventory, running
 from pipeline.stack_checks import Check, StackChecks, state_resources
 from pipeline.summary import digest, render_summary
@@ -43,6 +49,9 @@ EXCLUDED: dict[str, str] = {}
 
 # Terraform variables the stack declares (the image to run): any tag will do, nothing pulls it.
 VARIABLES = {"image_tag": "integration"}
+
+# The stack output naming the one-off task the deploy runs before the service update.
+MIGRATION_OUTPUT = "migration_task_definition_arn"
 
 # The configuration change whose plan must be an update in place.
 CHANGED_SETTING = ("observability", "log_retention_days")
@@ -235,6 +244,8 @@ def lifecycle(run: Run, server: EmulatorServer, work: Path, expect: dict[str, An
         space.tf("apply", "-input=false", "-no-color", "initial.tfplan")
         resources = state_resources(space.state())
         phase.resources = sum(len(v) for v in resources.values())
+    with run.phase("migrate") as phase:
+        run.record(migrate_twice(space, client, work / "migrate", phase))
     with run.phase("check") as phase:
         run.record(StackChecks(client, resources, expect).run())
         phase.resources = phase.resources or sum(len(v) for v in resources.values())
@@ -293,6 +304,89 @@ def lifecycle(run: Run, server: EmulatorServer, work: Path, expect: dict[str, An
                 Check("nothing left in the state after destroy", in_state == 0, f"{in_state} in state"),
             ]
         )
+
+
+def migrate_twice(space: Workspace, client: Callable[[str], Any], scratch: Path, phase: Phase) -> list[Check]:
+    """Run the applied migration task definition twice: it applies the schema, then has nothing to apply.
+
+    The command, environment and secrets are the image's and the task definition's, read
+    back from the emulator (pipeline/migration_task.py); the database endpoint is replaced:
+    the emulated Aurora cluster is an API record, so a local PostgreSQL stands in, its
+    master user and password those of the cluster's managed secret.
+    """
+    assert space.stack_dir is not None, "synth first"
+    arn = outputs(space.stack_dir, space.env).get(MIGRATION_OUTPUT)
+    if not isinstance(arn, str) or not arn:
+        raise IntegrationFailure(f"the applied stack has no {MIGRATION_OUTPUT} output")
+    try:
+        spec = migration_task.task_spec(client("ecs"), arn)
+        secrets = migration_task.resolve_secrets(client("secretsmanager"), spec.secrets)
+        argv = migration_task.local_argv(migration_task.image_entrypoint(), spec.command)
+    except migration_task.MigrationTaskError as error:
+        raise IntegrationFailure(f"migration task {arn}: {error}") from None
+    declared = f"{spec.environment.get('DATABASE_HOST')}:{spec.environment.get('DATABASE_PORT')}"
+    clusters = client("rds").describe_db_clusters()["DBClusters"]
+    endpoints = {f"{c['Endpoint']}:{c['Port']}" for c in clusters}
+    for name in ("DATABASE_USERNAME", "DATABASE_PASSWORD"):
+        if name not in secrets:
+            raise IntegrationFailure(f"migration task {spec.family}: no {name} among its secrets")
+    print(f"  task definition {spec.family} (output {MIGRATION_OUTPUT}): command {list(spec.command)}")
+    print(f"  database endpoint in the task definition: {declared} (emulated Aurora: no SQL behind it)")
+    checks = [
+        Check(
+            "the migration task's database is the applied Aurora cluster",
+            declared in endpoints,
+            f"{declared}; clusters: {sorted(endpoints) or 'none'}",
+        )
+    ]
+    try:
+        with migration_task.stand_in_database(
+            username=secrets["DATABASE_USERNAME"],
+            password=secrets["DATABASE_PASSWORD"],
+            database=spec.environment.get("DATABASE_NAME", ""),
+            log=lambda line: print(f"  {line}"),
+        ) as stand_in:
+            print(
+                f"  STAND-IN: local PostgreSQL at {stand_in.host}:{stand_in.port} (sslmode "
+                f"{stand_in.sslmode}) replaces {declared}; user, password and database are the task's"
+            )
+            image = migration_task.image_environment()
+            env = migration_task.task_environment(spec, secrets, stand_in, image=image, scratch=scratch)
+            for name in set(migration_task.SCRATCH_VARIABLES) & set(env):
+                Path(env[name]).mkdir(parents=True, exist_ok=True)
+            print(
+                f"  environment: the image's ENV ({', '.join(sorted(image))}; its paths dropped, "
+                f"scratch folders local), {len(spec.environment)} task variables, {len(secrets)} secrets"
+            )
+            runs = []
+            for attempt in ("first", "second"):
+                print(f"  $ {' '.join(argv[1:])}  ({attempt} run)", flush=True)
+                runs.append(migration_task.run_migrate(argv, env))
+                print(f"  -> exit {runs[-1].returncode} in {runs[-1].seconds:.1f} s: {runs[-1].message}")
+    except migration_task.MigrationTaskError as error:
+        raise IntegrationFailure(f"migrate: {error}") from None
+    first, second = runs
+    phase.note = f"{first.applied} applied, then {second.applied}; stand-in PostgreSQL for {declared}"
+    return [*checks, *migrate_verdicts(first, second)]
+
+
+def migrate_verdicts(first: migration_task.MigrateRun, second: migration_task.MigrateRun) -> list[Check]:
+    """The first run applies the schema; the second applies nothing and says so (idempotent)."""
+    return [
+        Check(
+            "migrate (the migration task's command) applies the schema",
+            first.returncode == 0 and first.schema_ready and (first.applied or 0) > 0,
+            f"exit {first.returncode} in {first.seconds:.1f} s: {first.message}",
+        ),
+        Check(
+            "a second migrate applies nothing and says so",
+            second.returncode == 0
+            and second.schema_ready
+            and second.applied == 0
+            and migration_task.NOTHING_TO_APPLY in second.message,
+            f"exit {second.returncode} in {second.seconds:.1f} s: {second.message}",
+        ),
+    ]
 
 
 def expectations(environment: str, environments_dir: Path) -> dict[str, Any]:

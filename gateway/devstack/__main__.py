@@ -112,6 +112,7 @@ The gateway is running (variant {stack.variant}); press Ctrl-C to stop everythin
 
 # ---------------------------------------------------------------- smoke
 def smoke(args: argparse.Namespace) -> int:
+    from gateway.devstack import app_role
     from gateway.devstack.catalogue import load_environment
     from gateway.smoke import LocalExtras, Target, run_smoke
 
@@ -146,6 +147,9 @@ def smoke(args: argparse.Namespace) -> int:
                 admin_url=stack.admin_url,
                 redis_pid=stack.redis.child.pid if stack.redis else 0,
                 postgres_pid=stack.postgres.child.pid if stack.postgres else 0,
+                database_admin_url=stack.postgres.url if stack.postgres and stack.database_enabled else "",
+                database_app_role=app_role.APP_ROLE if stack.database_enabled else "",
+                database_password_file=str(stack.database_password_file) if stack.database_enabled else "",
             ),
         )
         try:

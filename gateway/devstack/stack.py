@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from gateway.devstack import database_mode, system
+from gateway.devstack import app_role, database_mode, system
 from gateway.devstack.catalogue import Environment, load_environment
 from gateway.devstack.emulator import Emulator, start_emulator
 from gateway.devstack.front import Front, start_front
@@ -210,9 +210,15 @@ class LocalStack:
         if mode.enabled:
             self.log("      database: migrating the schema (python -m gateway.entrypoint migrate)")
             migration_started = time.monotonic()
-            migration = start_migration(sup, proxy_environment(contract, home=self.work_dir / "gateway"))
+            migration = start_migration(
+                sup, proxy_environment(self._migration_contract(contract), home=self.work_dir / "gateway")
+            )
             try:
                 migration.wait_for_schema()  # LiteLLM's request-log indexes are then built while it starts
+                # migrate created the application role; the gateway logs in with this password.
+                password = app_role.new_password()
+                app_role.write_secret(self.database_password_file, password)
+                app_role.set_password(self.postgres.url, app_role.APP_ROLE, password)
             except RuntimeError as err:
                 # As when the engine cannot run: say why, serve without the database (checks skip).
                 migration = None
@@ -261,18 +267,23 @@ class LocalStack:
         variant: str = "full",
         disable: tuple[str, ...] = (),
         extra_env: dict[str, str] | None = None,
+        database: bool = True,
     ) -> Gateway:
         """Another proxy on the same services (the benchmark's variants share one Redis, emulator, Phoenix).
 
         Its supervisor name is `gateway-<label>` (log: logs/gateway-<label>.log); it stops with the stack.
+        `database=False` leaves out the contract's DATABASE_* (the benchmark's database-off twin).
         """
         sup = self._supervisor
         if sup is None or self.gateway is None or self._ports is None:
             raise RuntimeError("the stack is not running")
         name = f"gateway-{label}"
         began = time.monotonic()
+        contract = self._contract_values
+        if not database:
+            contract = {k: v for k, v in contract.items() if not k.startswith("DATABASE_")}
         pending = launch_gateway(
-            sup, self._ports(), self._contract_values, home=self.work_dir / name,
+            sup, self._ports(), contract, home=self.work_dir / name,
             variant=variant, disable=tuple(disable), extra_env=extra_env, name=name,
         )  # fmt: skip
         gateway = pending.wait(progress=self._still_waiting(name, began))
@@ -305,17 +316,37 @@ class LocalStack:
             **self.environment.request_limits.to_env(),
         }
         if self.database_enabled:
+            # The gateway connects as the application role, never as the owner (who only migrates); its
+            # password is re-read from the file when PostgreSQL refuses the one it holds (rotation).
             contract.update(
                 {
                     "DATABASE_HOST": self.postgres.host,
                     "DATABASE_PORT": str(self.postgres.port),
                     "DATABASE_NAME": self.postgres.database,
-                    "DATABASE_USERNAME": self.postgres.username,
-                    "DATABASE_PASSWORD": self.postgres.password,
+                    "DATABASE_USERNAME": app_role.APP_ROLE,
+                    "DATABASE_PASSWORD_FILE": str(self.database_password_file),
                     "DATABASE_SSLMODE": "disable",  # loopback only; in AWS the default, require, applies
                 }
             )
         return contract
+
+    def _migration_contract(self, contract: dict[str, str]) -> dict[str, str]:
+        """The migration task's: the owner's credentials, and the application role to create."""
+        assert self.postgres
+        migration = {k: v for k, v in contract.items() if k != "DATABASE_PASSWORD_FILE"}
+        migration.update(
+            {
+                "DATABASE_USERNAME": self.postgres.username,
+                "DATABASE_PASSWORD": self.postgres.password,
+                "DATABASE_APP_USERNAME": app_role.APP_ROLE,
+            }
+        )
+        return migration
+
+    @property
+    def database_password_file(self) -> Path:
+        """The application role's password, as a mounted secret would hold it (mode 600)."""
+        return self.work_dir / "secrets" / "database-password"
 
     # ------------------------------------------------------------ reporting
     def dead_services(self) -> list[str]:

@@ -30,6 +30,11 @@ class LocalExtras:
     redis_pid: int = 0
     # The local PostgreSQL postmaster's pid, so a check can hang the database and resume it; 0 when unknown.
     postgres_pid: int = 0
+    # The owner's URL and the application role's name and password file, so a check can rotate the
+    # password the gateway connects with (gateway/devstack/app_role.py); empty without a database.
+    database_admin_url: str = ""
+    database_app_role: str = ""
+    database_password_file: str = ""
 
 
 @dataclass

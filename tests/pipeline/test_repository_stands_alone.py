@@ -14,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CITED_DOCUMENT = re.compile(r"\b((?:[a-z_]+/)*(?:[A-Za-z_-]+)\.md)\b")
+TEXT_SUFFIXES = {".py", ".md", ".toml", ".yml", ".yaml", ".txt", ".mjs", ".json", ""}
 OUTSIDE_CITATION = re.compile(r"(\.\./shared/|\bshared/[A-Za-z_]+\.md|\bshared/prisma/)")
 
 
@@ -24,9 +25,10 @@ def tracked_text_files() -> list[Path]:
     files = []
     for name in filter(None, names):
         path = ROOT / name
-        if path.suffix in {".py", ".md", ".toml", ".yml", ".yaml", ".txt", ".mjs", ".json", ""} and path.is_file():
-            if "node_modules" not in path.parts and path.stat().st_size < 500_000:
-                files.append(path)
+        if path.suffix not in TEXT_SUFFIXES or not path.is_file() or "node_modules" in path.parts:
+            continue
+        if path.stat().st_size < 500_000:
+            files.append(path)
     return files
 
 

@@ -15,8 +15,10 @@ from gateway.smoke.checks import (
     node_sdk,
     request_limits,
     resilience,
+    rotation,
     routes,
     service,
+    teams,
     tracing,
 )
 from gateway.smoke.runner import Check
@@ -51,8 +53,12 @@ def all_checks(target: Target) -> list[Check]:
         limits.revoked_key_401,
         limits.key_budget_exhausted,
         database.database_outage_fails_closed_and_recovers,
+        rotation.database_password_rotation_under_traffic_fails_no_request,
         *request_limits.rows(),
         *degradation.rows(),
+        teams.teams_model_allow_list_enforced,
+        teams.teams_budget_caps_both_keys,
+        teams.key_budget_spend_recorded,
     ]
     return (
         [Check(name=check.__name__, run=check) for check in plain]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway import entrypoint
+from gateway.devstack import app_role
 from gateway.devstack.emulator import Emulator
 from gateway.devstack.phoenix_server import Phoenix
 from gateway.devstack.postgres import Postgres
@@ -34,15 +35,29 @@ def test_the_entrypoint_accepts_the_stacks_environment_without_a_database(tmp_pa
     assert [m.alias for m in settings.models] == [m.alias for m in stack.environment.models]
 
 
-def test_with_a_database_the_entrypoint_builds_a_plain_loopback_url_and_can_migrate(tmp_path):
+def test_with_a_database_migrate_connects_as_the_owner_and_creates_the_application_role(tmp_path):
     stack, phoenix = _stack(tmp_path, database=True)
-    env = proxy_environment(stack._contract(phoenix), home=tmp_path)
+    env = proxy_environment(stack._migration_contract(stack._contract(phoenix)), home=tmp_path)
     settings = entrypoint.validate(env, "migrate")
     assert settings.database is not None
     assert settings.database.url().startswith(
         "postgresql://litellm:p%40ss%2Fword%3Awith%3Fodd%23chars@127.0.0.1:5433/"
     )
     assert settings.database.sslmode == "disable"
+    assert settings.database.app_role == app_role.APP_ROLE
+
+
+def test_with_a_database_the_gateway_connects_as_the_application_role_with_its_password_file(tmp_path):
+    stack, phoenix = _stack(tmp_path, database=True)
+    app_role.write_secret(stack.database_password_file, "app-secret")
+    env = proxy_environment(stack._contract(phoenix), home=tmp_path)
+
+    database = entrypoint.validate(env, "serve").database
+
+    assert (database.username, database.auth) == (app_role.APP_ROLE, "password_file")
+    assert database.password == "app-secret"
+    assert "DATABASE_PASSWORD" not in env and stack.postgres.password not in env.values()
+    assert stack.database_password_file.stat().st_mode & 0o077 == 0
 
 
 def test_the_proxy_inherits_no_aws_credentials_from_the_developer(tmp_path, monkeypatch):
