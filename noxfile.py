@@ -198,7 +198,7 @@ def smoke(session: nox.Session) -> None:
     venv(session, "phoenix")
     database_engine(session)
     node_packages(session, NODE_SDK)
-    py(session, "-m", "gateway.devstack", "smoke", *session.posargs)
+    py(session, "-m", "gateway.smoke", *session.posargs)
 
 
 @nox.session

@@ -37,6 +37,7 @@ import psutil
 import yaml
 
 from gateway import render
+from gateway.devstack.target import add_target_arguments, key_from, strip_separator
 from gateway.perf import bench_database, charts
 from gateway.perf.bench_load import Call, direct_call, gateway_call, run
 from gateway.perf.bench_stats import (
@@ -57,7 +58,6 @@ from gateway.perf.bench_variants import (
     parse_variants,
     rotated,
 )
-from gateway.perf.target import add_target_arguments, key_from, strip_separator
 
 REPO = Path(__file__).resolve().parents[2]
 REPORTS = REPO / "reports" / "bench"

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import httpx
 
+from gateway.devstack.target import add_target_arguments, gateway_target, strip_separator
 from gateway.perf import charts
 from gateway.perf.aliases import aliases
 from gateway.perf.load_stats import Thresholds, judge, read_history, read_stats, summary_table
-from gateway.perf.target import add_target_arguments, gateway_target, strip_separator
 
 REPO = Path(__file__).resolve().parents[2]
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")

@@ -20,11 +20,11 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.devstack.target import add_target_arguments, gateway_target, strip_separator
 from gateway.perf import charts
 from gateway.perf.aliases import aliases
 from gateway.perf.squad_data import load_questions
 from gateway.perf.squad_experiment import dataset_name, ensure_dataset, gateway_asker, run_alias, score_table
-from gateway.perf.target import add_target_arguments, gateway_target, strip_separator
 
 REPO = Path(__file__).resolve().parents[2]
 REPORTS = REPO / "reports" / "eval"

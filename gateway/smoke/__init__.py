@@ -1,7 +1,7 @@
 """Client-side checks of a running gateway, as a client sees it (the official `openai` SDK, plain HTTP).
 
-`python -m gateway.devstack smoke` runs them against a local stack it starts;
-`python -m gateway.devstack smoke --url URL --key KEY` against a deployed gateway.
+`python -m gateway.smoke` (`nox -s smoke`) runs them against a local stack it starts;
+`python -m gateway.smoke --url URL --key KEY` against a deployed gateway.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ nox > Running session smoke
 stack starting
 [22/23] FAIL trace_in_phoenix
 21 passed, 1 failed
-nox > Command python -m gateway.devstack smoke failed with exit code 1
+nox > Command python -m gateway.smoke failed with exit code 1
 nox > Session smoke failed: Command failed with exit code 1 (took 2 minutes)
 nox > Running session build
 build line

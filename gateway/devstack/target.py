@@ -1,7 +1,7 @@
-"""Where a perf tool sends its traffic: a deployed gateway (`--url/--key`) or a local stack it owns.
+"""What smoke and the perf tools run against: a deployed gateway (`--url/--key`) or a local stack they own.
 
 Every tool takes the same two options and falls back to the same variables, so a
-run against AWS and a run against `nox -s serve`'s stack differ by arguments only.
+run against AWS and a run against a local stack differ by arguments only.
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 # Checked in this order; the second is the reference design's name.
 KEY_VARIABLES = ("GATEWAY_API_KEY", "LITELLM_API_KEY")
@@ -54,18 +56,30 @@ def strip_separator(argv: list[str]) -> list[str]:
 
 @contextlib.contextmanager
 def gateway_target(
-    url: str | None, key: str | None, *, variant: str = "full", log: Callable[[str], None] = print
+    url: str | None,
+    key: str | None,
+    *,
+    variant: str = "full",
+    environment: str = "dev",
+    work_dir: Path | None = None,
+    entry: Literal["proxy", "front"] = "proxy",
+    log: Callable[[str], None] = print,
 ) -> Iterator[GatewayTarget]:
-    """Yield the deployed gateway, or a fresh local stack that is stopped however the block ends."""
+    """Yield the deployed gateway, or a fresh local stack that is stopped however the block ends.
+
+    `entry`: the perf tools call the proxy itself (in AWS the load balancer's work is not on the
+    task's CPU); smoke calls the front, which lets through only what the load balancer does.
+    """
     if url:
         resolved = key_from(key)
         if not resolved:
-            raise SystemExit(f"--url needs --key or ${KEY_VARIABLES[0]}")
+            print(f"--url needs a key: --key KEY or ${KEY_VARIABLES[0]}", file=sys.stderr)
+            raise SystemExit(2)  # a usage error, before any request
         yield GatewayTarget(url=url.rstrip("/"), key=resolved)
         return
     from gateway.devstack import LocalStack  # imported late: a deployed run needs none of it
 
     log(f"starting a local stack (variant {variant}); pass --url/--key to target a deployed gateway")
-    with LocalStack(variant=variant, log=log) as stack:
-        # The proxy itself, not the local front: in AWS the load balancer's work is not on the task's CPU.
-        yield GatewayTarget(url=stack.proxy_url, key=stack.master_key, stack=stack)
+    with LocalStack(variant=variant, environment=environment, work_dir=work_dir, log=log) as stack:
+        chosen = stack.gateway_url if entry == "front" else stack.proxy_url
+        yield GatewayTarget(url=chosen, key=stack.master_key, stack=stack)

@@ -1,10 +1,10 @@
-"""Every perf tool targets a deployed gateway the same way: --url plus a key that stays out of argv."""
+"""Smoke and the perf tools target a deployed gateway alike: --url plus a key that stays out of argv."""
 
 import argparse
 
 import pytest
 
-from gateway.perf.target import add_target_arguments, gateway_target, key_from, strip_separator
+from gateway.devstack.target import add_target_arguments, gateway_target, key_from, strip_separator
 
 
 def test_an_explicit_key_wins_over_the_variables():
@@ -34,11 +34,13 @@ def test_a_deployed_gateway_is_used_as_given_without_a_local_stack(monkeypatch):
         assert not target.local
 
 
-def test_a_deployed_gateway_without_a_key_is_refused(monkeypatch):
+def test_a_deployed_gateway_without_a_key_is_a_usage_error(monkeypatch, capsys):
     monkeypatch.delenv("GATEWAY_API_KEY", raising=False)
     monkeypatch.delenv("LITELLM_API_KEY", raising=False)
-    with pytest.raises(SystemExit, match="--key"), gateway_target("https://gateway.example.com", None):
+    with pytest.raises(SystemExit) as stopped, gateway_target("https://gateway.example.com", None):
         pass
+    assert stopped.value.code == 2
+    assert "--url needs a key" in capsys.readouterr().err
 
 
 def test_the_shared_options_are_url_and_key():
