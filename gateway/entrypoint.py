@@ -104,7 +104,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     command: str
-    variant: render.Variant
+    variant: str  # full, or a local run's benchmark variant (gateway/perf/variants.py)
     disabled: tuple[str, ...]
     models: tuple[render.CatalogueModel, ...]
     database: Database | None
@@ -220,21 +220,41 @@ def _check_master_key(key: str) -> None:
         raise ContractError("LITELLM_MASTER_KEY must be a random key starting with 'sk-' (16+ characters)")
 
 
-def _disabled_features(env: Mapping[str, str], variant: str) -> tuple[str, ...]:
-    """GATEWAY_DISABLE's features; it and the bare variant are refused outside GATEWAY_ENVIRONMENT=local."""
+def _local_variant(env: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
+    """GATEWAY_VARIANT and GATEWAY_DISABLE: the benchmark's weakened configurations.
+
+    Refused outside GATEWAY_ENVIRONMENT=local, and they exist only where gateway/perf does (a
+    repository checkout): the image carries no code that switches protection off.
+    """
+    variant = _value(env, "GATEWAY_VARIANT") or "full"
     raw = _value(env, "GATEWAY_DISABLE")
-    try:
-        disabled = render.parse_features(raw)
-    except ValueError as error:
-        raise ContractError(f"GATEWAY_DISABLE: {error}") from None
+    if variant == "full" and raw is None:
+        return variant, ()
     environment = _value(env, "GATEWAY_ENVIRONMENT")
-    if (disabled or variant != "full") and environment != LOCAL_ENVIRONMENT:
-        what = f"GATEWAY_DISABLE={raw}" if disabled else f"GATEWAY_VARIANT={variant}"
+    if environment != LOCAL_ENVIRONMENT:
+        what = f"GATEWAY_DISABLE={raw}" if raw else f"GATEWAY_VARIANT={variant}"
         raise ContractError(
             f"{what} switches protection off and is only allowed with "
             f"GATEWAY_ENVIRONMENT={LOCAL_ENVIRONMENT} (got {environment!r})"
         )
-    return disabled
+    variants = _bench_variants()
+    if variant not in variants.VARIANTS:
+        raise ContractError(f"GATEWAY_VARIANT must be one of {', '.join(variants.VARIANTS)}, got {variant!r}")
+    try:
+        return variant, variants.parse_features(raw)
+    except ValueError as error:
+        raise ContractError(f"GATEWAY_DISABLE: {error}") from None
+
+
+def _bench_variants():
+    try:
+        from gateway.perf import variants
+    except ImportError:
+        raise ContractError(
+            "GATEWAY_VARIANT/GATEWAY_DISABLE need gateway/perf/variants.py, which only a repository "
+            "checkout has; the image serves the full configuration only"
+        ) from None
+    return variants
 
 
 def _trace_content(env: Mapping[str, str]) -> bool:
@@ -263,10 +283,7 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
     """Check the environment against the runtime contract; raise ContractError naming what is wrong."""
     if command not in COMMANDS:
         raise ContractError(f"unknown command {command!r}: use one of {', '.join(COMMANDS)}")
-    variant = _value(env, "GATEWAY_VARIANT") or "full"
-    if variant not in render.VARIANTS:
-        raise ContractError(f"GATEWAY_VARIANT must be one of {', '.join(render.VARIANTS)}, got {variant!r}")
-    disabled = _disabled_features(env, variant)
+    variant, disabled = _local_variant(env)
     _require(env, ALWAYS_REQUIRED)
     level = (_value(env, "LITELLM_LOG") or DEFAULT_LOG_LEVEL).upper()
     if level not in LOG_LEVELS:
@@ -299,7 +316,7 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
         raise ContractError(str(error)) from None
     return Settings(
         command=command,
-        variant=variant,  # type: ignore[arg-type]  # checked against render.VARIANTS above
+        variant=variant,
         disabled=disabled,
         models=models,
         database=database,
@@ -384,13 +401,12 @@ def proxy_environment(settings: Settings, env: Mapping[str, str]) -> dict[str, s
 
 def rendered_config(settings: Settings) -> dict:
     """The config for this command (`migrate` renders one too, though it starts no proxy)."""
-    return render.render_config(
-        settings.models,
-        variant=settings.variant,
-        database=settings.database is not None,
-        disable=settings.disabled,
-        trace_content=settings.trace_content,
+    config = render.render_config(
+        settings.models, database=settings.database is not None, trace_content=settings.trace_content
     )
+    if settings.variant != "full" or settings.disabled:
+        _bench_variants().apply(config, settings.variant, settings.disabled)
+    return config
 
 
 def uvicorn_log_config(level: str) -> dict:

@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
@@ -31,8 +31,6 @@ from gateway.contract import (  # noqa: F401 (re-exported: the catalogue's reade
 )
 
 BASE_CONFIG = Path(__file__).with_name("config.yaml")
-Variant = Literal["full", "bare"]
-VARIANTS: tuple[Variant, ...] = ("full", "bare")
 
 # Settings that only make sense with a database behind the proxy.
 DATABASE_SETTINGS = (
@@ -43,38 +41,7 @@ DATABASE_SETTINGS = (
     "disable_prisma_schema_update",
     "allow_requests_on_db_unavailable",
 )
-# Removed by the bare variant so the benchmark can price each feature.
-BARE_LITELLM_SETTINGS = (
-    "callbacks",
-    "cache",
-    "cache_params",
-    "default_key_generate_params",
-    "upperbound_key_generate_params",
-)
-BARE_ROUTER_SETTINGS = ("redis_host", "redis_port", "redis_password")
-# Features of the full configuration that a local run may switch off one by one, so the
-# benchmark prices each in the same run (GATEWAY_DISABLE; the entrypoint allows it only
-# with GATEWAY_ENVIRONMENT=local).
-FEATURES = (
-    "guardrail",
-    "guardrail_hook",
-    "tracing",
-    "tracing_hook",
-    "cache",
-    "limits",
-    "router_redis",
-    # Product levers, priced so a platform team can weigh them (docs/performance.md):
-    "output_guardrail",  # check prompts only (mode [pre_call]); answers go unchecked
-    "message_logging",  # turn_off_message_logging: prompts and answers out of the traces
-    "cache_by_default",  # cache_params.mode default_off: cache only requests that ask for it
-)
-# "guardrail_hook" keeps the guardrail but on LiteLLM's stock hook instead of gateway/hooks' (same
-# decisions, dearer transport): the benchmark's before/after for the hook.
-STOCK_GUARDRAIL = "bedrock"
 TRACING_CALLBACK = "gateway.hooks.phoenix_tracing.phoenix_tracing"
-# "tracing_hook" likewise keeps tracing but on LiteLLM's own Phoenix callback (the before of gateway/hooks').
-STOCK_TRACING_CALLBACK = "arize_phoenix"
-KEY_LIMIT_SETTINGS = ("default_key_generate_params", "upperbound_key_generate_params")
 # Trace content off (GATEWAY_TRACE_CONTENT=false): LiteLLM redacts prompts and answers for every callback
 # too, and its error texts stop quoting the prompt's first characters (they reach the traces' error status).
 TRACE_CONTENT_OFF = {"turn_off_message_logging": True, "redact_messages_in_exceptions": True}
@@ -155,84 +122,20 @@ def load_base(path: Path = BASE_CONFIG) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def parse_features(text: str | Iterable[str] | None) -> tuple[str, ...]:
-    """`guardrail,cache` -> ("guardrail", "cache"); unknown names raise ValueError naming them."""
-    if text is None:
-        return ()
-    names = text.split(",") if isinstance(text, str) else list(text)
-    features = tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
-    unknown = [f for f in features if f not in FEATURES]
-    if unknown:
-        raise ValueError(f"unknown feature(s) {unknown}: choose from {', '.join(FEATURES)}")
-    return features
-
-
-def _disable(config: dict[str, Any], features: Sequence[str]) -> None:
-    litellm_settings = config.setdefault("litellm_settings", {})
-    router = config.setdefault("router_settings", {})
-    if "guardrail" in features:
-        config.pop("guardrails", None)
-    if "guardrail_hook" in features:
-        for guardrail in config.get("guardrails", []):
-            guardrail["litellm_params"]["guardrail"] = STOCK_GUARDRAIL
-    if "tracing" in features:
-        callbacks = [c for c in litellm_settings.get("callbacks", []) if c != TRACING_CALLBACK]
-        if callbacks:
-            litellm_settings["callbacks"] = callbacks
-        else:
-            litellm_settings.pop("callbacks", None)
-    elif "tracing_hook" in features:
-        litellm_settings["callbacks"] = [
-            STOCK_TRACING_CALLBACK if c == TRACING_CALLBACK else c
-            for c in litellm_settings.get("callbacks", [])
-        ]
-    if "cache" in features and "cache_params" in litellm_settings:
-        # The Redis client stays (usage counters need it); only responses are no longer cached.
-        litellm_settings["cache_params"] = {**litellm_settings["cache_params"], "supported_call_types": []}
-    if "output_guardrail" in features:
-        for guardrail in config.get("guardrails", []):
-            guardrail["litellm_params"]["mode"] = ["pre_call"]
-    if "message_logging" in features:
-        litellm_settings["turn_off_message_logging"] = True
-    if "cache_by_default" in features and "cache_params" in litellm_settings:
-        litellm_settings["cache_params"] = {**litellm_settings["cache_params"], "mode": "default_off"}
-    if "limits" in features:
-        for key in KEY_LIMIT_SETTINGS:
-            litellm_settings.pop(key, None)
-    if "router_redis" in features:
-        for key in BARE_ROUTER_SETTINGS:
-            router.pop(key, None)
-
-
 def render_config(
     models: Sequence[CatalogueModel],
     *,
-    variant: Variant = "full",
     database: bool = True,
     base: Mapping[str, Any] | None = None,
-    disable: Iterable[str] = (),
     trace_content: bool = False,
 ) -> dict[str, Any]:
-    """The complete LiteLLM config.
+    """The complete LiteLLM config the image serves.
 
-    variant="bare" keeps the same models and routing but drops the guardrail,
-    the cache, the callbacks and the rate limits, so the benchmark can measure
-    what each costs. `disable` switches off single FEATURES of the full
-    configuration (local measurements only): "guardrail" drops the guardrail,
-    "guardrail_hook" runs it on LiteLLM's stock hook instead of gateway/hooks',
-    "tracing" the Phoenix callback, "tracing_hook" runs tracing on LiteLLM's own
-    Phoenix callback instead of gateway/hooks', "cache" response caching (the Redis client
-    stays), "limits" the per-key limit defaults, "router_redis" the router's
-    shared Redis state (cooldowns then stay per task); the product levers
-    "output_guardrail", "message_logging" and "cache_by_default" (FEATURES) are
-    priced the same way. database=False drops
-    every database setting: the proxy then runs without virtual keys (master
-    key only). trace_content=False (the default: the entrypoint decides, from
-    GATEWAY_TRACE_CONTENT) adds TRACE_CONTENT_OFF to the full variant.
+    database=False drops every database setting: the proxy then runs without virtual keys
+    (master key only). trace_content=False (the default: the entrypoint decides, from
+    GATEWAY_TRACE_CONTENT) adds TRACE_CONTENT_OFF. The benchmark's weakened variants are not
+    made here: gateway/perf/variants.py, which the image does not carry, derives them.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    features = parse_features(disable)
     config = copy.deepcopy(dict(base if base is not None else load_base()))
     config["model_list"] = model_list(models)
     router = config.setdefault("router_settings", {})
@@ -242,14 +145,7 @@ def render_config(
     if not database:
         for key in DATABASE_SETTINGS:
             general.pop(key, None)
-    if variant == "bare":
-        config.pop("guardrails", None)
-        for key in BARE_LITELLM_SETTINGS:
-            litellm_settings.pop(key, None)
-        for key in BARE_ROUTER_SETTINGS:
-            router.pop(key, None)
-    _disable(config, features)
-    if variant == "full" and not trace_content:
+    if not trace_content:
         litellm_settings.update(TRACE_CONTENT_OFF)
     return config
 
@@ -265,13 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--models-from", type=Path, help="an environment file (environments/<env>/config.yaml)"
     )
     source.add_argument("--models-json", help="the catalogue as JSON (default: $GATEWAY_MODELS)")
-    parser.add_argument("--variant", choices=VARIANTS, default="full")
     parser.add_argument("--no-database", action="store_true", help="render without database settings")
-    parser.add_argument(
-        "--disable",
-        default="",
-        help=f"comma-separated features to switch off (local runs): {', '.join(FEATURES)}",
-    )
     parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     args = parser.parse_args(argv)
     try:
@@ -282,15 +172,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not text:
                 parser.error("give --models-from, --models-json or set GATEWAY_MODELS")
             models = catalogue_from_json(text)
-        disabled = parse_features(args.disable)
     except (CatalogueError, ValueError) as error:
         print(f"render: {error}", file=sys.stderr)
         return 2
-    text = dump(render_config(models, variant=args.variant, database=not args.no_database, disable=disabled))
+    text = dump(render_config(models, database=not args.no_database))
     if args.output:
         args.output.write_text(text)
         print(
-            f"render: wrote {args.output} ({len(models)} deployments, variant {args.variant})",
+            f"render: wrote {args.output} ({len(models)} deployments)",
             file=sys.stderr,
         )
     else:

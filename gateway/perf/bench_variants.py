@@ -8,7 +8,7 @@
                               only, no key lookups, spend or batch writes); `bare-database` likewise
     full:LITELLM_LOG=WARNING  the full configuration with one tuning variable set
 
-Features are gateway/render.py's FEATURES; the stack passes them as GATEWAY_DISABLE. `database`
+Features are gateway/perf/variants.py's FEATURES; the stack passes them as GATEWAY_DISABLE. `database`
 is the bench's own: that proxy starts without the contract's DATABASE_* variables.
 Tuning variables (`:NAME=VALUE`, repeatable) are limited to the log level, LiteLLM's
 second OpenTelemetry implementation (LITELLM_OTEL_V2) and the OpenTelemetry batch span
@@ -22,7 +22,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gateway import render
+from gateway.perf import variants
 
 TUNING_VARIABLE = re.compile(r"^(LITELLM_LOG|LITELLM_OTEL_V2|OTEL_BSP_[A-Z_]+)$")
 DATABASE = "database"
@@ -53,8 +53,8 @@ def parse_variant(label: str) -> VariantSpec:
     """`full-cache+tracing` -> VariantSpec("full-cache+tracing", "full", ("cache", "tracing"))."""
     head, *tuning = label.strip().split(":")
     base, dash, features = head.partition("-")
-    if base not in render.VARIANTS:
-        raise ValueError(f"variant {label!r}: starts with one of {', '.join(render.VARIANTS)}")
+    if base not in variants.VARIANTS:
+        raise ValueError(f"variant {label!r}: starts with one of {', '.join(variants.VARIANTS)}")
     if dash and not features:
         raise ValueError(f"variant {label!r}: name the features after the dash")
     names = [name.strip() for name in features.split("+")] if features else []
@@ -64,7 +64,7 @@ def parse_variant(label: str) -> VariantSpec:
         raise ValueError(
             f"variant {label!r}: only the full variant has features to switch off (any variant: -{DATABASE})"
         )
-    disable = render.parse_features(",".join(names)) if names else ()
+    disable = variants.parse_features(",".join(names)) if names else ()
     return VariantSpec(
         label=label.strip(), variant=base, disable=disable, env=_tuning(tuning, label), database=database
     )

@@ -189,6 +189,18 @@ def test_the_bare_variant_needs_neither_redis_nor_guardrail_nor_phoenix(tmp_path
     assert entrypoint.validate(env).variant == "bare"
 
 
+def test_where_the_benchmark_variants_are_absent_as_in_the_image_a_local_variant_is_refused(
+    tmp_path, monkeypatch
+):
+    import gateway.perf
+
+    monkeypatch.setitem(sys.modules, "gateway.perf.variants", None)  # import fails, as in the image
+    monkeypatch.delattr(gateway.perf, "variants", raising=False)
+    env = contract_env(tmp_path, GATEWAY_VARIANT="bare", GATEWAY_ENVIRONMENT="local")
+    with pytest.raises(entrypoint.ContractError, match="only a repository checkout"):
+        entrypoint.validate(env)
+
+
 @pytest.mark.parametrize("environment", ["dev", "prod", None])
 def test_the_bare_variant_is_refused_outside_a_local_run(tmp_path, environment):
     env = contract_env(tmp_path, GATEWAY_VARIANT="bare", GATEWAY_ENVIRONMENT=environment)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway import entrypoint, render
+from gateway.perf import variants
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT / "environments" / "dev" / "config.yaml"
@@ -114,9 +115,10 @@ def loaded(tmp_path_factory) -> dict[str, dict]:
     models = render.catalogue_from_env_file(DEV)
     folder = tmp_path_factory.mktemp("litellm")
     paths = {}
-    for variant in render.VARIANTS:
+    for variant in variants.VARIANTS:
+        config = variants.apply(render.render_config(models, database=False), variant)
         paths[variant] = folder / f"{variant}.yaml"
-        paths[variant].write_text(render.dump(render.render_config(models, variant=variant, database=False)))
+        paths[variant].write_text(render.dump(config))
     with ThreadPoolExecutor(len(paths)) as pool:
         return dict(zip(paths, pool.map(_load_with_litellm, paths.values()), strict=True))
 

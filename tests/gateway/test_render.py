@@ -138,103 +138,13 @@ def test_invalid_GATEWAY_MODELS_json_is_reported_by_name():
         render.catalogue_from_json("[{alias: nova}")
 
 
-def test_bare_variant_keeps_models_and_routing_but_drops_every_measured_feature():
-    models = render.catalogue_from_env_file(DEV)
-    full = render.render_config(models, variant="full")
-    bare = render.render_config(models, variant="bare")
-    assert bare["model_list"] == full["model_list"]
-    assert bare["router_settings"]["routing_strategy"] == full["router_settings"]["routing_strategy"]
-    assert bare["router_settings"]["fallbacks"] == full["router_settings"]["fallbacks"]
-    assert "guardrails" not in bare
-    for key in (
-        "callbacks",
-        "cache",
-        "cache_params",
-        "default_key_generate_params",
-        "upperbound_key_generate_params",
-    ):
-        assert key in full["litellm_settings"]
-        assert key not in bare["litellm_settings"]
-    assert not {k for k in bare["router_settings"] if k.startswith("redis_")}
-    assert bare["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
-
-
-def _full_without(*features: str) -> dict:
-    return render.render_config(render.catalogue_from_env_file(DEV), disable=features)
-
-
 def test_the_full_config_runs_the_gateways_guardrail_hook_on_every_request():
-    [guardrail] = _full_without()["guardrails"]
+    [guardrail] = render.render_config(render.catalogue_from_env_file(DEV))["guardrails"]
     params = guardrail["litellm_params"]
     assert params["guardrail"] == "gateway.hooks.bedrock_guardrail.GatewayBedrockGuardrail"
     assert params["default_on"] is True
     assert params["mode"] == ["pre_call", "post_call"]
     assert params["guardrailIdentifier"] == "os.environ/GUARDRAIL_ID"
-
-
-def test_disabling_the_guardrail_drops_only_the_guardrail():
-    full, config = _full_without(), _full_without("guardrail")
-    assert "guardrails" not in config
-    assert {k: v for k, v in full.items() if k != "guardrails"} == config
-
-
-def test_disabling_the_guardrail_hook_keeps_the_same_guardrail_on_litellms_stock_hook():
-    [full] = _full_without()["guardrails"]
-    [stock] = _full_without("guardrail_hook")["guardrails"]
-    assert stock["litellm_params"]["guardrail"] == "bedrock"
-    assert {**stock["litellm_params"], "guardrail": None} == {**full["litellm_params"], "guardrail": None}
-
-
-def test_disabling_tracing_drops_the_phoenix_callback_only():
-    config = _full_without("tracing")
-    assert config["litellm_settings"]["callbacks"] == [EMBEDDING_CALLBACK, FALLBACK_CALLBACK]
-    assert config["litellm_settings"]["cache"] is True
-    assert config["guardrails"]
-
-
-def test_disabling_the_tracing_hook_traces_through_litellms_own_phoenix_callback():
-    full, stock = _full_without(), _full_without("tracing_hook")
-    assert full["litellm_settings"]["callbacks"] == [
-        render.TRACING_CALLBACK,
-        EMBEDDING_CALLBACK,
-        FALLBACK_CALLBACK,
-    ]
-    assert stock["litellm_settings"]["callbacks"] == ["arize_phoenix", EMBEDDING_CALLBACK, FALLBACK_CALLBACK]
-    assert {**stock["litellm_settings"], "callbacks": None} == {**full["litellm_settings"], "callbacks": None}
-
-
-def test_disabling_the_cache_keeps_the_redis_client_but_caches_no_call_type():
-    params = _full_without("cache")["litellm_settings"]["cache_params"]
-    assert params["supported_call_types"] == []
-    assert params["host"] == "os.environ/REDIS_HOST"
-
-
-def test_disabling_limits_drops_only_the_key_limit_defaults():
-    config = _full_without("limits")
-    assert not set(render.KEY_LIMIT_SETTINGS) & set(config["litellm_settings"])
-    assert config["router_settings"]["redis_host"] == "os.environ/REDIS_HOST"
-
-
-def test_disabling_router_redis_keeps_the_cache_and_its_redis():
-    config = _full_without("router_redis")
-    assert not {k for k in config["router_settings"] if k.startswith("redis_")}
-    assert config["litellm_settings"]["cache_params"]["host"] == "os.environ/REDIS_HOST"
-    assert set(render.KEY_LIMIT_SETTINGS) <= set(config["litellm_settings"])
-
-
-def test_disabling_the_output_guardrail_keeps_the_prompt_check_only():
-    [guardrail] = _full_without("output_guardrail")["guardrails"]
-    assert guardrail["litellm_params"]["mode"] == ["pre_call"]
-    assert guardrail["litellm_params"]["default_on"] is True
-
-
-def test_disabling_message_logging_keeps_tracing_without_prompts_and_answers():
-    models = render.catalogue_from_env_file(DEV)
-    settings = render.render_config(models, disable=("message_logging",), trace_content=True)[
-        "litellm_settings"
-    ]
-    assert settings["turn_off_message_logging"] is True
-    assert render.TRACING_CALLBACK in settings["callbacks"]
 
 
 def test_without_trace_content_litellm_redacts_messages_and_exception_texts():
@@ -243,26 +153,6 @@ def test_without_trace_content_litellm_redacts_messages_and_exception_texts():
     recorded = render.render_config(models, trace_content=True)["litellm_settings"]
     assert {key: withheld[key] for key in render.TRACE_CONTENT_OFF} == render.TRACE_CONTENT_OFF
     assert not set(render.TRACE_CONTENT_OFF) & set(recorded)
-    assert "turn_off_message_logging" not in render.render_config(models, variant="bare")["litellm_settings"]
-
-
-def test_disabling_cache_by_default_caches_only_requests_that_ask():
-    params = _full_without("cache_by_default")["litellm_settings"]["cache_params"]
-    assert params["mode"] == "default_off"
-    assert "supported_call_types" not in params
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [(None, ()), ("", ()), ("cache", ("cache",)), (" tracing , cache,tracing", ("tracing", "cache"))],
-)
-def test_feature_lists_are_parsed_in_order_without_duplicates(text, expected):
-    assert render.parse_features(text) == expected
-
-
-def test_an_unknown_feature_is_refused_by_name():
-    with pytest.raises(ValueError, match="'firewall'"):
-        render.parse_features("cache,firewall")
 
 
 def test_without_a_database_no_database_setting_is_rendered():
@@ -280,21 +170,16 @@ def test_with_a_database_serving_tasks_never_migrate_the_schema():
 def test_rendering_leaves_the_shared_base_untouched():
     base = render.load_base()
     snapshot = json.dumps(base, sort_keys=True)
-    render.render_config(render.catalogue_from_env_file(DEV), variant="bare", database=False, base=base)
+    render.render_config(render.catalogue_from_env_file(DEV), database=False, base=base)
     assert json.dumps(base, sort_keys=True) == snapshot
-
-
-def test_an_unknown_variant_is_refused():
-    with pytest.raises(ValueError, match="variant"):
-        render.render_config(render.catalogue_from_env_file(DEV), variant="lean")  # type: ignore[arg-type]
 
 
 def test_cli_renders_an_environment_file_to_yaml(tmp_path):
     out = tmp_path / "litellm.yaml"
-    assert render.main(["--models-from", str(DEV), "--variant", "bare", "-o", str(out)]) == 0
+    assert render.main(["--models-from", str(DEV), "-o", str(out)]) == 0
     written = yaml.safe_load(out.read_text())
     assert {d["model_name"] for d in written["model_list"]} >= {"nova-pro", "titan-text", "titan-embed"}
-    assert "guardrails" not in written
+    assert written["guardrails"]
 
 
 def test_cli_reads_GATEWAY_MODELS_when_no_file_is_given(tmp_path, monkeypatch, capsys):
