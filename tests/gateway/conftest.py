@@ -68,3 +68,28 @@ def new_database(postgres_cluster):
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return postgres_cluster.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
+def migrate_env(new_database, tmp_path):
+    """What the migration task gives `python -m gateway.entrypoint migrate`, on a fresh database."""
+    import json
+
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(new_database)
+    return {
+        "GATEWAY_MODELS": json.dumps(
+            [{"alias": "nova-lite", "model_id": "amazon.nova-lite-v1:0", "mode": "chat", "fallbacks": []}]
+        ),
+        "AWS_REGION": "us-east-1",
+        "LITELLM_MASTER_KEY": "sk-" + "m" * 30,
+        "LITELLM_SALT_KEY": "sk-" + "s" * 30,
+        "DATABASE_HOST": info["host"],
+        "DATABASE_PORT": info["port"],
+        "DATABASE_NAME": info["dbname"],
+        "DATABASE_USERNAME": info["user"],
+        "DATABASE_PASSWORD": info["password"],
+        "DATABASE_SSLMODE": "disable",
+        "GATEWAY_SCRATCH_DIR": str(tmp_path / "scratch"),
+    }

@@ -140,26 +140,10 @@ def test_where_the_rds_iam_role_exists_the_application_role_becomes_its_member(n
 
 
 def test_migrate_creates_the_role_then_a_rerun_says_nothing_changed_and_the_views_are_readable_by_it(
-    new_database, tmp_path, capsys
+    new_database, migrate_env, capsys
 ):
-    info = psycopg.conninfo.conninfo_to_dict(new_database)
     role = _role()
-    env = {
-        "GATEWAY_MODELS": json.dumps(
-            [{"alias": "nova-lite", "model_id": "amazon.nova-lite-v1:0", "mode": "chat", "fallbacks": []}]
-        ),
-        "AWS_REGION": "us-east-1",
-        "LITELLM_MASTER_KEY": "sk-" + "m" * 30,
-        "LITELLM_SALT_KEY": "sk-" + "s" * 30,
-        "DATABASE_HOST": info["host"],
-        "DATABASE_PORT": info["port"],
-        "DATABASE_NAME": info["dbname"],
-        "DATABASE_USERNAME": info["user"],
-        "DATABASE_PASSWORD": info["password"],
-        "DATABASE_SSLMODE": "disable",
-        "DATABASE_APP_USERNAME": role,
-        "GATEWAY_SCRATCH_DIR": str(tmp_path / "scratch"),
-    }
+    env = {**migrate_env, "DATABASE_APP_USERNAME": role}
 
     assert entrypoint.main(["migrate"], env) == 0
     assert entrypoint.main(["migrate"], env) == 0

@@ -138,24 +138,9 @@ def test_a_migration_folder_without_its_script_is_an_error_naming_it(tmp_path):
 
 
 def test_the_entrypoint_migrate_command_migrates_builds_litellms_indexes_and_reruns_as_a_no_op(
-    new_database, tmp_path, capsys
+    new_database, migrate_env, capsys
 ):
-    info = psycopg.conninfo.conninfo_to_dict(new_database)
-    env = {
-        "GATEWAY_MODELS": json.dumps(
-            [{"alias": "nova-lite", "model_id": "amazon.nova-lite-v1:0", "mode": "chat", "fallbacks": []}]
-        ),
-        "AWS_REGION": "us-east-1",
-        "LITELLM_MASTER_KEY": "sk-" + "m" * 30,
-        "LITELLM_SALT_KEY": "sk-" + "s" * 30,
-        "DATABASE_HOST": info["host"],
-        "DATABASE_PORT": info["port"],
-        "DATABASE_NAME": info["dbname"],
-        "DATABASE_USERNAME": info["user"],
-        "DATABASE_PASSWORD": info["password"],
-        "DATABASE_SSLMODE": "disable",
-        "GATEWAY_SCRATCH_DIR": str(tmp_path / "scratch"),
-    }
+    env = migrate_env
 
     assert entrypoint.main(["migrate"], env) == 0
     assert entrypoint.main(["migrate"], env) == 0
