@@ -211,6 +211,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "GATEWAY_SCRATCH_DIR", "local", BOTH, "optional", "the one writable mount (default /tmp/gateway)"
     ),
+    Variable(
+        "DATABASE_PASSWORD", "local", SERVE, "optional", "a fixed password (tests; deployed tasks use IAM)"
+    ),
+    Variable("AWS_RDS_REGION", "local", SERVE, "optional", "the IAM token's region (default AWS_REGION)"),
+    Variable("GATEWAY_PRISMA_ENGINE", "local", BOTH, "optional", "set by the image: native or wasm engine"),
 )
 
 

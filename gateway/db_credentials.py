@@ -89,6 +89,23 @@ def credential_is_stale(writer: Any, env: Any = os.environ) -> bool:
     return urllib.parse.unquote(urllib.parse.urlsplit(current).password or "") != password
 
 
+def reconnecting_when_stale(reconnect: Any) -> Any:
+    """LiteLLM's PrismaClient.attempt_db_reconnect, forced to a new engine while the credential is stale."""
+
+    async def reconnect_past_cooldown_when_stale(
+        self: Any, reason: str, force: bool = False, **kwargs: Any
+    ) -> bool:
+        if credential_is_stale(self.writer_db):
+            # Past the cooldown, and past LiteLLM's liveness probe: a pooled session opened with the old
+            # credential still answers it (rotation ends no session), and the probe would then keep the
+            # stale credential for every new connection. A new engine reads the current one.
+            force = True
+            kwargs["force_recreate"] = True
+        return await reconnect(self, reason, force=force, **kwargs)
+
+    return reconnect_past_cooldown_when_stale
+
+
 def install() -> None:
     """Patch LiteLLM (once per process); InstallError when the patched names are gone."""
     from litellm.proxy.db.exception_handler import PrismaDBExceptionHandler
@@ -121,14 +138,7 @@ def install() -> None:
             new_db_url = refreshed_writer_url(self) or new_db_url
         return await recreate(self, new_db_url, *args, **kwargs)
 
-    async def reconnect_past_cooldown_when_stale(
-        self: Any, reason: str, force: bool = False, **kwargs: Any
-    ) -> bool:
-        if not force and credential_is_stale(self.writer_db):
-            force = True
-        return await reconnect(self, reason, force=force, **kwargs)
-
     PrismaDBExceptionHandler.is_database_transport_error = staticmethod(is_database_transport_error)
     PrismaWrapper._recreate_prisma_client_locked = recreate_with_current_credential
-    PrismaClient.attempt_db_reconnect = reconnect_past_cooldown_when_stale
+    PrismaClient.attempt_db_reconnect = reconnecting_when_stale(reconnect)
     setattr(PrismaWrapper, _INSTALLED, True)

@@ -224,7 +224,25 @@ ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # only a superuser may change them, and the master user is none).
 FORBIDDEN_ATTRIBUTES = ("rolsuper", "rolcreatedb", "rolcreaterole", "rolreplication", "rolbypassrls")
 TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
-SEQUENCE_PRIVILEGES = "USAGE, SELECT, UPDATE"
+# USAGE covers nextval (what Prisma's defaults call); UPDATE would also allow setval (key collisions).
+SEQUENCE_PRIVILEGES = "USAGE, SELECT"
+# Prisma's record of applied migrations: the role must not edit it (a forged row makes `migrate` skip).
+MIGRATIONS_TABLE = "_prisma_migrations"
+# What an existing role may not hold besides its attributes: membership of another role (it would
+# inherit that role's rights: the owner's, rds_superuser's), CREATE on the schema or the database
+# (DDL; PostgreSQL 14 and older grant CREATE on `public` to PUBLIC), or ownership of any relation.
+_EXTRA_RIGHTS = """
+SELECT 'member of ' || m.rolname FROM pg_roles m
+ WHERE pg_has_role(%(role)s, m.oid, 'MEMBER') AND m.rolname NOT IN (%(role)s, %(rds_iam)s)
+UNION ALL
+SELECT 'CREATE on schema ' || %(schema)s WHERE has_schema_privilege(%(role)s, %(schema)s, 'CREATE')
+UNION ALL
+SELECT 'CREATE on database ' || current_database()
+ WHERE has_database_privilege(%(role)s, current_database(), 'CREATE')
+UNION ALL
+SELECT 'owner of ' || c.relname FROM pg_class c
+ WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = %(role)s)
+"""
 RDS_IAM_ROLE = "rds_iam"  # exists only on RDS/Aurora; membership lets the role log in with IAM tokens
 # Everything the role is allowed, read back from the catalogue: compared before and after a run
 # to say whether it changed anything.
@@ -269,6 +287,8 @@ def app_role_statements(role: str, *, schema: str = "public", database: str, rds
         # Objects the migrating user creates later (a migration run by hand, or by a newer LiteLLM).
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT {TABLE_PRIVILEGES} ON TABLES TO {r}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT {SEQUENCE_PRIVILEGES} ON SEQUENCES TO {r}",
+        # A role granted UPDATE on sequences by an earlier release keeps only what it needs.
+        f"REVOKE UPDATE ON ALL SEQUENCES IN SCHEMA {s} FROM {r}",
     ]
     if rds_iam:
         statements.append(f"GRANT {RDS_IAM_ROLE} TO {r}")
@@ -318,7 +338,23 @@ def ensure_app_role(connect: Callable[..., Any], role: str, *, schema: str = "pu
             grants = app_role_statements(role, schema=schema, database=database, rds_iam=bool(rds_iam))
             for statement in grants:
                 conn.execute(statement)
+            # The grants reach every table, Prisma's migration record too: take that one back.
+            record = f"{_ident(schema)}.{_ident(MIGRATIONS_TABLE)}"
+            if conn.execute("SELECT to_regclass(%s)", (record,)).fetchone()[0] is not None:
+                conn.execute(f"REVOKE ALL ON TABLE {record} FROM {_ident(role)}")
+            _refuse_extra_rights(conn, role, schema)
         return _snapshot(conn, role, schema) != before
+
+
+def _refuse_extra_rights(conn: Any, role: str, schema: str) -> None:
+    """After the grants (inside their transaction): anything more than LiteLLM's data rolls them back."""
+    params = {"role": role, "schema": schema, "rds_iam": RDS_IAM_ROLE}
+    extra = [row[0] for row in conn.execute(_EXTRA_RIGHTS, params).fetchall()]
+    if extra:
+        raise MigrationError(
+            f"application role {role!r} may do more than LiteLLM needs: {', '.join(extra)}; revoke that "
+            "(on PostgreSQL 14 and older: REVOKE CREATE ON SCHEMA public FROM PUBLIC) and migrate again"
+        )
 
 
 def ensure_views(connect: Callable[..., Any]) -> None:

@@ -159,6 +159,11 @@ def _first_problem(err: ValidationError) -> tuple[str, str]:
     return _path(loc), first["msg"]
 
 
+# Names a deployed environment may not take. GATEWAY_ENVIRONMENT is the folder name, and `local` is
+# the one value with which the entrypoint accepts the benchmark's weakened configurations.
+RESERVED_NAMES = {"local": "GATEWAY_ENVIRONMENT=local marks a local run that may switch protection off"}
+
+
 # ---------------------------------------------------------------- public API
 def load(path: Path | str) -> EnvironmentConfig:
     """Load one environment from its folder (or its config.yaml); the folder name is the environment name."""
@@ -171,6 +176,12 @@ def load(path: Path | str) -> EnvironmentConfig:
             "",
             f"environment folder name {name!r} is not allowed; allowed: lower-case "
             "letters, digits and '-', starting with a letter, at most 16 characters",
+        )
+    if name in RESERVED_NAMES:
+        raise ConfigError(
+            file,
+            "",
+            f"environment folder name {name!r} is reserved: {RESERVED_NAMES[name]}; allowed: any other name",
         )
     data = _read(file)
     if data is None:

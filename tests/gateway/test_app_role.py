@@ -102,6 +102,56 @@ def test_a_role_that_may_do_more_is_refused_not_used(new_database):
         migrations.ensure_app_role(_connect(new_database), role)
 
 
+def test_the_role_may_neither_edit_the_migration_record_nor_set_a_sequence(new_database):
+    _migrated(new_database)
+    role = _role()
+    migrations.ensure_app_role(_connect(new_database), role)
+
+    with psycopg.connect(_login(new_database, role), autocommit=True) as conn:
+        for statement in (
+            'SELECT count(*) FROM "_prisma_migrations"',
+            """DELETE FROM "_prisma_migrations" WHERE migration_name = 'x'""",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+        (sequence,) = conn.execute(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' LIMIT 1"
+        ).fetchone()
+        conn.execute(f"SELECT nextval('\"{sequence}\"')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"SELECT setval('\"{sequence}\"', 1)")
+
+
+@pytest.mark.parametrize(
+    ("grant", "named"),
+    [
+        ("GRANT {owner} TO {role}", "member of {owner}"),
+        ("GRANT CREATE ON SCHEMA public TO {role}", "CREATE on schema public"),
+        ("GRANT CREATE ON DATABASE {database} TO {role}", "CREATE on database"),
+    ],
+)
+def test_a_role_that_inherits_or_holds_more_rights_is_refused_and_nothing_is_granted(
+    new_database, grant, named
+):
+    """Attributes are not the only way to more: a DBA's membership or CREATE grant is refused too."""
+    _migrated(new_database)
+    role = _role()
+    info = psycopg.conninfo.conninfo_to_dict(new_database)
+    with psycopg.connect(new_database, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(
+            grant.format(owner=f'"{info["user"]}"', role=f'"{role}"', database=f'"{info["dbname"]}"')
+        )
+
+    with pytest.raises(migrations.MigrationError, match=named.format(owner=info["user"])):
+        migrations.ensure_app_role(_connect(new_database), role)
+    with psycopg.connect(new_database, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = %s", (role,)
+        ).fetchone()
+    assert tables == (0,)  # the grants of the refused run were rolled back
+
+
 def test_the_migrating_user_itself_is_refused_as_the_application_role(new_database):
     owner = psycopg.conninfo.conninfo_to_dict(new_database)["user"]
     with pytest.raises(migrations.MigrationError, match="the migrating user itself"):

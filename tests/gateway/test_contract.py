@@ -138,6 +138,20 @@ def _dockerfile_env_names() -> set[str]:
 def test_the_dockerfile_sets_no_runtime_setting_of_the_contract_but_its_writable_mount():
     """The entrypoint owns runtime defaults (a Dockerfile LITELLM_LOG=INFO once overrode its WARNING);
     the image states only its own facts, such as where its one writable mount is."""
-    image_facts = {"GATEWAY_SCRATCH_DIR"}
+    image_facts = {"GATEWAY_SCRATCH_DIR", "GATEWAY_PRISMA_ENGINE"}
     overlap = _dockerfile_env_names() & {v.name for v in contract.VARIABLES} - image_facts
     assert not overlap
+
+
+def test_every_variable_the_entrypoint_reads_is_in_the_contract():
+    """Read from the entrypoint's source, so a new variable fails here until the table has it."""
+    import re
+
+    from gateway import entrypoint
+
+    source = (ROOT / "gateway" / "entrypoint.py").read_text()
+    literal = re.findall(r'(?:_value|_int|_flag)\(env, "([A-Z_]+)"|env(?:\.get\(|\[)"([A-Z_]+)"', source)
+    constant = re.findall(r"(?:_value|_int|_flag)\(env, ([A-Z_]+_VARIABLE)\)", source)
+    read = {a or b for a, b in literal} | {getattr(entrypoint, name) for name in constant}
+    assert {"DATABASE_HOST", "GATEWAY_MODELS", "IAM_TOKEN_DB_AUTH"} <= read  # the scan finds what it should
+    assert read <= {v.name for v in contract.VARIABLES}, sorted(read - {v.name for v in contract.VARIABLES})

@@ -110,6 +110,33 @@ def test_once_installed_an_authentication_failure_is_a_transport_error_and_a_dat
     assert PrismaDBExceptionHandler.is_database_transport_error(unique) is False
 
 
+def test_a_stale_credential_replaces_the_engine_even_while_an_old_session_still_answers(
+    tmp_path, monkeypatch
+):
+    """LiteLLM's direct reconnect probes the writer first and keeps it when a pooled session answers:
+    after a rotation that ends no session, only a forced recreate reads the new credential."""
+    import asyncio
+
+    seen = []
+
+    async def litellms_reconnect(self, reason, force=False, **kwargs):
+        seen.append((force, kwargs.get("force_recreate", False)))
+        return True
+
+    secret = tmp_path / "password"
+    monkeypatch.setenv("DATABASE_PASSWORD_FILE", str(secret))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:old@127.0.0.1:5432/litellm")
+    client = type("Client", (), {"writer_db": object()})()
+    reconnect = db_credentials.reconnecting_when_stale(litellms_reconnect)
+
+    secret.write_text("new")
+    asyncio.run(reconnect(client, "password authentication failed"))
+    secret.write_text("old")
+    asyncio.run(reconnect(client, "a transport error"))
+
+    assert seen == [(True, True), (False, False)]
+
+
 # ------------------------------------------------ LiteLLM's wrapper, real engine, real PostgreSQL
 @pytest.fixture
 def app_database(new_database, monkeypatch, tmp_path):

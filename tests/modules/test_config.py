@@ -103,6 +103,15 @@ def test_unknown_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
     assert "did you mean 'min_acu'" in err.message and "allowed keys: min_acu, max_acu" in err.message
 
 
+def test_an_environment_named_local_is_refused_because_local_runs_may_switch_protection_off(
+    tmp_path: Path,
+) -> None:
+    err = error(
+        tmp_path, {**DEV, "state": {**DEV["state"], "key": "llm-gateway/local/terraform.tfstate"}}, "local"
+    )
+    assert "'local' is reserved" in err.message and "GATEWAY_ENVIRONMENT=local" in err.message
+
+
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     err = error(tmp_path, {**DEV, "environment": "dev"})
     assert err.field == "environment" and "unknown key" in err.message
