@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from gateway.devstack.stack import LocalStack, StackError
 from gateway.devstack.system import MissingRequirement
+from gateway.devstack.target import add_stack_arguments
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,18 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("serve", "run the local stack until Ctrl-C"),):
         cmd = sub.add_parser(name, help=text)
-        cmd.add_argument(
-            "--environment",
-            default="dev",
-            help="environments/<name>/config.yaml supplies the model catalogue (default: dev)",
-        )
-        cmd.add_argument(
-            "--variant",
-            choices=("full", "bare"),
-            default="full",
-            help="gateway config: full (default) or bare (no guardrail, cache, callbacks, limits)",
-        )
-        cmd.add_argument("--work-dir", type=Path, help="data and logs (default: .work/devstack/<timestamp>)")
+        add_stack_arguments(cmd)
     return parser
 
 

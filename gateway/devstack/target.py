@@ -32,6 +32,22 @@ class GatewayTarget:
         return self.stack is not None
 
 
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """What a local stack is started with: the environment file, the config variant, where it writes."""
+    parser.add_argument(
+        "--environment",
+        default="dev",
+        help="environments/<name>/config.yaml supplies the model catalogue (default: dev)",
+    )
+    parser.add_argument(
+        "--variant",
+        choices=("full", "bare"),
+        default="full",
+        help="gateway config: full (default) or bare (no guardrail, cache, callbacks, limits)",
+    )
+    parser.add_argument("--work-dir", type=Path, help="data and logs (default: .work/devstack/<timestamp>)")
+
+
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="a deployed gateway (default: start a local stack and stop it after)")
     parser.add_argument(

@@ -14,24 +14,13 @@ from pathlib import Path
 
 from gateway.devstack.stack import StackError
 from gateway.devstack.system import MissingRequirement
-from gateway.devstack.target import add_target_arguments, gateway_target, strip_separator
+from gateway.devstack.target import add_stack_arguments, add_target_arguments, gateway_target, strip_separator
 from gateway.smoke import LocalExtras, Target, run_smoke
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gateway.smoke", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--environment",
-        default="dev",
-        help="environments/<name>/config.yaml supplies the model catalogue (default: dev)",
-    )
-    parser.add_argument(
-        "--variant",
-        choices=("full", "bare"),
-        default="full",
-        help="local stack's gateway config: full (default) or bare (no guardrail, cache, callbacks, limits)",
-    )
-    parser.add_argument("--work-dir", type=Path, help="data and logs (default: .work/devstack/<timestamp>)")
+    add_stack_arguments(parser)
     add_target_arguments(parser)
     parser.add_argument(
         "--only", action="append", help="run only checks whose name contains this (repeatable)"

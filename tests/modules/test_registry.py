@@ -5,28 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from compute_settings import settings
 
 from modules import cdk
-from modules.config import ComputeSettings
 from modules.registry import PULL_ACTIONS, Registry, RegistryWiring, repository_url
 
 BUILD_REPOSITORY = "arn:aws:ecr:us-east-1:999999999999:repository/gw-build"
 BUILD_REPOSITORY_URL = "999999999999.dkr.ecr.us-east-1.amazonaws.com/gw-build"
 WIRING = RegistryWiring(name="gw-test", retain_images=False)
-
-
-def settings(**changes) -> ComputeSettings:
-    """The compute section of an environment file (validated like one)."""
-    base = dict(
-        cpu=1024,
-        memory=2048,
-        desired_count=2,
-        min_count=2,
-        max_count=6,
-        target_requests_per_task=300,
-        target_cpu_percent=60,
-    )
-    return ComputeSettings(**{**base, **changes})
 
 
 def registry(**changes):

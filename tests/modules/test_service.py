@@ -6,8 +6,8 @@ import dataclasses
 import json
 
 import pytest
+from compute_settings import settings
 
-from modules.config import ComputeSettings
 from modules.gateway_runtime import GatewayRuntime
 from modules.registry import PULL_ACTIONS, RegistryWiring
 from modules.service import CONTAINER_PORT, Service, ServiceWiring
@@ -99,20 +99,6 @@ WIRING = ServiceWiring(
     secret_kms_key_arns=KEYS,
     task_policy_arns=(BEDROCK_POLICY,),
 )
-
-
-def settings(**changes) -> ComputeSettings:
-    """The compute section of an environment file (validated like one)."""
-    base = dict(
-        cpu=1024,
-        memory=2048,
-        desired_count=2,
-        min_count=2,
-        max_count=6,
-        target_requests_per_task=300,
-        target_cpu_percent=60,
-    )
-    return ComputeSettings(**{**base, **changes})
 
 
 def service(**changes):
