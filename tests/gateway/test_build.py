@@ -249,7 +249,18 @@ def test_every_gateway_module_the_image_imports_is_copied_into_it():
     folders = {"hooks", "prisma_engine"}
     for name in [n for n in copied if n.endswith(".py")]:
         imported = _gateway_imports(ast.parse((ROOT / "gateway" / name).read_text()))
-        assert {f"{module}.py" for module in imported - folders} <= copied, name
+        assert {f"{module}.py" for module in imported - folders - DELIBERATELY_ABSENT} <= copied, name
+
+
+# Imported only where it exists: the entrypoint turns the failed import into its refusal of a weakened
+# configuration (GATEWAY_VARIANT/GATEWAY_DISABLE), so its absence from the image is the point.
+DELIBERATELY_ABSENT = {"perf"}
+
+
+def test_what_the_image_deliberately_lacks_is_not_copied_into_it():
+    assert not {f"{module}.py" for module in DELIBERATELY_ABSENT} & _copied_gateway_modules()
+    assert not any(path.startswith(("gateway/perf", "!gateway/perf")) for path in build.IMAGE_INPUTS)
+    assert "gateway/perf" not in (ROOT / ".dockerignore").read_text()
 
 
 def test_every_file_the_image_copies_counts_towards_a_dirty_tag():
