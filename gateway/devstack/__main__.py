@@ -9,17 +9,14 @@ import argparse
 import sys
 import time
 
-from gateway.devstack.stack import LocalStack, StackError
-from gateway.devstack.system import MissingRequirement
-from gateway.devstack.target import add_stack_arguments
+from gateway.devstack.stack import LocalStack
+from gateway.devstack.target import add_stack_arguments, run_stack_command
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gateway.devstack", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("serve", "run the local stack until Ctrl-C"),):
-        cmd = sub.add_parser(name, help=text)
-        add_stack_arguments(cmd)
+    add_stack_arguments(sub.add_parser("serve", help="run the local stack until Ctrl-C"))
     return parser
 
 
@@ -27,14 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     args_in = [a for i, a in enumerate(args_in) if not (a == "--" and i <= 1)]  # `serve -- --variant …`
     args = _parser().parse_args(args_in)
-    try:
-        return serve(args)
-    except (StackError, MissingRequirement) as err:
-        print(f"\nlocal stack failed: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: every service was stopped", file=sys.stderr)
-        return 130
+    return run_stack_command(serve, args)
 
 
 # ---------------------------------------------------------------- serve

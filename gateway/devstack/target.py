@@ -48,6 +48,21 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work-dir", type=Path, help="data and logs (default: .work/devstack/<timestamp>)")
 
 
+def run_stack_command(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a CLI command that may start a local stack: a failed start exits 2, Ctrl-C 130, both said."""
+    from gateway.devstack.stack import StackError
+    from gateway.devstack.system import MissingRequirement
+
+    try:
+        return command(args)
+    except (StackError, MissingRequirement) as err:
+        print(f"\nlocal stack failed: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: every service was stopped", file=sys.stderr)
+        return 130
+
+
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="a deployed gateway (default: start a local stack and stop it after)")
     parser.add_argument(

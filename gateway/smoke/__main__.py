@@ -12,9 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-from gateway.devstack.stack import StackError
-from gateway.devstack.system import MissingRequirement
-from gateway.devstack.target import add_stack_arguments, add_target_arguments, gateway_target, strip_separator
+from gateway.devstack.target import (
+    add_stack_arguments,
+    add_target_arguments,
+    gateway_target,
+    run_stack_command,
+    strip_separator,
+)
 from gateway.smoke import LocalExtras, Target, run_smoke
 
 
@@ -31,14 +35,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(strip_separator(list(sys.argv[1:] if argv is None else argv)))
-    try:
-        return smoke(args)
-    except (StackError, MissingRequirement) as err:
-        print(f"\nlocal stack failed: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: every service was stopped", file=sys.stderr)
-        return 130
+    return run_stack_command(smoke, args)
 
 
 def smoke(args: argparse.Namespace) -> int:

@@ -48,3 +48,14 @@ def test_the_shared_options_are_url_and_key():
     add_target_arguments(parser)
     args = parser.parse_args(["--url", "http://127.0.0.1:4000", "--key", "sk-x"])
     assert (args.url, args.key) == ("http://127.0.0.1:4000", "sk-x")
+
+
+def test_a_stack_that_fails_to_start_exits_2_and_says_why(capsys):
+    from gateway.devstack.stack import StackError
+    from gateway.devstack.target import run_stack_command
+
+    def failing(args):
+        raise StackError("postgres did not become ready")
+
+    assert run_stack_command(failing, argparse.Namespace()) == 2
+    assert "local stack failed: postgres did not become ready" in capsys.readouterr().err
