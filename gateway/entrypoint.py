@@ -329,19 +329,34 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
     )
 
 
+# What every command's import of LiteLLM needs (`migrate` imports it in this process, `serve` in the
+# proxy's): the entrypoint, not the Dockerfile, owns these, so the image and the local stack agree.
+COMMAND_DEFAULTS = {
+    # LiteLLM's own default level is DEBUG, which logs prompts. WARNING, not INFO: LiteLLM's
+    # per-request INFO lines cost ~4 ms of CPU a request (docs/performance.md) and say nothing
+    # the access log (kept at INFO by uvicorn_log_config) and the traces lack.
+    "LITELLM_LOG": DEFAULT_LOG_LEVEL,
+    "JSON_LOGS": "true",
+    # Read the bundled cost map instead of fetching one when litellm is imported.
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_DONT_SHOW_FEEDBACK_BOX": "true",
+}
+
+
+def with_command_defaults(env: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment with COMMAND_DEFAULTS filled in where a name is unset or empty."""
+    out = dict(env)
+    for name, value in COMMAND_DEFAULTS.items():
+        if not _value(out, name):
+            out[name] = value
+    return out
+
+
 def proxy_environment(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
     """The environment the proxy runs with: the caller's, plus hygiene and scratch paths."""
-    out = dict(env)
+    out = with_command_defaults(env)
     scratch = settings.scratch
     defaults = {
-        # LiteLLM's own default level is DEBUG, which logs prompts. WARNING, not INFO: LiteLLM's
-        # per-request INFO lines cost ~4 ms of CPU a request (docs/performance.md) and say nothing
-        # the access log (kept at INFO by uvicorn_log_config) and the traces lack.
-        "LITELLM_LOG": DEFAULT_LOG_LEVEL,
-        "JSON_LOGS": "true",
-        # Read the bundled cost map instead of fetching one at start-up.
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_DONT_SHOW_FEEDBACK_BOX": "true",
         # Load-balancer and container health probes would otherwise fill the log.
         "LITELLM_DISABLE_ACCESS_LOG_PATHS": f"{contract.HEALTH_PATH},{contract.READINESS_PATH}",
         # Below ECS's default 30 s stopTimeout, so draining ends before SIGKILL.
@@ -537,6 +552,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 0
     if command == "migrate":
         assert settings.database is not None  # validate() refuses migrate without one
+        # migrate imports litellm here, in this process: the defaults must be in place first.
+        os.environ.update(with_command_defaults(os.environ))
         return migrate(settings.database)
     if settings.database is None:
         log(NO_DATABASE_MESSAGE, level="WARNING")

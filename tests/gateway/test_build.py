@@ -225,10 +225,8 @@ def test_both_stages_default_to_the_native_engine_and_no_stage_can_skip_prisma()
 
 
 def _copied_gateway_modules() -> set[str]:
-    copied = set()
-    for line in re.findall(r"^COPY (?!--from)(.+) /app/gateway/$", DOCKERFILE, re.MULTILINE):
-        copied |= {Path(p).name for p in line.split()}
-    return copied
+    """Top-level names under gateway/ that the image ships (the build context's allow-list)."""
+    return {path.split("/")[1] for path in build.shipped_paths() if path.startswith("gateway/")}
 
 
 def _gateway_imports(tree: ast.AST) -> set[str]:
@@ -263,10 +261,19 @@ def test_what_the_image_deliberately_lacks_is_not_copied_into_it():
     assert "gateway/perf" not in (ROOT / ".dockerignore").read_text()
 
 
-def test_every_file_the_image_copies_counts_towards_a_dirty_tag():
-    assert {f"gateway/{name}" for name in _copied_gateway_modules()} <= set(build.IMAGE_INPUTS)
-    assert {"gateway/Dockerfile", "gateway/requirements.lock", ".dockerignore"} <= set(build.IMAGE_INPUTS)
-    assert {"gateway/node.lock", "gateway/prisma_engine"} <= set(build.IMAGE_INPUTS)
+def test_the_dockerfile_copies_the_gateway_folder_once_and_names_no_module():
+    """The file list is written once, in /.dockerignore: the Dockerfile copies what it admits."""
+    assert re.findall(r"^COPY (?!--from)(.+) /app/gateway/$", DOCKERFILE, re.MULTILINE) == ["gateway/"]
+    assert not re.search(r"^COPY (?!--from).*gateway/\w+\.py", DOCKERFILE, re.MULTILINE)
+
+
+def test_every_shipped_file_and_the_build_recipe_count_towards_a_dirty_tag():
+    assert {"gateway/Dockerfile", ".dockerignore", "gateway/entrypoint.py", "gateway/hooks"} <= set(
+        build.IMAGE_INPUTS
+    )
+    assert {"gateway/node.lock", "gateway/prisma_engine", "gateway/requirements.lock"} <= set(
+        build.IMAGE_INPUTS
+    )
     assert len(set(build.IMAGE_INPUTS)) == len(build.IMAGE_INPUTS)
 
 
@@ -279,28 +286,43 @@ def test_the_images_node_is_installed_only_from_its_hash_lock():
     )
 
 
-def test_the_build_context_lets_in_every_file_the_dockerfile_copies():
+def _in_build_context(source: str, patterns: list[str]) -> bool:
+    """Docker's rule: the last pattern matching the path or one of its parent folders decides."""
+    prefixes = [source] + ["/".join(source.split("/")[:n]) for n in range(1, source.count("/") + 1)]
+    included = True
+    for pattern in patterns:
+        if any(fnmatch.fnmatch(prefix, pattern.lstrip("!").rstrip("/")) for prefix in prefixes):
+            included = pattern.startswith("!")
+    return included
+
+
+def test_the_build_context_admits_what_ships_and_nothing_else():
     patterns = [
         line
         for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    sources = [
+    shipped = [
         "gateway/requirements.lock",
         "gateway/node.lock",
+        "gateway/hooks/bedrock_guardrail.py",
         "gateway/prisma_engine/server.mjs",
         "gateway/prisma_engine/node_modules/@prisma/query-engine-wasm/package.json",
         *(f"gateway/{name}" for name in _copied_gateway_modules()),
     ]
-    for source in sources:
-        included = True
-        for pattern in patterns:
-            negated = pattern.startswith("!")
-            if fnmatch.fnmatch(source, pattern.lstrip("!").rstrip("/")) or source.startswith(
-                pattern.lstrip("!")
-            ):
-                included = negated
-        assert included, source
+    left_out = [
+        ".nox/_envs/dev/bin/python",
+        "gateway/devstack/stack.py",
+        "gateway/perf/variants.py",
+        "gateway/smoke/__main__.py",
+        "gateway/emulator/__init__.py",
+        "gateway/build.py",
+        "gateway/hooks/__pycache__/bedrock_guardrail.cpython-311.pyc",
+        "gateway/prisma_engine/README.md",
+        "environments/dev/config.yaml",
+    ]
+    assert [source for source in shipped if not _in_build_context(source, patterns)] == []
+    assert [source for source in left_out if _in_build_context(source, patterns)] == []
     assert patterns[0] == "*"  # everything else (.nox above all) stays out
 
 

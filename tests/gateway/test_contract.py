@@ -143,6 +143,24 @@ def test_the_dockerfile_sets_no_runtime_setting_of_the_contract_but_its_writable
     assert not overlap
 
 
+def test_the_dockerfile_sets_none_of_the_defaults_the_entrypoint_owns_for_every_command():
+    """LITELLM_LOCAL_MODEL_COST_MAP and JSON_LOGS once sat in the Dockerfile only because `migrate`
+    imported litellm before the entrypoint's defaults applied; now the entrypoint sets them first."""
+    from gateway import entrypoint
+
+    assert {"LITELLM_LOG", "LITELLM_LOCAL_MODEL_COST_MAP", "JSON_LOGS"} <= set(entrypoint.COMMAND_DEFAULTS)
+    assert not _dockerfile_env_names() & set(entrypoint.COMMAND_DEFAULTS)
+
+
+def test_an_explicit_value_wins_over_the_entrypoints_command_default():
+    from gateway import entrypoint
+
+    env = entrypoint.with_command_defaults({"LITELLM_LOG": "ERROR", "JSON_LOGS": ""})
+    assert env["LITELLM_LOG"] == "ERROR"
+    assert env["JSON_LOGS"] == "true"
+    assert env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+
+
 def test_every_variable_the_entrypoint_reads_is_in_the_contract():
     """Read from the entrypoint's source, so a new variable fails here until the table has it."""
     import re
