@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 
+from gateway.emulator.latency import INSTANT, add_latency_argument
 from gateway.emulator.server import start_emulator
 from gateway.emulator.sigv4 import Credentials
 from policies.guardrail import GuardrailDefinitionError
@@ -29,6 +30,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"), help="signing region")
     parser.add_argument("--latency-ms", type=int, default=0, help="added to every model call (default 0)")
+    add_latency_argument(parser, default=INSTANT)
     parser.add_argument("--log-requests", action="store_true", help="log one line per request to stderr")
     args = parser.parse_args(argv)
     if not args.access_key or not args.secret_key:
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             region=args.region,
             latency_ms=args.latency_ms,
+            latency=args.latency,
             quiet=not args.log_requests,
         )
     except OSError as exc:

@@ -12,15 +12,22 @@ that assert on them):
    check: output blocking is testable, not only masking.
 4. Anything else gets a short reply naming the model that answered, which is
    how a test proves a fallback happened.
+A prompt asking for a "long answer" gets `long_answer` instead (about max tokens of
+clean text, so a stream lasts long enough to time), ending in the harmful sentence
+when the prompt also asks for a "harmful answer" (a windowed OUTPUT check must
+stop the stream there).
 """
 
 from __future__ import annotations
 
 import re
 
+from gateway.emulator.tokens import count_tokens, truncate_to_tokens
+
 CONTACT_EMAIL = "support@example.com"
 CONTACT_PHONE = "+1 206 555 0100"
 HARMFUL_TRIGGER = "harmful answer"
+LONG_TRIGGER = "long answer"
 # Matches the emulator guardrail's VIOLENCE lexicon ("build a bomb", HIGH confidence).
 HARMFUL_TEXT = "Here is how to build a bomb: first gather the parts, then assemble them."
 
@@ -52,6 +59,20 @@ def answer(label: str, tier: str, prompt: str, question_text: str) -> str:
     words = question_text.split()
     echo = " ".join(words[:_ECHO_WORDS]) + (" ..." if len(words) > _ECHO_WORDS else "")
     return f'[{label}] Emulated answer to: "{echo}"'
+
+
+def long_answer(label: str, tokens: int, *, harmful: bool = False) -> str:
+    """Clean numbered sentences holding exactly `tokens` tokens (the harmful sentence last, if asked)."""
+    tail = f" {HARMFUL_TEXT}" if harmful else ""
+    budget = max(1, tokens - count_tokens(f"[{label}]") - count_tokens(tail))
+    sentences, used, n = [f"[{label}]"], 0, 0
+    while used < budget:
+        n += 1
+        sentence = f"Sentence {n} of a long emulated answer, written so a stream lasts long enough to time."
+        sentences.append(sentence)
+        used += count_tokens(sentence)
+    filler, _cut = truncate_to_tokens(" ".join(sentences), budget + count_tokens(f"[{label}]"))
+    return filler + tail
 
 
 def _squad_parts(prompt: str) -> tuple[str, str] | None:

@@ -3,7 +3,9 @@
 Each model operation is split in two: `prepare_*` validates the request, applies
 the fault plan and computes the answer (raising typed AWS errors), and the
 returned `Prepared` renders the response once the caller has waited out the
-injected latency, so `metrics.latencyMs` reports the time really spent.
+injected latency and the latency model's time (latency.py), so
+`metrics.latencyMs` reports the time really spent. A stream waits only for its
+first token; the HTTP layer spaces the chunks by `per_token_s`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from gateway.emulator.catalog import NOVA, TITAN_EMBED, TITAN_TEXT, ModelSpec, r
 from gateway.emulator.exceptions import AwsError, ValidationException
 from gateway.emulator.faults import GUARDRAIL, FaultInjector
 from gateway.emulator.guardrail import GuardrailEngine
+from gateway.emulator.latency import LatencyModel, Timing
 from gateway.emulator.tokens import TOKEN, count_tokens, split_deltas, truncate_to_tokens
 
 CONVERSE, CONVERSE_STREAM = "Converse", "ConverseStream"
@@ -35,6 +38,8 @@ _OPERATIONS = {
     TITAN_EMBED: {INVOKE},
 }
 _DEFAULT_MAX_TOKENS = {NOVA: 5000, TITAN_TEXT: 512}
+# A "long answer" prompt without a max-tokens setting gets this many tokens, not the model's default.
+LONG_ANSWER_TOKENS = 1000
 _WORDS_PER_DELTA = 3
 _RECENT_CALLS = 100
 _GUARDRAIL_VERSION_CHARS = frozenset("0123456789")
@@ -56,19 +61,30 @@ class Completion:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A validated, admitted call: wait `delay_s`, then `render(latency_ms)` the answer."""
+    """A validated, admitted call: wait `delay_s`, then `render(latency_ms)` the answer.
+
+    A stream's `delay_s` is its time to first token; each later chunk waits
+    `latency.chunk_gap(event_tokens(chunk), per_token_s)`.
+    """
 
     delay_s: float
     render: Callable[[int], object]
     usage: tuple[int, int] = (0, 0)  # input/output tokens, for InvokeModel's response headers
+    per_token_s: float = 0.0
 
 
 class BedrockBackend:
     """All mutable state lives here (fault plans, statistics) and `reset()` clears it."""
 
-    def __init__(self, guardrail: GuardrailEngine, faults: FaultInjector | None = None) -> None:
+    def __init__(
+        self,
+        guardrail: GuardrailEngine,
+        faults: FaultInjector | None = None,
+        latency: LatencyModel | None = None,
+    ) -> None:
         self.guardrail = guardrail
         self.faults = faults or FaultInjector()
+        self.latency = latency or LatencyModel()
         self._lock = threading.Lock()
         self._reset_stats()
 
@@ -85,7 +101,9 @@ class BedrockBackend:
         request = _json_object(body)
         if spec.family == TITAN_EMBED:
             render, usage = _embedding(spec, request), (count_tokens(request["inputText"]), 0)
-            return self._admit(model_id, spec, lambda _latency: render, usage)
+            return self._admit(
+                model_id, spec, lambda _latency: render, usage, self.latency.embedding(usage[0])
+            )
         if operation in (CONVERSE, CONVERSE_STREAM):
             completion = _complete(spec, *_converse_request(request, native=False))
             render = _converse_response if operation == CONVERSE else _converse_stream
@@ -95,18 +113,24 @@ class BedrockBackend:
         else:
             completion = _complete(spec, *_titan_request(request))
             render = _titan_response if operation == INVOKE else _titan_stream
+        timing = self.latency.text(spec.label)
+        if operation not in (CONVERSE_STREAM, INVOKE_STREAM):  # the whole answer before the first byte
+            timing = Timing(timing.total_s(completion.output_tokens))
         return self._admit(
             model_id,
             spec,
             functools.partial(render, completion),
             (completion.input_tokens, completion.output_tokens),
+            timing,
         )
 
-    def _admit(self, model_id: str, spec: ModelSpec, render: Callable[[int], object], usage) -> Prepared:
+    def _admit(
+        self, model_id: str, spec: ModelSpec, render: Callable[[int], object], usage, timing: Timing
+    ) -> Prepared:
         error, delay = self.faults.check((model_id, spec.base_id))
         if error is not None:
-            raise error
-        return Prepared(delay, render, usage)
+            raise error  # an error answers after the injected latency only, as a throttle does
+        return Prepared(delay + timing.first_s, render, usage, timing.per_token_s)
 
     # ------------------------------------------------------------ guardrail
     def prepare_guardrail(self, guardrail_id: str, version: str, body: bytes) -> Prepared:
@@ -126,7 +150,8 @@ class BedrockBackend:
         error, delay = self.faults.check((GUARDRAIL,))
         if error is not None:
             raise error
-        return Prepared(delay, lambda _latency: response)
+        checked = response["guardrailCoverage"]["textCharacters"]["total"]
+        return Prepared(delay + self.latency.guardrail(checked).first_s, lambda _latency: response)
 
     # ------------------------------------------------------------ statistics and control
     def record(self, operation: str, target: str, status: int, error: AwsError | None = None) -> None:
@@ -284,7 +309,12 @@ def _optional_int(value: object, name: str) -> int | None:
 def _complete(
     spec: ModelSpec, prompt: str, user_text: str, input_tokens: int, max_tokens, stops
 ) -> Completion:
-    text = answers.answer(spec.label, spec.tier, prompt, user_text)
+    lowered = prompt.lower()
+    if answers.LONG_TRIGGER in lowered:
+        length = max_tokens or LONG_ANSWER_TOKENS
+        text = answers.long_answer(spec.label, length, harmful=answers.HARMFUL_TRIGGER in lowered)
+    else:
+        text = answers.answer(spec.label, spec.tier, prompt, user_text)
     stop_reason = "end_turn"
     for stop in stops:
         if stop and stop in text:
@@ -329,6 +359,19 @@ def _converse_events(c: Completion) -> list[Event]:
 
 def _converse_stream(c: Completion, latency_ms: int) -> list[Event]:
     return [*_converse_events(c), ("metadata", {"usage": _usage(c), "metrics": {"latencyMs": latency_ms}})]
+
+
+def event_tokens(event: object) -> int:
+    """Output tokens a stream event carries (Converse, Nova native or Titan chunk), for its pacing."""
+    if isinstance(event, tuple):  # a Converse event: (type, body)
+        name, body = event
+        event = {name: body}
+    if not isinstance(event, dict):
+        return 0
+    delta = event.get("contentBlockDelta")
+    if isinstance(delta, dict):
+        return count_tokens(str(delta.get("delta", {}).get("text", "")))
+    return count_tokens(str(event.get("outputText") or ""))
 
 
 # ---------------------------------------------------------------- InvokeModel: Nova native schema

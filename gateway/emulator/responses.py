@@ -3,7 +3,8 @@
 A small stdlib server on purpose: a benchmark pushes thousands of requests
 through it, so each request does little besides the signature check and the
 backend call, connections are kept alive (HTTP/1.1), Nagle is off, and a
-response goes out in one write.
+response goes out in one write. A stream goes out one write per event, each
+when the latency model says its tokens were generated.
 """
 
 from __future__ import annotations
@@ -145,18 +146,29 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     def _model(self, operation: str, model_id: str, body: bytes) -> Callable[[], None]:
         """Run the call and return the function that writes its response."""
         started = time.monotonic()
-        prepared = self.server.backend.prepare(operation, model_id, body)
+        backend = self.server.backend
+        prepared = backend.prepare(operation, model_id, body)
         self._wait(prepared.delay_s)
         latency_ms = int((time.monotonic() - started) * 1000)
+        if operation in _STREAMING:  # the metadata's latency: first token plus the planned generation
+            latency_ms += int(prepared.usage[1] * prepared.per_token_s * 1000)
         result = prepared.render(latency_ms)
+        if operation in _STREAMING:
+            gaps, first = [], True
+            for event in result:
+                tokens = ops.event_tokens(event)
+                gaps.append(0.0 if first else backend.latency.chunk_gap(tokens, prepared.per_token_s))
+                first = first and tokens == 0  # the first token's time is the TTFT already waited
         if operation == ops.CONVERSE_STREAM:
             frames = [encode_event(name, event) for name, event in result]
-            return lambda: self._send_stream(frames)
+            return lambda: self._send_stream(frames, gaps=gaps)
         if operation == ops.INVOKE_STREAM:
             frames = [
                 encode_event("chunk", {"bytes": base64.b64encode(_compact(c)).decode()}) for c in result
             ]
-            return lambda: self._send_stream(frames, {"X-Amzn-Bedrock-Content-Type": "application/json"})
+            return lambda: self._send_stream(
+                frames, {"X-Amzn-Bedrock-Content-Type": "application/json"}, gaps=gaps
+            )
         if operation == ops.INVOKE:
             input_tokens, output_tokens = prepared.usage
             headers = {
@@ -184,6 +196,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                     "models": sorted(MODELS),
                     "guardrail": backend.guardrail.definition.name,
                     "guardrail_digest": backend.guardrail.definition.digest(),
+                    "latency": backend.latency.profile,
                 },
                 ("POST", "reset"): lambda: (backend.reset(), {"status": "reset"})[1],
                 ("GET", "faults"): backend.faults.snapshot,
@@ -249,8 +262,14 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         self.log_request(status, len(body))
 
-    def _send_stream(self, frames: list[bytes], headers: dict[str, str] | None = None) -> None:
-        """Chunked transfer, one HTTP chunk per event, as Bedrock streams."""
+    def _send_stream(
+        self, frames: list[bytes], headers: dict[str, str] | None = None, *, gaps: list[float]
+    ) -> None:
+        """Chunked transfer, one HTTP chunk per event, as Bedrock streams; `gaps[i]` s before frame i.
+
+        Gaps add up on one clock (each frame is due at the sum of the gaps before it), so a
+        late wake-up on a busy machine does not stretch the whole stream.
+        """
         head = [
             "HTTP/1.1 200 OK",
             f"Content-Type: {EVENTSTREAM}",
@@ -260,7 +279,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             *(f"{name}: {value}" for name, value in (headers or {}).items()),
         ]
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode())
-        for frame in frames:
+        due = time.monotonic()
+        for frame, gap in zip(frames, gaps, strict=True):
+            if gap > 0:
+                due += gap
+                self._wait(due - time.monotonic())
             self.wfile.write(f"{len(frame):x}\r\n".encode() + frame + b"\r\n")
         self.wfile.write(b"0\r\n\r\n")
         self.log_request(200)

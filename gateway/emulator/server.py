@@ -6,6 +6,7 @@ import threading
 
 from gateway.emulator.faults import FaultInjector
 from gateway.emulator.guardrail import GuardrailEngine, load_definition
+from gateway.emulator.latency import INSTANT, LatencyModel
 from gateway.emulator.models import BedrockBackend
 from gateway.emulator.responses import EmulatorHTTPServer
 from gateway.emulator.sigv4 import Credentials, SigV4Verifier
@@ -43,9 +44,16 @@ def start_emulator(
     port: int = 0,
     region: str = "us-east-1",
     latency_ms: int = 0,
+    latency: str | LatencyModel = INSTANT,
     quiet: bool = True,
 ) -> RunningEmulator:
-    """Build the backend from the project's guardrail definition and serve it; port 0 picks a free port."""
-    backend = BedrockBackend(GuardrailEngine(load_definition()), FaultInjector(default_latency_ms=latency_ms))
+    """Build the backend from the project's guardrail definition and serve it; port 0 picks a free port.
+
+    `latency`: a profile name (latency.PROFILES) or a model; `latency_ms` is added on top.
+    """
+    model = latency if isinstance(latency, LatencyModel) else LatencyModel(latency)
+    backend = BedrockBackend(
+        GuardrailEngine(load_definition()), FaultInjector(default_latency_ms=latency_ms), model
+    )
     verifier = SigV4Verifier(credentials, region)
     return RunningEmulator(EmulatorHTTPServer((host, port), backend, verifier, quiet=quiet))

@@ -49,6 +49,7 @@ from litellm.types.utils import (
 
 from gateway.hooks.aws_credentials import CredentialCache
 from gateway.hooks.pooled_http import PooledPoster
+from gateway.hooks.stream_window import windowed_output_check
 
 DEFAULT_TIMEOUT_S = 30.0
 # The `action` values of an ApplyGuardrail verdict.
@@ -167,10 +168,17 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
         if verdict.get("action") == "GUARDRAIL_INTERVENED":  # masked, not blocked: refused all the same
             raise self._get_http_exception_for_blocked_guardrail(verdict, request_data=request_data)
 
+    @staticmethod
+    def windowed_applies(request_data: Mapping[str, Any]) -> bool:
+        """A chat answer that can hold only text (no tools offered, one choice) is checked in windows."""
+        offered = request_data.get("tools") or request_data.get("functions")
+        return not offered and request_data.get("n") in (None, 1)
+
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: UserAPIKeyAuth, response: Any, request_data: dict
     ) -> AsyncGenerator[Any, None]:
-        """LiteLLM's buffered OUTPUT check of a stream, extended to text-completion streams.
+        """A chat answer's OUTPUT check in windows while it streams (stream_window.py, issue 19);
+        otherwise LiteLLM's buffered check, extended to text-completion streams.
 
         LiteLLM 1.108.7 assembles a stream with `stream_chunk_builder`, which yields no chat
         response for `/v1/completions` chunks, and then forwards them unchecked: the raw
@@ -178,7 +186,22 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
         whole answer, and come out masked or not at all (a block raises before any chunk is
         released, so the client gets the same 400 as without streaming).
         """
-        chunks = [chunk async for chunk in response]
+        wants_usage = (request_data.get("stream_options") or {}).get("include_usage") is True
+        upstream = aiter(response)
+        first = await anext(upstream, None)
+        if first is None:
+            return
+        route = str(getattr(user_api_key_dict, "request_route", None) or "").rstrip("/")
+        if (
+            isinstance(first, ModelResponseStream)
+            and route.endswith("chat/completions")
+            and self.windowed_applies(request_data)
+        ):
+            async for chunk in windowed_output_check(self, first, upstream, request_data):
+                for piece in split_usage(chunk) if wants_usage else (chunk,):
+                    yield piece
+            return
+        chunks = [first, *[chunk async for chunk in upstream]]
         if chunks and all(isinstance(chunk, TextCompletionResponse) for chunk in chunks):
             for chunk in await self._checked_text_completion_stream(chunks, request_data):
                 yield chunk
@@ -190,7 +213,6 @@ class GatewayBedrockGuardrail(BedrockGuardrail):
             for chunk in chunks:
                 yield chunk
 
-        wants_usage = (request_data.get("stream_options") or {}).get("include_usage") is True
         async for chunk in BedrockGuardrail.async_post_call_streaming_iterator_hook(
             self, user_api_key_dict, replay(), request_data
         ):

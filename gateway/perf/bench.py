@@ -38,6 +38,7 @@ import yaml
 
 from gateway import render
 from gateway.devstack.target import add_target_arguments, key_from, strip_separator
+from gateway.emulator.latency import REALISTIC, add_latency_argument
 from gateway.perf import bench_database, charts
 from gateway.perf.bench_load import Call, direct_call, gateway_call, run
 from gateway.perf.bench_stats import (
@@ -99,6 +100,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--alias", default="nova-pro", help="chat alias to call (default nova-pro)")
     parser.add_argument("--reports", type=Path, default=REPORTS, help="output folder (default reports/bench)")
     add_target_arguments(parser)
+    add_latency_argument(parser, default=REALISTIC)  # a local stack's emulator (issue 19)
     return parser.parse_args(argv)
 
 
@@ -289,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
 
             first = stack_spec(specs)
             print(f"starting the local stack, variant {first.label}", flush=True)
-            stack = stacks.enter_context(LocalStack(variant=first.variant, disable=first.disable))
+            stack = stacks.enter_context(
+                LocalStack(variant=first.variant, disable=first.disable, latency=args.latency)
+            )
             emulator = stack.emulator
             targets["direct"] = direct_call(
                 stack.emulator_url, model_id_of(args.alias), emulator.access_key, emulator.secret_key,

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from gateway.devstack.target import add_target_arguments, gateway_target, strip_separator
+from gateway.emulator.latency import REALISTIC, add_latency_argument
 from gateway.perf import charts
 from gateway.perf.aliases import aliases
 from gateway.perf.load_stats import Thresholds, judge, read_history, read_stats, summary_table
@@ -43,6 +44,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reports", type=Path, default=REPORTS, help="output folder (default reports/load)")
     parser.add_argument("--web", action="store_true", help="interactive Locust web UI instead of headless")
     add_target_arguments(parser)
+    add_latency_argument(parser, default=REALISTIC)  # a local stack's emulator; users feel Bedrock's time
     return parser.parse_args(argv)
 
 
@@ -159,7 +161,7 @@ def run_web(args: argparse.Namespace, url: str, key: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(strip_separator(list(sys.argv[1:] if argv is None else argv)))
-    with gateway_target(args.url, args.key) as target:
+    with gateway_target(args.url, args.key, latency=args.latency) as target:
         if args.web:
             return run_web(args, target.url, target.key)
         code = run_headless(args, target.url, target.key)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.devstack.target import add_target_arguments, gateway_target, strip_separator
+from gateway.emulator.latency import INSTANT, add_latency_argument
 from gateway.perf import charts
 from gateway.perf.aliases import aliases
 from gateway.perf.squad_data import load_questions
@@ -45,6 +46,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--offline", action="store_true", help="do not try to download the official set")
     parser.add_argument("--reports", type=Path, default=REPORTS, help="output folder (default reports/eval)")
     add_target_arguments(parser)
+    add_latency_argument(parser, default=INSTANT)  # scores do not depend on timing
     return parser.parse_args(argv)
 
 
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.url and not args.phoenix_url:
         raise SystemExit("--url needs --phoenix-url: the Phoenix that records the dataset and experiments")
-    with gateway_target(args.url, args.key) as target:
+    with gateway_target(args.url, args.key, latency=args.latency) as target:
         phoenix_url = args.phoenix_url or target.stack.phoenix_url
         client = phoenix_client(phoenix_url)
         dataset = ensure_dataset(client, questions)

@@ -36,9 +36,9 @@ def chat_on(alias: str) -> Callable[[Target], str]:
 def chat_streamed(target: Target) -> str:
     """Server-sent events through the SDK: content, a finish reason and usage, then the end of the stream.
 
-    The output guardrail has to see the whole answer before anyone does (to anonymize it), so
-    LiteLLM buffers the model's stream and releases it as one chunk: one content chunk is right
-    here. Locally the emulator proves the model itself was called with ConverseStream.
+    The output guardrail checks the answer in windows while it streams (docs/gateway.md,
+    "Streamed answers"): a short answer comes as its first chunk, then the rest once checked.
+    Locally the emulator proves the model itself was called with ConverseStream.
     """
     aliases = target.environment.aliases("chat")
     if not aliases:

@@ -72,3 +72,15 @@ def test_it_refuses_to_start_without_credentials(process):
 
     assert proc.wait(timeout=30) == 2
     assert "credentials are required" in proc.stderr.read()
+
+
+def test_the_latency_profile_is_chosen_on_the_command_line_and_a_wrong_one_is_refused(process):
+    env = {"AWS_ACCESS_KEY_ID": "AKIA" + secrets.token_hex(8).upper(), "AWS_SECRET_ACCESS_KEY": "s" * 40}
+    wrong = process("--port", "0", "--latency", "fast", env=env)
+    assert wrong.wait(timeout=30) == 2
+    assert "choose from 'realistic', 'instant'" in wrong.stderr.read()
+
+    proc = process("--host", "127.0.0.1", "--port", "0", "--latency", "realistic", env=env)
+    url = proc.stdout.readline().strip().removeprefix(READY_PREFIX)
+    with urllib.request.urlopen(f"{url}/_emulator/health", timeout=5) as response:  # noqa: S310 - local URL
+        assert json.load(response)["latency"] == "realistic"
