@@ -1,0 +1,178 @@
+"""Carry a plan out: teams first (keys name them), then keys, then the deletions that are allowed.
+
+Each step is one management call, said in one line; a new key's value goes from
+/key/generate straight to the secret store and is named in the output only by where
+it is kept. A refused change is skipped and said. Running apply again right after
+finds nothing to do (the plan is computed from the gateway each time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pipeline.access.diff import Change, Plan
+from pipeline.access.gateway import AccessError, GatewayAdmin
+from pipeline.access.secrets import SecretStore
+from pipeline.access.state import (
+    ISSUED_AT,
+    MANAGED_BY,
+    RETIRE_AT,
+    RETIRING,
+    Desired,
+    DesiredKey,
+    DesiredTeam,
+    Live,
+)
+
+
+def team_body(team: DesiredTeam) -> dict[str, Any]:
+    settings = team.settings
+    metadata = {MANAGED_BY[0]: MANAGED_BY[1]}
+    metadata.update({name: settings[name] for name in ("owner", "cost_centre") if settings[name] is not None})
+    return {
+        "models": list(settings["models"]),
+        "max_budget": settings["max_budget"],
+        "budget_duration": settings["budget_duration"],
+        "tpm_limit": settings["tpm_limit"],
+        "rpm_limit": settings["rpm_limit"],
+        "metadata": metadata,
+    }
+
+
+def key_body(key: DesiredKey, team_ids: dict[str, str], issued: datetime | None) -> dict[str, Any]:
+    """A key's settings; its metadata marks it managed and, on the reconciler's clock, when it was issued."""
+    settings = key.settings
+    metadata = {MANAGED_BY[0]: MANAGED_BY[1]}
+    if issued is not None:
+        metadata[ISSUED_AT] = issued.isoformat()
+    return {
+        "team_id": team_ids[settings["team"]],
+        "models": list(settings["models"]),
+        "max_budget": settings["max_budget"],
+        "budget_duration": settings["budget_duration"],
+        "tpm_limit": settings["tpm_limit"],
+        "rpm_limit": settings["rpm_limit"],
+        "metadata": metadata,
+    }
+
+
+def apply(
+    plan: Plan,
+    desired: Desired,
+    live: Live,
+    admin: GatewayAdmin,
+    store: SecretStore,
+    *,
+    log: Callable[[str], None] = print,
+    now: datetime | None = None,
+) -> int:
+    """Apply every change that is not refused; returns how many were applied."""
+    now = now or datetime.now(UTC)
+    teams = {team.alias: team for team in desired.teams}
+    keys = {key.alias: key for key in desired.keys}
+    team_ids = {team.alias: team.team_id for team in live.teams if team.alias}
+    issued = {key.token: key.issued for key in live.keys}
+    done = 0
+
+    def step(change: Change) -> None:
+        nonlocal done
+        if change.refused:
+            log(f"  skipped: {change.action} {change.kind} {change.alias}: {change.refused}")
+            return
+        try:
+            said = _carry_out(change, teams, keys, team_ids, issued, admin, store, now)
+        except AccessError as err:
+            raise AccessError(f"{change.action} {change.kind} {change.alias}: {err}") from None
+        done += 1
+        log(f"  {said}")
+
+    order = [
+        ("team", "create"),
+        ("team", "update"),
+        ("key", "create"),
+        ("key", "update"),
+        ("key", "rotate"),
+        ("key", "delete"),
+        ("team", "delete"),
+    ]
+    for kind, action in order:
+        for change in plan.changes:
+            if change.kind == kind and change.action == action:
+                step(change)
+    return done
+
+
+def _carry_out(
+    change: Change,
+    teams: dict[str, DesiredTeam],
+    keys: dict[str, DesiredKey],
+    team_ids: dict[str, str],
+    issued: dict[str, datetime | None],
+    admin: GatewayAdmin,
+    store: SecretStore,
+    now: datetime,
+) -> str:
+    alias = change.alias
+    if change.kind == "team":
+        if change.action == "create":
+            made = admin.post("/team/new", {"team_alias": alias, **team_body(teams[alias])})
+            team_ids[alias] = made["team_id"]
+            return f"created team {alias} ({made['team_id']})"
+        if change.action == "update":
+            admin.post("/team/update", {"team_id": change.live_id, **team_body(teams[alias])})
+            return f"updated team {alias}: " + (
+                ", ".join(name for name, _, _ in change.fields) or "marked managed"
+            )
+        admin.post("/team/delete", {"team_ids": [change.live_id]})
+        return f"deleted team {alias}"
+    if change.action == "create":
+        return _new_key(keys[alias], team_ids, admin, store, "created", now)
+    if change.action == "update":
+        body = key_body(keys[alias], team_ids, issued.get(change.live_id))
+        admin.post("/key/update", {"key": change.live_id, **body})
+        return f"updated key {alias}: " + (
+            ", ".join(name for name, _, _ in change.fields) or "marked managed"
+        )
+    if change.action == "rotate":
+        key = keys[alias]
+        # Aliases are unique in LiteLLM: the old key steps aside first, still valid for the grace period.
+        if key.grace_hours:
+            retired = f"{alias}{RETIRING}-{now:%Y%m%d%H%M%S}"
+            metadata = {
+                MANAGED_BY[0]: MANAGED_BY[1],
+                RETIRE_AT: (now + timedelta(hours=key.grace_hours)).isoformat(),
+            }
+            # LiteLLM refuses it after the grace (its own clock); the reconciler deletes it then (its clock).
+            admin.post(
+                "/key/update",
+                {
+                    "key": change.live_id,
+                    "key_alias": retired,
+                    "duration": f"{key.grace_hours}h",
+                    "metadata": metadata,
+                },
+            )
+            said = _new_key(key, team_ids, admin, store, "rotated", now)
+            return f"{said}; the old key expires in {key.grace_hours} h"
+        admin.post("/key/delete", {"keys": [change.live_id]})
+        return (
+            _new_key(key, team_ids, admin, store, "rotated", now)
+            + "; the old key was deleted (no grace period)"
+        )
+    admin.post("/key/delete", {"keys": [change.live_id]})
+    return f"deleted key {alias}"
+
+
+def _new_key(
+    key: DesiredKey,
+    team_ids: dict[str, str],
+    admin: GatewayAdmin,
+    store: SecretStore,
+    verb: str,
+    now: datetime,
+) -> str:
+    made = admin.post("/key/generate", {"key_alias": key.alias, **key_body(key, team_ids, now)})
+    store.put(key.alias, made["key"])
+    return f"{verb} key {key.alias} (team {key.settings['team']}); its value is in {store.where(key.alias)}"
