@@ -2,7 +2,8 @@
 
 Layout follows moto's own: per service, `models` (behaviour, no HTTP),
 `responses` (wire format) and `exceptions` (typed AWS errors), installed into
-moto's classes by `extensions.install()`; `server` runs it on 127.0.0.1.
+moto's classes by `extensions.install()` (each module declares its PATCHES, which
+`patching` sets and checks); `server` runs it on 127.0.0.1.
 """
 
 from .server import EmulatorServer, running

@@ -14,6 +14,8 @@ from typing import Any
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.security_groups import SecurityGroupRule
 
+from .patching import Patches, are_put, put
+
 _ORIGINAL: dict[str, Any] = {
     "description": SecurityGroupRule.description,
     "delete_nat_gateway": EC2Backend.delete_nat_gateway,
@@ -48,16 +50,15 @@ def delete_vpc(self: EC2Backend, vpc_id: str) -> Any:
     return vpc
 
 
-BACKEND_METHODS = {"delete_nat_gateway": delete_nat_gateway, "delete_vpc": delete_vpc}
+PATCHES: Patches = (
+    (SecurityGroupRule, {"description": description}),
+    (EC2Backend, {"delete_nat_gateway": delete_nat_gateway, "delete_vpc": delete_vpc}),
+)
 
 
 def install() -> None:
-    SecurityGroupRule.description = description  # type: ignore[assignment]
-    for name, method in BACKEND_METHODS.items():
-        setattr(EC2Backend, name, method)
+    put(PATCHES)
 
 
 def installed() -> bool:
-    return SecurityGroupRule.description is description and all(
-        getattr(EC2Backend, n) is m for n, m in BACKEND_METHODS.items()
-    )
+    return are_put(PATCHES)

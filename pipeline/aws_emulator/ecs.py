@@ -14,17 +14,14 @@ from typing import Any
 from moto.core.responses import ActionResult
 from moto.ecs.responses import EC2ContainerServiceResponse
 
+from .patching import Patches, after, are_put, put
+
 KEPT = (
     "healthCheckGracePeriodSeconds",
     "enableECSManagedTags",
     "availabilityZoneRebalancing",
     "enableExecuteCommand",
 )
-
-_ORIGINAL = {
-    "create_service": EC2ContainerServiceResponse.create_service,
-    "update_service": EC2ContainerServiceResponse.update_service,
-}
 
 
 def _keep(self: EC2ContainerServiceResponse, result: ActionResult) -> ActionResult:
@@ -36,21 +33,18 @@ def _keep(self: EC2ContainerServiceResponse, result: ActionResult) -> ActionResu
     return result
 
 
-def create_service(self: EC2ContainerServiceResponse) -> ActionResult:
-    return _keep(self, _ORIGINAL["create_service"](self))
-
-
-def update_service(self: EC2ContainerServiceResponse) -> ActionResult:
-    return _keep(self, _ORIGINAL["update_service"](self))
-
-
-RESPONSE_METHODS = {"create_service": create_service, "update_service": update_service}
+FORGETTING = ("create_service", "update_service")  # the calls that accept KEPT and drop it
+PATCHES: Patches = (
+    (
+        EC2ContainerServiceResponse,
+        {n: after(getattr(EC2ContainerServiceResponse, n), _keep) for n in FORGETTING},
+    ),
+)
 
 
 def install() -> None:
-    for name, method in RESPONSE_METHODS.items():
-        setattr(EC2ContainerServiceResponse, name, method)
+    put(PATCHES)
 
 
 def installed() -> bool:
-    return all(getattr(EC2ContainerServiceResponse, n) is m for n, m in RESPONSE_METHODS.items())
+    return are_put(PATCHES)

@@ -9,7 +9,9 @@ count as gone, as they do for Terraform.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 ClientFactory = Callable[[str], Any]
@@ -24,47 +26,134 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterable[dic
         yield from getattr(client, operation)(**kwargs).get(key, [])
 
 
-def _ec2(client: ClientFactory) -> Inventory:
-    ec2 = client("ec2")
-    live = {"Name": "state", "Values": ["pending", "available", "active"]}
-    return {
-        "ec2:vpc": {v["VpcId"] for v in _pages(ec2, "describe_vpcs", "Vpcs")},
-        "ec2:subnet": {s["SubnetId"] for s in _pages(ec2, "describe_subnets", "Subnets")},
-        "ec2:security-group": {
-            g["GroupId"] for g in _pages(ec2, "describe_security_groups", "SecurityGroups")
-        },
-        "ec2:route-table": {r["RouteTableId"] for r in _pages(ec2, "describe_route_tables", "RouteTables")},
-        "ec2:internet-gateway": {
-            g["InternetGatewayId"] for g in _pages(ec2, "describe_internet_gateways", "InternetGateways")
-        },
-        "ec2:nat-gateway": {
-            g["NatGatewayId"]
-            for g in _pages(ec2, "describe_nat_gateways", "NatGateways")
-            if g["State"] not in ("deleted", "deleting")
-        },
-        "ec2:elastic-ip": {
-            a.get("AllocationId", a.get("PublicIp")) for a in ec2.describe_addresses()["Addresses"]
-        },
-        "ec2:vpc-endpoint": {
-            e["VpcEndpointId"]
-            for e in _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints")
-            if e["State"].lower() not in ("deleted", "deleting")
-        },
-        "ec2:flow-log": {f["FlowLogId"] for f in _pages(ec2, "describe_flow_logs", "FlowLogs")},
-        "ec2:network-acl": {n["NetworkAclId"] for n in _pages(ec2, "describe_network_acls", "NetworkAcls")},
-        "ec2:network-interface": {
-            n["NetworkInterfaceId"] for n in _pages(ec2, "describe_network_interfaces", "NetworkInterfaces")
-        },
-        "ec2:prefix-list-live": {
-            p["PrefixListId"]
-            for p in _pages(ec2, "describe_managed_prefix_lists", "PrefixLists", Filters=[live])
-            if p.get("OwnerId") != "AWS"
-        },
-    }
+def _not_deleted(item: dict[str, Any]) -> bool:
+    return item["State"].lower() not in ("deleted", "deleting")
 
 
-def _compute(client: ClientFactory) -> Inventory:
-    ecs, elbv2, ecr = client("ecs"), client("elbv2"), client("ecr")
+def _not_named(prefix: str, field: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda item: not item[field].startswith(prefix)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One kind, `client:kind`: the list call, the key its items are under and the field naming each.
+
+    The kind's prefix is the boto3 client; `keep` leaves out what moto or AWS owns, or what
+    is already on its way out.
+    """
+
+    kind: str
+    operation: str
+    key: str
+    id_field: str | None  # None: the items are the ids
+    params: Mapping[str, Any] = field(default_factory=dict)
+    keep: Callable[[dict[str, Any]], bool] = lambda item: True
+
+    def ids(self, client: ClientFactory) -> set[str]:
+        items = _pages(client(self.kind.split(":")[0]), self.operation, self.key, **self.params)
+        return {item if self.id_field is None else item[self.id_field] for item in items if self.keep(item)}
+
+
+_LIVE_PREFIX_LISTS = {"Filters": [{"Name": "state", "Values": ["pending", "available", "active"]}]}
+_ECS_SCALING = {"ServiceNamespace": "ecs"}
+_REGIONAL = {"Scope": "REGIONAL"}
+
+LISTINGS = (
+    Listing("ec2:vpc", "describe_vpcs", "Vpcs", "VpcId"),
+    Listing("ec2:subnet", "describe_subnets", "Subnets", "SubnetId"),
+    Listing("ec2:security-group", "describe_security_groups", "SecurityGroups", "GroupId"),
+    Listing("ec2:route-table", "describe_route_tables", "RouteTables", "RouteTableId"),
+    Listing("ec2:internet-gateway", "describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
+    Listing("ec2:nat-gateway", "describe_nat_gateways", "NatGateways", "NatGatewayId", keep=_not_deleted),
+    Listing("ec2:vpc-endpoint", "describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId", keep=_not_deleted),
+    Listing("ec2:flow-log", "describe_flow_logs", "FlowLogs", "FlowLogId"),
+    Listing("ec2:network-acl", "describe_network_acls", "NetworkAcls", "NetworkAclId"),
+    Listing(
+        "ec2:network-interface", "describe_network_interfaces", "NetworkInterfaces", "NetworkInterfaceId"
+    ),
+    Listing(
+        "ec2:prefix-list-live",
+        "describe_managed_prefix_lists",
+        "PrefixLists",
+        "PrefixListId",
+        _LIVE_PREFIX_LISTS,
+        lambda p: p.get("OwnerId") != "AWS",
+    ),
+    Listing("ecs:task-definition", "list_task_definitions", "taskDefinitionArns", None, {"status": "ACTIVE"}),
+    Listing("elbv2:load-balancer", "describe_load_balancers", "LoadBalancers", "LoadBalancerArn"),
+    Listing("elbv2:target-group", "describe_target_groups", "TargetGroups", "TargetGroupArn"),
+    Listing("ecr:repository", "describe_repositories", "repositories", "repositoryArn"),
+    Listing("rds:cluster", "describe_db_clusters", "DBClusters", "DBClusterIdentifier"),
+    Listing("rds:instance", "describe_db_instances", "DBInstances", "DBInstanceIdentifier"),
+    Listing("rds:subnet-group", "describe_db_subnet_groups", "DBSubnetGroups", "DBSubnetGroupName"),
+    Listing(
+        "rds:cluster-parameter-group",
+        "describe_db_cluster_parameter_groups",
+        "DBClusterParameterGroups",
+        "DBClusterParameterGroupName",
+        keep=_not_named("default.", "DBClusterParameterGroupName"),
+    ),
+    Listing(
+        "rds:parameter-group",
+        "describe_db_parameter_groups",
+        "DBParameterGroups",
+        "DBParameterGroupName",
+        keep=_not_named("default.", "DBParameterGroupName"),
+    ),
+    Listing(
+        "elasticache:replication-group",
+        "describe_replication_groups",
+        "ReplicationGroups",
+        "ReplicationGroupId",
+    ),
+    Listing("elasticache:cache-cluster", "describe_cache_clusters", "CacheClusters", "CacheClusterId"),
+    Listing(
+        "elasticache:subnet-group",
+        "describe_cache_subnet_groups",
+        "CacheSubnetGroups",
+        "CacheSubnetGroupName",
+    ),
+    Listing("iam:role", "list_roles", "Roles", "RoleName"),
+    Listing("iam:policy", "list_policies", "Policies", "Arn", {"Scope": "Local"}),
+    Listing("kms:alias", "list_aliases", "Aliases", "AliasName", keep=_not_named("alias/aws/", "AliasName")),
+    Listing(
+        "secretsmanager:secret", "list_secrets", "SecretList", "ARN", keep=lambda s: "DeletedDate" not in s
+    ),
+    Listing("wafv2:web-acl", "list_web_acls", "WebACLs", "ARN", _REGIONAL),
+    Listing("wafv2:ip-set", "list_ip_sets", "IPSets", "ARN", _REGIONAL),
+    Listing(
+        "wafv2:logging-configuration",
+        "list_logging_configurations",
+        "LoggingConfigurations",
+        "ResourceArn",
+        _REGIONAL,
+    ),
+    Listing("logs:log-group", "describe_log_groups", "logGroups", "logGroupName"),
+    Listing("cloudwatch:alarm", "describe_alarms", "MetricAlarms", "AlarmName"),
+    Listing("cloudwatch:dashboard", "list_dashboards", "DashboardEntries", "DashboardName"),
+    Listing("sns:topic", "list_topics", "Topics", "TopicArn"),
+    Listing(
+        "application-autoscaling:target",
+        "describe_scalable_targets",
+        "ScalableTargets",
+        "ResourceId",
+        _ECS_SCALING,
+    ),
+    Listing(
+        "application-autoscaling:policy",
+        "describe_scaling_policies",
+        "ScalingPolicies",
+        "PolicyName",
+        _ECS_SCALING,
+    ),
+    Listing("bedrock:guardrail", "list_guardrails", "guardrails", "arn"),
+    Listing("s3:bucket", "list_buckets", "Buckets", "Name"),
+)
+
+
+def _ecs(client: ClientFactory) -> Inventory:
+    """Clusters and services: listed as ARNs, described to leave out the inactive ones."""
+    ecs = client("ecs")
     clusters = [
         c
         for c in ecs.describe_clusters(clusters=list(_pages(ecs, "list_clusters", "clusterArns")))["clusters"]
@@ -78,57 +167,18 @@ def _compute(client: ClientFactory) -> Inventory:
         for s in ecs.describe_services(cluster=c["clusterArn"], services=arns)["services"]
         if s["status"] != "INACTIVE"
     }
-    return {
-        "ecs:cluster": {c["clusterArn"] for c in clusters},
-        "ecs:service": services,
-        "ecs:task-definition": set(
-            _pages(ecs, "list_task_definitions", "taskDefinitionArns", status="ACTIVE")
-        ),
-        "elbv2:load-balancer": {
-            lb["LoadBalancerArn"] for lb in _pages(elbv2, "describe_load_balancers", "LoadBalancers")
-        },
-        "elbv2:target-group": {
-            t["TargetGroupArn"] for t in _pages(elbv2, "describe_target_groups", "TargetGroups")
-        },
-        "ecr:repository": {r["repositoryArn"] for r in _pages(ecr, "describe_repositories", "repositories")},
-    }
+    return {"ecs:cluster": {c["clusterArn"] for c in clusters}, "ecs:service": services}
 
 
-def _data(client: ClientFactory) -> Inventory:
-    rds, cache = client("rds"), client("elasticache")
-    return {
-        "rds:cluster": {c["DBClusterIdentifier"] for c in _pages(rds, "describe_db_clusters", "DBClusters")},
-        "rds:instance": {
-            i["DBInstanceIdentifier"] for i in _pages(rds, "describe_db_instances", "DBInstances")
-        },
-        "rds:subnet-group": {
-            g["DBSubnetGroupName"] for g in _pages(rds, "describe_db_subnet_groups", "DBSubnetGroups")
-        },
-        "rds:cluster-parameter-group": {
-            g["DBClusterParameterGroupName"]
-            for g in _pages(rds, "describe_db_cluster_parameter_groups", "DBClusterParameterGroups")
-            if not g["DBClusterParameterGroupName"].startswith("default.")
-        },
-        "rds:parameter-group": {
-            g["DBParameterGroupName"]
-            for g in _pages(rds, "describe_db_parameter_groups", "DBParameterGroups")
-            if not g["DBParameterGroupName"].startswith("default.")
-        },
-        "elasticache:replication-group": {
-            g["ReplicationGroupId"] for g in _pages(cache, "describe_replication_groups", "ReplicationGroups")
-        },
-        "elasticache:cache-cluster": {
-            c["CacheClusterId"] for c in _pages(cache, "describe_cache_clusters", "CacheClusters")
-        },
-        "elasticache:subnet-group": {
-            g["CacheSubnetGroupName"]
-            for g in _pages(cache, "describe_cache_subnet_groups", "CacheSubnetGroups")
-        },
-    }
+def _elastic_ips(client: ClientFactory) -> Inventory:
+    """An address without an allocation (EC2-Classic style) is named by its IP."""
+    addresses = client("ec2").describe_addresses()["Addresses"]
+    return {"ec2:elastic-ip": {a.get("AllocationId", a.get("PublicIp")) for a in addresses}}
 
 
-def _security(client: ClientFactory) -> Inventory:
-    iam, kms, secrets, waf = client("iam"), client("kms"), client("secretsmanager"), client("wafv2")
+def _kms_keys(client: ClientFactory) -> Inventory:
+    """Customer keys not pending deletion (a destroyed key waits out its window, as in AWS)."""
+    kms = client("kms")
     live_keys = set()
     for key in _pages(kms, "list_keys", "Keys"):
         meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
@@ -137,58 +187,18 @@ def _security(client: ClientFactory) -> Inventory:
             "PendingReplicaDeletion",
         ):
             live_keys.add(meta["Arn"])
-    return {
-        "iam:role": {r["RoleName"] for r in _pages(iam, "list_roles", "Roles")},
-        "iam:policy": {p["Arn"] for p in _pages(iam, "list_policies", "Policies", Scope="Local")},
-        "kms:key": live_keys,
-        "kms:alias": {
-            a["AliasName"]
-            for a in _pages(kms, "list_aliases", "Aliases")
-            if not a["AliasName"].startswith("alias/aws/")
-        },
-        "secretsmanager:secret": {
-            s["ARN"] for s in _pages(secrets, "list_secrets", "SecretList") if "DeletedDate" not in s
-        },
-        "wafv2:web-acl": {a["ARN"] for a in waf.list_web_acls(Scope="REGIONAL")["WebACLs"]},
-        "wafv2:ip-set": {s["ARN"] for s in waf.list_ip_sets(Scope="REGIONAL")["IPSets"]},
-        "wafv2:logging-configuration": {
-            c["ResourceArn"]
-            for c in waf.list_logging_configurations(Scope="REGIONAL").get("LoggingConfigurations", [])
-        },
-    }
+    return {"kms:key": live_keys}
 
 
-def _operations(client: ClientFactory) -> Inventory:
-    logs, cloudwatch, sns = client("logs"), client("cloudwatch"), client("sns")
-    scaling, bedrock, s3 = client("application-autoscaling"), client("bedrock"), client("s3")
-    return {
-        "logs:log-group": {g["logGroupName"] for g in _pages(logs, "describe_log_groups", "logGroups")},
-        "cloudwatch:alarm": {a["AlarmName"] for a in _pages(cloudwatch, "describe_alarms", "MetricAlarms")},
-        "cloudwatch:dashboard": {
-            d["DashboardName"] for d in _pages(cloudwatch, "list_dashboards", "DashboardEntries")
-        },
-        "sns:topic": {t["TopicArn"] for t in _pages(sns, "list_topics", "Topics")},
-        "application-autoscaling:target": {
-            t["ResourceId"]
-            for t in _pages(scaling, "describe_scalable_targets", "ScalableTargets", ServiceNamespace="ecs")
-        },
-        "application-autoscaling:policy": {
-            p["PolicyName"]
-            for p in _pages(scaling, "describe_scaling_policies", "ScalingPolicies", ServiceNamespace="ecs")
-        },
-        "bedrock:guardrail": {g["arn"] for g in bedrock.list_guardrails()["guardrails"]},
-        "s3:bucket": {b["Name"] for b in s3.list_buckets().get("Buckets", [])},
-    }
-
-
-SERVICES = (_ec2, _compute, _data, _security, _operations)
+DESCRIBED = (_ecs, _elastic_ips, _kms_keys)
 
 
 def take(client: ClientFactory) -> Inventory:
     """Every listed resource, keyed `service:kind`."""
-    found: Inventory = {}
-    for service in SERVICES:
-        found.update(service(client))
+    client = functools.cache(client)  # one client a service, however many kinds it lists
+    found: Inventory = {listing.kind: listing.ids(client) for listing in LISTINGS}
+    for described in DESCRIBED:
+        found.update(described(client))
     return found
 
 

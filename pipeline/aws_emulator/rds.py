@@ -15,6 +15,8 @@ from moto.core.responses import ActionResult
 from moto.rds.models import DBCluster
 from moto.rds.responses import RDSResponse
 
+from .patching import Patches, after, are_put, put
+
 # request parameter -> attribute DescribeDBInstances reports
 PERFORMANCE_INSIGHTS = {
     "EnablePerformanceInsights": "PerformanceInsightsEnabled",
@@ -23,17 +25,13 @@ PERFORMANCE_INSIGHTS = {
 }
 DEFAULT_RETENTION_DAYS = 7  # AWS's free tier of Performance Insights
 
-_ORIGINAL: dict[str, Any] = {
-    "scaling_configuration_info": DBCluster.scaling_configuration_info,
-    "create_db_instance": RDSResponse.create_db_instance,
-    "modify_db_instance": RDSResponse.modify_db_instance,
-}
+_SCALING_CONFIGURATION_INFO = DBCluster.scaling_configuration_info
 
 
 def _scaling_configuration_info(self: DBCluster) -> dict[str, Any] | None:
     if self.engine_mode != "serverless":
         return None
-    return _ORIGINAL["scaling_configuration_info"].fget(self)
+    return _SCALING_CONFIGURATION_INFO.fget(self)
 
 
 scaling_configuration_info = property(_scaling_configuration_info)
@@ -51,24 +49,16 @@ def _keep_performance_insights(self: RDSResponse, result: ActionResult) -> Actio
     return result
 
 
-def create_db_instance(self: RDSResponse) -> ActionResult:
-    return _keep_performance_insights(self, _ORIGINAL["create_db_instance"](self))
-
-
-def modify_db_instance(self: RDSResponse) -> ActionResult:
-    return _keep_performance_insights(self, _ORIGINAL["modify_db_instance"](self))
-
-
-RESPONSE_METHODS = {"create_db_instance": create_db_instance, "modify_db_instance": modify_db_instance}
+FORGETTING = ("create_db_instance", "modify_db_instance")  # the calls that drop PERFORMANCE_INSIGHTS
+PATCHES: Patches = (
+    (DBCluster, {"scaling_configuration_info": scaling_configuration_info}),
+    (RDSResponse, {n: after(getattr(RDSResponse, n), _keep_performance_insights) for n in FORGETTING}),
+)
 
 
 def install() -> None:
-    DBCluster.scaling_configuration_info = scaling_configuration_info  # type: ignore[assignment]
-    for name, method in RESPONSE_METHODS.items():
-        setattr(RDSResponse, name, method)
+    put(PATCHES)
 
 
 def installed() -> bool:
-    return DBCluster.scaling_configuration_info is scaling_configuration_info and all(
-        getattr(RDSResponse, n) is m for n, m in RESPONSE_METHODS.items()
-    )
+    return are_put(PATCHES)

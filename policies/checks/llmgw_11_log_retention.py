@@ -7,37 +7,29 @@ a year for incident investigation and audit). Retention 0 or unset means
 
 from __future__ import annotations
 
-from checkov.common.models.enums import CheckCategories, CheckResult
-from llmgw_base import GatewayCheck
-from llmgw_common import environment, rules, value
+from llmgw_base import gateway_check
+from llmgw_common import requirement, value
 
 POLICY = {
     "id": "CKV_LLMGW_11",
     "severity": "MEDIUM",
     "reason": "Log groups keep logs at least as long as the environment requires",
+    "category": "LOGGING",
+    "resources": ["aws_cloudwatch_log_group"],
 }
 
 
-class LogRetentionMeetsEnvironment(GatewayCheck):
-    policy = POLICY
-    category = CheckCategories.LOGGING
-    resources = ("aws_cloudwatch_log_group",)
-
-    def scan_resource_conf(self, conf: dict) -> CheckResult:
-        env = environment(conf)
-        minimum = int(rules(env)["min_log_retention_days"])
-        raw = value(conf, "retention_in_days")
-        if raw in (None, 0, "0"):
-            return CheckResult.PASSED
-        try:
-            days = int(raw)
-        except (TypeError, ValueError):
-            self.details.append(f"retention_in_days {raw!r} is not a literal number")
-            return CheckResult.FAILED
-        if days < minimum:
-            self.details.append(f"{days} days < {minimum} required in {env or '(unknown environment)'}")
-            return CheckResult.FAILED
-        return CheckResult.PASSED
-
-
-check = LogRetentionMeetsEnvironment()
+@gateway_check(POLICY)
+def retention_below_minimum(conf: dict) -> list[str]:
+    env, minimum_days = requirement(conf, "min_log_retention_days")
+    minimum = int(minimum_days)
+    raw = value(conf, "retention_in_days")
+    if raw in (None, 0, "0"):
+        return []
+    try:
+        days = int(raw)
+    except (TypeError, ValueError):
+        return [f"retention_in_days {raw!r} is not a literal number"]
+    if days < minimum:
+        return [f"{days} days < {minimum} required in {env or '(unknown environment)'}"]
+    return []

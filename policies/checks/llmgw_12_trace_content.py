@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checkov.common.models.enums import CheckCategories, CheckResult
-from llmgw_base import GatewayCheck
-from llmgw_common import container_definitions, is_expression, load_by_path
+from llmgw_base import gateway_check, over_containers
+from llmgw_common import is_expression, load_by_path
 
 POLICY = {
     "id": "CKV_LLMGW_12",
     "severity": "HIGH",
     "reason": "Traces sent to a collector outside the private network carry no prompt or answer text",
+    "category": "GENERAL_SECURITY",
+    "resources": ["aws_ecs_task_definition"],
 }
 
 ENDPOINT_VARIABLE = "PHOENIX_COLLECTOR_ENDPOINT"
@@ -31,56 +32,33 @@ RULE_FILE = Path(__file__).resolve().parents[2] / "gateway" / "trace_content.py"
 rule = load_by_path("llmgw_trace_content_rule", RULE_FILE)
 
 
-def content_leaks(definitions: list) -> list[str]:
-    """`container: why` for each container that would send content to an external collector."""
-    found = []
-    for container in definitions:
-        if not isinstance(container, dict):
-            continue
-        env = {
-            str(entry.get("name")): entry.get("value")
-            for entry in container.get("environment") or []
-            if isinstance(entry, dict)
-        }
-        endpoint = env.get(ENDPOINT_VARIABLE)
-        if endpoint is None:
-            continue  # no tracing target (the migration task)
-        literal = isinstance(endpoint, str) and not is_expression(endpoint) and "${" not in endpoint
-        external = not literal or rule.collector_is_external(endpoint)
-        raw = env.get(rule.VARIABLE)
-        name = container.get("name", "?")
-        if raw is not None and not isinstance(raw, str):
-            found.append(f"{name}: {rule.VARIABLE} is not a literal true or false")
-            continue
-        try:
-            chosen = rule.parse(raw)
-        except ValueError:
-            found.append(f"{name}: {rule.VARIABLE}={raw!r} is not true or false")
-            continue
-        # Unset: the entrypoint applies the same rule to the endpoint it is given (off outside).
-        captures = chosen if chosen is not None else literal and rule.default_capture(endpoint)
-        if external and captures:
-            found.append(
-                f"{name}: {rule.VARIABLE} records prompts and answers, and {ENDPOINT_VARIABLE} "
-                f"{endpoint!r} is outside the private network (inside: {rule.INSIDE})"
-            )
-    return found
-
-
-class TraceContentStaysInside(GatewayCheck):
-    policy = POLICY
-    category = CheckCategories.GENERAL_SECURITY
-    resources = ("aws_ecs_task_definition",)
-
-    def scan_resource_conf(self, conf: dict) -> CheckResult:
-        definitions = container_definitions(conf, self.details)
-        if isinstance(definitions, str):
-            return CheckResult[definitions]  # a plan's value known only after apply; the stack scan covers it
-        leaks = content_leaks(definitions)
-        if leaks:
-            self.details.extend(leaks)
-            return CheckResult.FAILED
-        return CheckResult.PASSED
-
-
-check = TraceContentStaysInside()
+@gateway_check(POLICY)
+@over_containers
+def content_leak(container: dict) -> list[str]:
+    """`container: why`, if the container would send content to an external collector."""
+    env = {
+        str(entry.get("name")): entry.get("value")
+        for entry in container.get("environment") or []
+        if isinstance(entry, dict)
+    }
+    endpoint = env.get(ENDPOINT_VARIABLE)
+    if endpoint is None:
+        return []  # no tracing target (the migration task)
+    literal = isinstance(endpoint, str) and not is_expression(endpoint) and "${" not in endpoint
+    external = not literal or rule.collector_is_external(endpoint)
+    raw = env.get(rule.VARIABLE)
+    name = container.get("name", "?")
+    if raw is not None and not isinstance(raw, str):
+        return [f"{name}: {rule.VARIABLE} is not a literal true or false"]
+    try:
+        chosen = rule.parse(raw)
+    except ValueError:
+        return [f"{name}: {rule.VARIABLE}={raw!r} is not true or false"]
+    # Unset: the entrypoint applies the same rule to the endpoint it is given (off outside).
+    captures = chosen if chosen is not None else literal and rule.default_capture(endpoint)
+    if external and captures:
+        return [
+            f"{name}: {rule.VARIABLE} records prompts and answers, and {ENDPOINT_VARIABLE} "
+            f"{endpoint!r} is outside the private network (inside: {rule.INSIDE})"
+        ]
+    return []

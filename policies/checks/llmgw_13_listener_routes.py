@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checkov.common.models.enums import CheckCategories, CheckResult
-from llmgw_base import GatewayCheck
+from llmgw_base import gateway_check
 from llmgw_common import blocks, load_by_path, value
 
 POLICY = {
     "id": "CKV_LLMGW_13",
     "severity": "HIGH",
     "reason": "Load balancer listeners pass on only the served routes; everything else gets a fixed 404",
+    "category": "NETWORKING",
+    "resources": ["aws_lb_listener", "aws_alb_listener", "aws_lb_listener_rule", "aws_alb_listener_rule"],
 }
 
 ROUTES_MODULE = Path(__file__).resolve().parents[1] / "routes.py"
@@ -46,47 +47,32 @@ def _to_https(action: dict) -> bool:
     )
 
 
-class ListenersPassOnlyServedRoutes(GatewayCheck):
-    policy = POLICY
-    category = CheckCategories.NETWORKING
-    resources = (
-        "aws_lb_listener",
-        "aws_alb_listener",
-        "aws_lb_listener_rule",
-        "aws_alb_listener_rule",
-    )
-
-    def scan_resource_conf(self, conf: dict) -> CheckResult:
-        if "default_action" in conf or "load_balancer_arn" in conf:
-            return self._listener(conf)
-        return self._rule(conf)
-
-    def _listener(self, conf: dict) -> CheckResult:
-        actions = blocks(conf, "default_action")
-        if actions and all(_fixed(a) or _to_https(a) for a in actions):
-            return CheckResult.PASSED
-        kinds = [value(a, "type") for a in actions]
-        self.details.append(
-            f"default action {kinds or 'missing'}: must be a fixed response or a redirect to HTTPS"
-        )
-        return CheckResult.FAILED
-
-    def _rule(self, conf: dict) -> CheckResult:
-        kinds = [value(action, "type") for action in blocks(conf, "action")]
-        if kinds and all(kind == "fixed-response" for kind in kinds):
-            return CheckResult.PASSED
-        paths: list = []
-        for condition in blocks(conf, "condition"):
-            for pattern in blocks(condition, "path_pattern"):
-                paths += _strings(pattern.get("values"))
-        outside = sorted(str(p) for p in paths if p not in _served())
-        if not paths or outside:
-            self.details.append(
-                f"a {kinds} rule must match only served paths (policies/routes.yaml); "
-                f"{'it has no path pattern' if not paths else f'outside: {outside}'}"
-            )
-            return CheckResult.FAILED
-        return CheckResult.PASSED
+def _listener(conf: dict) -> list[str]:
+    actions = blocks(conf, "default_action")
+    if actions and all(_fixed(a) or _to_https(a) for a in actions):
+        return []
+    kinds = [value(a, "type") for a in actions]
+    return [f"default action {kinds or 'missing'}: must be a fixed response or a redirect to HTTPS"]
 
 
-check = ListenersPassOnlyServedRoutes()
+def _rule(conf: dict) -> list[str]:
+    kinds = [value(action, "type") for action in blocks(conf, "action")]
+    if kinds and all(kind == "fixed-response" for kind in kinds):
+        return []
+    paths: list = []
+    for condition in blocks(conf, "condition"):
+        for pattern in blocks(condition, "path_pattern"):
+            paths += _strings(pattern.get("values"))
+    outside = sorted(str(p) for p in paths if p not in _served())
+    if not paths or outside:
+        return [
+            f"a {kinds} rule must match only served paths (policies/routes.yaml); "
+            f"{'it has no path pattern' if not paths else f'outside: {outside}'}"
+        ]
+    return []
+
+
+@gateway_check(POLICY)
+def passes_unserved_routes(conf: dict) -> list[str]:
+    is_listener = "default_action" in conf or "load_balancer_arn" in conf
+    return _listener(conf) if is_listener else _rule(conf)

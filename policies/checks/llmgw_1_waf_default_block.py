@@ -7,27 +7,21 @@ CDKTF JSON omits `allow`, a plan shows it as an empty list, and a YAML
 
 from __future__ import annotations
 
-from checkov.common.models.enums import CheckCategories, CheckResult
-from llmgw_base import GatewayCheck
+from llmgw_base import gateway_check
 from llmgw_common import blocks
 
 POLICY = {
     "id": "CKV_LLMGW_1",
     "severity": "HIGH",
     "reason": "WAF web ACL default action is block: only allow-listed clients reach the gateway",
+    "category": "NETWORKING",
+    "resources": ["aws_wafv2_web_acl"],
 }
 
 
-class WafDefaultActionBlocks(GatewayCheck):
-    policy = POLICY
-    category = CheckCategories.NETWORKING
-    resources = ("aws_wafv2_web_acl",)
-
-    def scan_resource_conf(self, conf: dict) -> CheckResult:
-        actions = blocks(conf, "default_action")
-        blocks_all = any(blocks(a, "block") for a in actions)
-        allows_all = any(blocks(a, "allow") for a in actions)
-        return CheckResult.PASSED if blocks_all and not allows_all else CheckResult.FAILED
-
-
-check = WafDefaultActionBlocks()
+@gateway_check(POLICY)
+def default_action_admits(conf: dict) -> list[str]:
+    actions = blocks(conf, "default_action")
+    blocks_all = any(blocks(a, "block") for a in actions)
+    allows_all = any(blocks(a, "allow") for a in actions)
+    return [] if blocks_all and not allows_all else ["the default action does not block (or also allows)"]

@@ -8,45 +8,25 @@ YAML policy cannot look inside.
 
 from __future__ import annotations
 
-from checkov.common.models.enums import CheckCategories, CheckResult
-from llmgw_base import GatewayCheck
-from llmgw_common import container_definitions, secret_looking_variable
+from llmgw_base import gateway_check, over_containers
+from llmgw_common import secret_looking_variable
 
 POLICY = {
     "id": "CKV_LLMGW_3",
     "severity": "CRITICAL",
     "reason": "Secrets reach containers through ECS secrets, never as plain environment values",
+    "category": "SECRETS",
+    "resources": ["aws_ecs_task_definition"],
 }
 
 
-def offending_variables(definitions: list) -> list[str]:
-    """Names of plain environment entries that look like secrets, as `container/NAME`."""
-    found = []
-    for container in definitions:
-        if not isinstance(container, dict):
-            continue
-        for entry in container.get("environment") or []:
-            name = str(entry.get("name", ""))
-            text = str(entry.get("value", ""))
-            if secret_looking_variable(name, text):
-                found.append(f"{container.get('name', '?')}/{name}")
-    return found
-
-
-class NoSecretInContainerEnvironment(GatewayCheck):
-    policy = POLICY
-    category = CheckCategories.SECRETS
-    resources = ("aws_ecs_task_definition",)
-
-    def scan_resource_conf(self, conf: dict) -> CheckResult:
-        definitions = container_definitions(conf, self.details)
-        if isinstance(definitions, str):
-            return CheckResult[definitions]
-        offenders = offending_variables(definitions)
-        if offenders:
-            self.details.append("secret-looking plain environment variables: " + ", ".join(offenders))
-            return CheckResult.FAILED
-        return CheckResult.PASSED
-
-
-check = NoSecretInContainerEnvironment()
+@gateway_check(POLICY)
+@over_containers
+def secret_looking_plain_variables(container: dict) -> list[str]:
+    """Plain environment entries that look like secrets, named `container/NAME` in one line."""
+    found = [
+        f"{container.get('name', '?')}/{entry.get('name', '')}"
+        for entry in container.get("environment") or []
+        if secret_looking_variable(str(entry.get("name", "")), str(entry.get("value", "")))
+    ]
+    return ["secret-looking plain environment variables: " + ", ".join(found)] if found else []

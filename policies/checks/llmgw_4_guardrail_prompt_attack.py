@@ -6,14 +6,15 @@ a list of blocks a YAML policy cannot correlate (type with strength).
 
 from __future__ import annotations
 
-from checkov.common.models.enums import CheckCategories, CheckResult
-from llmgw_base import GatewayCheck
+from llmgw_base import gateway_check
 from llmgw_common import blocks, truthy, value
 
 POLICY = {
     "id": "CKV_LLMGW_4",
     "severity": "HIGH",
     "reason": "Bedrock guardrail filters PROMPT_ATTACK on input at HIGH strength",
+    "category": "GENERAL_SECURITY",
+    "resources": ["aws_bedrock_guardrail"],
 }
 
 
@@ -29,13 +30,6 @@ def prompt_attack_filtered(conf: dict) -> bool:
     return False
 
 
-class GuardrailFiltersPromptAttacks(GatewayCheck):
-    policy = POLICY
-    category = CheckCategories.GENERAL_SECURITY
-    resources = ("aws_bedrock_guardrail",)
-
-    def scan_resource_conf(self, conf: dict) -> CheckResult:
-        return CheckResult.PASSED if prompt_attack_filtered(conf) else CheckResult.FAILED
-
-
-check = GuardrailFiltersPromptAttacks()
+@gateway_check(POLICY)
+def prompt_attacks_pass(conf: dict) -> list[str]:
+    return [] if prompt_attack_filtered(conf) else ["no PROMPT_ATTACK filter acts on input at HIGH strength"]

@@ -6,14 +6,15 @@ reach a model or a log in clear.
 
 from __future__ import annotations
 
-from checkov.common.models.enums import CheckCategories, CheckResult
-from llmgw_base import GatewayCheck
+from llmgw_base import gateway_check
 from llmgw_common import blocks, truthy, value
 
 POLICY = {
     "id": "CKV_LLMGW_5",
     "severity": "HIGH",
     "reason": "Bedrock guardrail anonymizes EMAIL and PHONE (or blocks them)",
+    "category": "GENERAL_SECURITY",
+    "resources": ["aws_bedrock_guardrail"],
 }
 REQUIRED_ENTITIES = ("EMAIL", "PHONE")
 PROTECTING_ACTIONS = ("ANONYMIZE", "BLOCK")
@@ -32,17 +33,7 @@ def protected_entities(conf: dict) -> set[str]:
     return found
 
 
-class GuardrailProtectsContactDetails(GatewayCheck):
-    policy = POLICY
-    category = CheckCategories.GENERAL_SECURITY
-    resources = ("aws_bedrock_guardrail",)
-
-    def scan_resource_conf(self, conf: dict) -> CheckResult:
-        missing = [e for e in REQUIRED_ENTITIES if e not in protected_entities(conf)]
-        if missing:
-            self.details.append("not anonymized: " + ", ".join(missing))
-            return CheckResult.FAILED
-        return CheckResult.PASSED
-
-
-check = GuardrailProtectsContactDetails()
+@gateway_check(POLICY)
+def contact_details_in_clear(conf: dict) -> list[str]:
+    missing = [e for e in REQUIRED_ENTITIES if e not in protected_entities(conf)]
+    return ["not anonymized: " + ", ".join(missing)] if missing else []

@@ -10,15 +10,16 @@ data sources: both are checked.
 
 from __future__ import annotations
 
-from checkov.common.models.enums import CheckCategories, CheckResult
-from checkov.terraform.checks.data.base_check import BaseDataCheck
-from llmgw_base import GatewayCheck
+from llmgw_base import NotEvaluable, gateway_check
 from llmgw_common import blocks, documents, json_document, value
 
 POLICY = {
     "id": "CKV_LLMGW_9",
     "severity": "HIGH",
     "reason": "IAM policies grant Bedrock actions only on named resources (no '*')",
+    "category": "IAM",
+    "resources": ["aws_iam_role_policy", "aws_iam_policy", "aws_iam_role"],
+    "data": ["aws_iam_policy_document"],
 }
 
 
@@ -82,42 +83,16 @@ def data_statements(conf: dict) -> list[tuple[str, list, list, bool]]:
     return out
 
 
-def _result(check, problems: list[str]) -> CheckResult:
-    if problems:
-        check.details.extend(problems)
-        return CheckResult.FAILED
-    return CheckResult.PASSED
+@gateway_check(POLICY)
+def unscoped_in_policies(conf: dict) -> list[str]:
+    inline = [d for b in blocks(conf, "inline_policy") for d in documents(b, "policy")]
+    literal = [d for d in map(json_document, documents(conf, "policy") + inline) if isinstance(d, dict)]
+    if not literal:
+        # Only references (e.g. a policy document data source, checked below): nothing literal here.
+        raise NotEvaluable
+    return [p for d in literal for p in statement_problems(json_statements(d))]
 
 
-class BedrockScopedInPolicies(GatewayCheck):
-    policy = POLICY
-    category = CheckCategories.IAM
-    resources = ("aws_iam_role_policy", "aws_iam_policy", "aws_iam_role")
-
-    def scan_resource_conf(self, conf: dict) -> CheckResult:
-        raw = documents(conf, "policy") + [
-            d for b in blocks(conf, "inline_policy") for d in documents(b, "policy")
-        ]
-        parsed = [json_document(d) for d in raw]
-        literal = [d for d in parsed if isinstance(d, dict)]
-        if not literal:
-            # Only references (e.g. a policy document data source, checked below): nothing literal here.
-            return CheckResult.UNKNOWN
-        return _result(self, [p for d in literal for p in statement_problems(json_statements(d))])
-
-
-class BedrockScopedInPolicyDocuments(BaseDataCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name=POLICY["reason"],
-            id=POLICY["id"],
-            categories=[CheckCategories.IAM],
-            supported_data=["aws_iam_policy_document"],
-        )
-
-    def scan_data_conf(self, conf: dict) -> CheckResult:
-        return _result(self, statement_problems(data_statements(conf)))
-
-
-resource_check = BedrockScopedInPolicies()
-data_check = BedrockScopedInPolicyDocuments()
+@gateway_check(POLICY, data=True)
+def unscoped_in_policy_documents(conf: dict) -> list[str]:
+    return statement_problems(data_statements(conf))

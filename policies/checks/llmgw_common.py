@@ -4,8 +4,8 @@ checkov hands a check the resource as parsed HCL: every scalar wrapped in a
 one-item list, nested blocks as lists of dicts, plus `__startline__`-style
 bookkeeping keys. Terraform plans and CDKTF JSON both arrive in that shape, but
 CDKTF writes one-item blocks as plain objects, so `blocks()` accepts either.
-Each Python check declares `POLICY` (id, severity, reason) as a literal the gate
-reads without importing checkov.
+Each Python check declares `POLICY` as a literal the gate reads without importing
+checkov, and its rule (llmgw_base.py).
 """
 
 from __future__ import annotations
@@ -155,23 +155,6 @@ def json_document(raw: Any) -> Any | None:
         return None
 
 
-def container_definitions(conf: dict, details: list[str]) -> list | str:
-    """An ECS task definition's containers, or the verdict when they cannot be read: "FAILED"/"UNKNOWN".
-
-    A whole `${jsonencode(...)}` in the stack is not literal, so it cannot be verified, so not
-    accepted; in a plan, a value known only after apply shows as a bare reference, which the
-    stack scan covers (UNKNOWN). Verdicts are strings so this file needs no checkov import.
-    """
-    raw = value(conf, "container_definitions")
-    definitions = json_document(raw)
-    if isinstance(definitions, list):
-        return definitions
-    if is_expression(raw) or not isinstance(raw, str):
-        details.append("container_definitions is not a literal JSON list; cannot verify it")
-        return "FAILED"
-    return "UNKNOWN"
-
-
 def environment(conf: dict) -> str | None:
     """The environment the resource belongs to: the gate's word first, then its tags."""
     named = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
@@ -191,3 +174,9 @@ def rules(env: str | None) -> dict[str, Any]:
     if env is not None:
         merged.update((data.get("environments") or {}).get(env) or {})
     return merged
+
+
+def requirement(conf: dict, name: str) -> tuple[str | None, Any]:
+    """The resource's environment, and what environment_rules.yaml requires there under `name`."""
+    env = environment(conf)
+    return env, rules(env)[name]

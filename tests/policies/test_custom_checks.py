@@ -29,11 +29,22 @@ def _items(raw) -> list[dict]:
     return [raw] if isinstance(raw, dict) else list(raw or [])
 
 
-def _edit_containers(stack: dict, edit) -> None:
-    for task in _resources(stack, "aws_ecs_task_definition"):
-        definitions = json.loads(task["container_definitions"])
-        edit(definitions[0])
-        task["container_definitions"] = json.dumps(definitions)
+def _set_variables(container: dict, **values: str | None) -> None:
+    """Set (or, with None, remove) plain environment variables of one container definition."""
+    kept = [e for e in container.get("environment", []) if e.get("name") not in values]
+    container["environment"] = kept + [{"name": k, "value": v} for k, v in values.items() if v is not None]
+
+
+def plain_variables(**values: str | None) -> Mutation:
+    """Set (or, with None, remove) plain environment variables of every task's first container."""
+
+    def mutation(stack: dict) -> None:
+        for task in _resources(stack, "aws_ecs_task_definition"):
+            definitions = json.loads(task["container_definitions"])
+            _set_variables(definitions[0], **values)
+            task["container_definitions"] = json.dumps(definitions)
+
+    return mutation
 
 
 def waf_allows_by_default(stack: dict) -> None:
@@ -43,30 +54,6 @@ def waf_allows_by_default(stack: dict) -> None:
 
 def alb_without_web_acl(stack: dict) -> None:
     assert stack["resource"].pop("aws_wafv2_web_acl_association", None), "no web ACL association to remove"
-
-
-def token_named_variable_that_is_not_a_switch(stack: dict) -> None:
-    """IAM_TOKEN_DB_AUTH passes as a switch (true/false); any other value under the name is a secret."""
-    _edit_containers(
-        stack, lambda c: _set_variables(c, IAM_TOKEN_DB_AUTH="v2.eyJyZWdpb24iOiJ1cy1lYXN0LTEifQ")
-    )
-
-
-def secret_named_plain_variable(stack: dict) -> None:
-    _edit_containers(
-        stack,
-        lambda c: c.setdefault("environment", []).append(
-            {"name": "REDIS_PASSWORD", "value": "plain-text-password"}
-        ),
-    )
-
-
-def key_shaped_plain_value(stack: dict) -> None:
-    # Generated here, never committed: `sk-` + 24 characters.
-    value = "sk-" + secrets.token_hex(12)
-    _edit_containers(
-        stack, lambda c: c.setdefault("environment", []).append({"name": "UPSTREAM", "value": value})
-    )
 
 
 def prompt_attack_at_medium(stack: dict) -> None:
@@ -147,15 +134,6 @@ def one_day_logs(stack: dict) -> None:
         group["retention_in_days"] = 1
 
 
-def admin_key_as_plain_variable(stack: dict) -> None:
-    _edit_containers(
-        stack,
-        lambda c: c.setdefault("environment", []).append(
-            {"name": "LITELLM_MASTER_KEY", "value": "${var.master_key}"}
-        ),
-    )
-
-
 def cache_tls_only_preferred(stack: dict) -> None:
     for group in _resources(stack, "aws_elasticache_replication_group"):
         group["transit_encryption_mode"] = "preferred"  # accepts plain-text clients too
@@ -186,59 +164,7 @@ def rule_forwards_an_admin_route(stack: dict) -> None:
     assert changed, "no forwarding rule to widen"
 
 
-def _set_variables(container: dict, **values: str | None) -> None:
-    """Set (or, with None, remove) plain environment variables of one container definition."""
-    kept = [e for e in container.get("environment", []) if e.get("name") not in values]
-    container["environment"] = kept + [{"name": k, "value": v} for k, v in values.items() if v is not None]
-
-
 PHOENIX_CLOUD = "https://app.phoenix.arize.com/v1/traces"
-
-
-def trace_content_to_phoenix_cloud(stack: dict) -> None:
-    _edit_containers(
-        stack,
-        lambda c: _set_variables(c, PHOENIX_COLLECTOR_ENDPOINT=PHOENIX_CLOUD, GATEWAY_TRACE_CONTENT="true"),
-    )
-
-
-def trace_content_to_a_referenced_collector(stack: dict) -> None:
-    """An endpoint only known after apply cannot be proven inside the network."""
-    referenced = "https://${aws_lb.phoenix.dns_name}/v1/traces"
-    _edit_containers(
-        stack,
-        lambda c: _set_variables(c, PHOENIX_COLLECTOR_ENDPOINT=referenced, GATEWAY_TRACE_CONTENT="true"),
-    )
-
-
-# Look-alikes that must NOT fire: names that merely resemble secrets, and a region wildcard.
-def lookalike_variable_names(stack: dict) -> None:
-    harmless = [
-        "MAX_TOKENS",
-        "TOKENIZERS_PARALLELISM",
-        "KEYCLOAK_URL",
-        "PHOENIX_API_KEY_SECRET_ARN",
-        "CACHE_KEY_ID",
-    ]
-    _edit_containers(
-        stack,
-        lambda c: c.setdefault("environment", []).extend({"name": name, "value": "x"} for name in harmless),
-    )
-
-
-def trace_content_to_a_collector_in_the_vpc(stack: dict) -> None:
-    inside = "https://phoenix.llm-gateway.internal/v1/traces"
-    _edit_containers(
-        stack, lambda c: _set_variables(c, PHOENIX_COLLECTOR_ENDPOINT=inside, GATEWAY_TRACE_CONTENT="true")
-    )
-
-
-def cloud_trace_content_by_default(stack: dict) -> None:
-    """Unset: the entrypoint's default for an external collector is off."""
-    _edit_containers(
-        stack,
-        lambda c: _set_variables(c, PHOENIX_COLLECTOR_ENDPOINT=PHOENIX_CLOUD, GATEWAY_TRACE_CONTENT=None),
-    )
 
 
 def bedrock_in_any_region(stack: dict) -> None:
@@ -250,10 +176,15 @@ def bedrock_in_any_region(stack: dict) -> None:
 MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "waf_allows_by_default": (waf_allows_by_default, "CKV_LLMGW_1"),
     "alb_without_web_acl": (alb_without_web_acl, "CKV_LLMGW_2"),
-    "secret_named_plain_variable": (secret_named_plain_variable, "CKV_LLMGW_3"),
-    "token_named_variable_that_is_not_a_switch": (token_named_variable_that_is_not_a_switch, "CKV_LLMGW_3"),
-    "admin_key_as_plain_variable": (admin_key_as_plain_variable, "CKV_LLMGW_3"),
-    "key_shaped_plain_value": (key_shaped_plain_value, "CKV_LLMGW_3"),
+    "secret_named_plain_variable": (plain_variables(REDIS_PASSWORD="plain-text-password"), "CKV_LLMGW_3"),
+    # IAM_TOKEN_DB_AUTH passes as a switch (true/false); any other value under the name is a secret.
+    "token_named_variable_that_is_not_a_switch": (
+        plain_variables(IAM_TOKEN_DB_AUTH="v2.eyJyZWdpb24iOiJ1cy1lYXN0LTEifQ"),
+        "CKV_LLMGW_3",
+    ),
+    "admin_key_as_plain_variable": (plain_variables(LITELLM_MASTER_KEY="${var.master_key}"), "CKV_LLMGW_3"),
+    # Generated here, never committed: `sk-` + 24 characters.
+    "key_shaped_plain_value": (plain_variables(UPSTREAM="sk-" + secrets.token_hex(12)), "CKV_LLMGW_3"),
     "prompt_attack_at_medium": (prompt_attack_at_medium, "CKV_LLMGW_4"),
     "prompt_attack_detect_only": (prompt_attack_detect_only, "CKV_LLMGW_4"),
     "phone_numbers_in_clear": (phone_numbers_in_clear, "CKV_LLMGW_5"),
@@ -265,18 +196,42 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "bedrock_on_any_resource": (bedrock_on_any_resource, "CKV_LLMGW_9"),
     "task_with_public_ip": (task_with_public_ip, "CKV_LLMGW_10"),
     "one_day_logs": (one_day_logs, "CKV_LLMGW_11"),
-    "trace_content_to_phoenix_cloud": (trace_content_to_phoenix_cloud, "CKV_LLMGW_12"),
-    "trace_content_to_a_referenced_collector": (trace_content_to_a_referenced_collector, "CKV_LLMGW_12"),
+    "trace_content_to_phoenix_cloud": (
+        plain_variables(PHOENIX_COLLECTOR_ENDPOINT=PHOENIX_CLOUD, GATEWAY_TRACE_CONTENT="true"),
+        "CKV_LLMGW_12",
+    ),
+    # An endpoint only known after apply cannot be proven inside the network.
+    "trace_content_to_a_referenced_collector": (
+        plain_variables(
+            PHOENIX_COLLECTOR_ENDPOINT="https://${aws_lb.phoenix.dns_name}/v1/traces",
+            GATEWAY_TRACE_CONTENT="true",
+        ),
+        "CKV_LLMGW_12",
+    ),
     "listener_forwards_by_default": (listener_forwards_by_default, "CKV_LLMGW_13"),
     "rule_forwards_an_admin_route": (rule_forwards_an_admin_route, "CKV_LLMGW_13"),
 }
 
 
+# Look-alikes that must NOT fire: names that merely resemble secrets, a region wildcard, content
+# traced inside the network, and the entrypoint's default (off) for an external collector.
+LOOKALIKE_NAMES = (
+    "MAX_TOKENS",
+    "TOKENIZERS_PARALLELISM",
+    "KEYCLOAK_URL",
+    "PHOENIX_API_KEY_SECRET_ARN",
+    "CACHE_KEY_ID",
+)
 HARMLESS: dict[str, Mutation] = {
-    "lookalike_variable_names": lookalike_variable_names,
+    "lookalike_variable_names": plain_variables(**dict.fromkeys(LOOKALIKE_NAMES, "x")),
     "bedrock_in_any_region": bedrock_in_any_region,
-    "trace_content_to_a_collector_in_the_vpc": trace_content_to_a_collector_in_the_vpc,
-    "cloud_trace_content_by_default": cloud_trace_content_by_default,
+    "trace_content_to_a_collector_in_the_vpc": plain_variables(
+        PHOENIX_COLLECTOR_ENDPOINT="https://phoenix.llm-gateway.internal/v1/traces",
+        GATEWAY_TRACE_CONTENT="true",
+    ),
+    "cloud_trace_content_by_default": plain_variables(
+        PHOENIX_COLLECTOR_ENDPOINT=PHOENIX_CLOUD, GATEWAY_TRACE_CONTENT=None
+    ),
 }
 
 

@@ -49,6 +49,22 @@ def gate_args(tmp_path: Path, stacks: Path, waivers: Path | None = None) -> list
     return [*args, "--waivers", str(waivers or tmp_path / "no-waivers.yaml")]
 
 
+def plan_gate_args(tmp_path: Path, plan: Path) -> list[str]:
+    """The plan session's gate: only the plan, judged as prod, without waivers."""
+    reports, no_waivers = str(tmp_path / "reports"), str(tmp_path / "none.yaml")
+    return [
+        "--plan-json",
+        str(plan),
+        "--only-plan",
+        "--env",
+        "prod",
+        "--report-dir",
+        reports,
+        "--waivers",
+        no_waivers,
+    ]
+
+
 @pytest.fixture(scope="module")
 def fixture_failures(checkov, tmp_path_factory) -> list[dict]:
     """The SARIF results of one unwaived gate run over the fixture stack (shared: each run costs seconds)."""
@@ -198,18 +214,7 @@ def secure_plan(checkov, tmp_path_factory) -> Path:
 
 
 def test_plan_is_scanned_with_the_terraform_plan_framework(isolated, capsys, tmp_path, secure_plan):
-    _, out = run_gate(
-        capsys,
-        "--plan-json",
-        str(secure_plan),
-        "--only-plan",
-        "--env",
-        "prod",
-        "--report-dir",
-        str(tmp_path / "reports"),
-        "--waivers",
-        str(tmp_path / "none.yaml"),
-    )
+    _, out = run_gate(capsys, *plan_gate_args(tmp_path, secure_plan))
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     assert [(t["framework"], t["scope"]) for t in summary["targets"]] == [("terraform_plan", "prod")]
     assert not [line for line in summary["failures"] if line.startswith("CKV_LLMGW_")]
@@ -224,18 +229,7 @@ def test_plan_breaking_invariants_fails_with_their_ids(checkov, isolated, capsys
     for mutation in (one_day_logs, task_with_public_ip, waf_allows_by_default):
         mutation(secure_stack)
     plan = plan_json(secure_stack, tmp_path / "plan")
-    code, _ = run_gate(
-        capsys,
-        "--plan-json",
-        str(plan),
-        "--only-plan",
-        "--env",
-        "prod",
-        "--report-dir",
-        str(tmp_path / "reports"),
-        "--waivers",
-        str(tmp_path / "none.yaml"),
-    )
+    code, _ = run_gate(capsys, *plan_gate_args(tmp_path, plan))
     failures = json.loads((tmp_path / "reports" / "summary.json").read_text())["failures"]
     assert code == 1
     assert {line.split()[0] for line in failures if line.startswith("CKV_LLMGW_")} == {

@@ -7,6 +7,7 @@ from typing import Any
 from moto.bedrock.models import BedrockBackend
 from moto.bedrock.responses import BedrockResponse
 
+from ..patching import Patches, are_put, put
 from .models import guardrail_backends
 from .responses import HANDLERS
 
@@ -19,15 +20,16 @@ def _list_arns_with_guardrails(self: BedrockBackend) -> list[str]:
     return _ORIGINAL_LIST_ARNS(self) + guardrails
 
 
+# The guardrail handlers on moto's Bedrock responses, and the tagger taught their ARNs.
+PATCHES: Patches = ((BedrockResponse, HANDLERS), (BedrockBackend, {"_list_arns": _list_arns_with_guardrails}))
+
+
 def install() -> None:
-    """Add the guardrail handlers to moto's Bedrock responses (idempotent)."""
-    for name, handler in HANDLERS.items():
-        setattr(BedrockResponse, name, handler)
-    BedrockBackend._list_arns = _list_arns_with_guardrails  # type: ignore[method-assign]
+    put(PATCHES)
 
 
 def installed() -> bool:
-    return all(getattr(BedrockResponse, name, None) is handler for name, handler in HANDLERS.items())
+    return are_put(PATCHES)
 
 
 __all__: list[Any] = ["guardrail_backends", "install", "installed"]

@@ -53,17 +53,17 @@ def _accepted(payload: dict[str, Any]) -> TYPE_RESPONSE:
     return 202, {"status": "202", "Content-Type": "application/json"}, json.dumps(payload)
 
 
+def _draft_accepted(guardrail: Any, **stamp: Any) -> TYPE_RESPONSE:
+    """The answer to a change of the working draft: which guardrail, version DRAFT, and when."""
+    return _accepted(
+        {"guardrailId": guardrail.guardrail_id, "guardrailArn": guardrail.arn, "version": "DRAFT", **stamp}
+    )
+
+
 def create_guardrail(self: BaseResponse) -> TYPE_RESPONSE:
     params = _body(self)
     guardrail = _backend(self).create_guardrail(_settings(params), params.get("tags"))
-    return _accepted(
-        {
-            "guardrailId": guardrail.guardrail_id,
-            "guardrailArn": guardrail.arn,
-            "version": "DRAFT",
-            "createdAt": guardrail.draft.created_at,
-        }
-    )
+    return _draft_accepted(guardrail, createdAt=guardrail.draft.created_at)
 
 
 def get_guardrail(self: BaseResponse) -> str:
@@ -73,14 +73,7 @@ def get_guardrail(self: BaseResponse) -> str:
 
 def update_guardrail(self: BaseResponse) -> TYPE_RESPONSE:
     guardrail = _backend(self).update_guardrail(_identifier(self), _settings(_body(self)))
-    return _accepted(
-        {
-            "guardrailId": guardrail.guardrail_id,
-            "guardrailArn": guardrail.arn,
-            "version": "DRAFT",
-            "updatedAt": guardrail.draft.updated_at,
-        }
-    )
+    return _draft_accepted(guardrail, updatedAt=guardrail.draft.updated_at)
 
 
 def create_guardrail_version(self: BaseResponse) -> TYPE_RESPONSE:

@@ -71,18 +71,24 @@ def _capabilities(callback) -> tuple:
     )
 
 
-def _pre_call(hook, data: dict, call_type: str):
+def _dispatch(hook, hook_type: str, data: dict, call_type: str, **extra):
+    """The hook run by LiteLLM's own guardrail dispatcher, as the proxy runs it."""
     logging = ProxyLogging(user_api_key_cache=DualCache())
     return _run(
         hook,
         logging._execute_guardrail_hook(
             callback=hook,
-            hook_type="pre_call",
+            hook_type=hook_type,
             data=data,
             user_api_key_dict=UserAPIKeyAuth(),
             call_type=call_type,
+            **extra,
         ),
     )
+
+
+def _pre_call(hook, data: dict, call_type: str):
+    return _dispatch(hook, "pre_call", data, call_type)
 
 
 def _guardrail_calls(emulator) -> int:
@@ -127,21 +133,15 @@ def _data(field: str, text: str) -> dict:
 
 @BOTH
 @CALL_TYPES
-def test_a_prompt_attack_is_blocked_on_every_call_type(emulator, cls, call_type, field):
+@pytest.mark.parametrize("prompt", [ATTACK, SSN], ids=["prompt-attack", "government-id"])
+def test_a_refused_prompt_is_blocked_after_one_input_check_on_every_call_type(
+    emulator, cls, call_type, field, prompt
+):
     with pytest.raises(HTTPException) as blocked:
-        _pre_call(_hook(cls), _data(field, ATTACK), call_type)
+        _pre_call(_hook(cls), _data(field, prompt), call_type)
 
     assert blocked.value.status_code == 400
     assert _guardrail_calls(emulator) == 1
-
-
-@BOTH
-@CALL_TYPES
-def test_a_government_id_in_the_prompt_is_blocked_on_every_call_type(emulator, cls, call_type, field):
-    with pytest.raises(HTTPException) as blocked:
-        _pre_call(_hook(cls), _data(field, SSN), call_type)
-
-    assert blocked.value.status_code == 400
 
 
 @CALL_TYPES
@@ -341,18 +341,7 @@ def test_clean_tools_pass_after_one_more_input_check(emulator):
 
 
 def _post_call(hook, response) -> object:
-    logging = ProxyLogging(user_api_key_cache=DualCache())
-    return _run(
-        hook,
-        logging._execute_guardrail_hook(
-            callback=hook,
-            hook_type="post_call",
-            data=_chat_with(),
-            user_api_key_dict=UserAPIKeyAuth(),
-            call_type="acompletion",
-            response=response,
-        ),
-    )
+    return _dispatch(hook, "post_call", _chat_with(), "acompletion", response=response)
 
 
 def _tool_call_answer(arguments: str) -> litellm.ModelResponse:
