@@ -62,8 +62,6 @@ def proxy_environment(contract: Mapping[str, str], *, home: Path) -> dict[str, s
             "PYTHONPATH": str(REPO),
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
-            # The cost map ships with LiteLLM; fetching it at start-up fails offline.
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         }
     )
     env.update(contract)
