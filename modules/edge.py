@@ -49,7 +49,6 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
     S3BucketVersioningVersioningConfiguration,
 )
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from cdktf_cdktf_provider_aws.wafv2_ip_set import Wafv2IpSet
 from cdktf_cdktf_provider_aws.wafv2_web_acl import (
     Wafv2WebAcl,
@@ -67,7 +66,7 @@ from constructs import Construct
 
 from gateway import contract
 from modules.config import EdgeSettings
-from modules.shared import encrypted_log_group
+from modules.shared import allow_from_cidr, encrypted_log_group, security_group
 from policies import routes
 
 HEALTH_CHECK_PATH = contract.HEALTH_PATH
@@ -84,6 +83,18 @@ MANAGED_RULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Tor exits and anonymizing proxies are blocked; cloud-hosted callers (other teams' services
     # on AWS) are only counted, since they are the gateway's normal clients.
     ("AWSManagedRulesAnonymousIpList", ("HostingProviderIPList",)),
+)
+# The per-IP rate-limit rule: its name is also its metric name (the Rule dimension of its WAF metrics).
+RATE_LIMIT_RULE = "rate-limit-per-ip"
+# Every request header LiteLLM accepts an API key in (its SpecialHeaders credential names: OpenAI,
+# Azure, Anthropic, Google AI Studio, Azure APIM clients, and its own): the WAF log redacts each.
+KEY_HEADERS = (
+    "authorization",
+    "x-litellm-api-key",
+    "api-key",
+    "x-api-key",
+    "x-goog-api-key",
+    "ocp-apim-subscription-key",
 )
 
 
@@ -166,25 +177,22 @@ class Edge(Construct):
         to the tasks once their group exists."""
         wiring, settings = self._wiring, self._settings
         scope = wiring.security_group_scope or self
-        group = SecurityGroup(
+        group = security_group(
             scope,
             "alb-sg",
             name=f"{wiring.name}-alb",
             description="Gateway ALB: HTTP(S) from the allowed client networks",
             vpc_id=wiring.vpc_id,
-            tags={"Name": f"{wiring.name}-alb"},
         )
         ports = (80, 443) if settings.certificate_arn is not None else (80,)
         for i, cidr in enumerate(settings.allowed_client_cidrs):
             for port in ports:
-                VpcSecurityGroupIngressRule(
+                allow_from_cidr(
                     scope,
                     f"alb-in-{port}-{i}",
-                    security_group_id=group.id,
-                    ip_protocol="tcp",
-                    from_port=port,
-                    to_port=port,
-                    cidr_ipv4=cidr,
+                    group_id=group.id,
+                    cidr=cidr,
+                    port=port,
                     description=f"clients {cidr}",
                 )
         return group
@@ -198,7 +206,7 @@ class Edge(Construct):
         """
         settings = self._settings
         if settings.certificate_arn is None:
-            # No certificate: plain HTTP (see README) rather than a listener nobody can reach.
+            # Only with edge.allow_plaintext and its reason (modules/config refuses it otherwise).
             self.listener = self._listener("http", 80, "HTTP")
             rules = self._served_rules("http", self.listener)
         else:
@@ -381,13 +389,13 @@ class Edge(Construct):
         )
         rules = [
             Wafv2WebAclRule(
-                name="rate-limit-per-ip",
+                name=RATE_LIMIT_RULE,
                 priority=0,
                 action={"block": {}},
                 statement={
                     "rate_based_statement": {"limit": settings.waf_rate_limit, "aggregate_key_type": "IP"}
                 },
-                visibility_config=_visibility("rate-limit-per-ip"),
+                visibility_config=_visibility(RATE_LIMIT_RULE),
             )
         ]
         for priority, (group, counted) in enumerate(MANAGED_RULE_GROUPS, start=1):
@@ -440,14 +448,20 @@ class Edge(Construct):
             "waf-logging",
             resource_arn=self.web_acl.arn,
             log_destination_configs=[group.arn],
-            # Clients send the gateway's API keys in this header.
+            # LiteLLM also reads a key from the `key` query argument (Google's generateContent routes);
+            # WAF can only redact the whole query string, which the OpenAI routes do not use.
             redacted_fields=[
-                Wafv2WebAclLoggingConfigurationRedactedFields(
-                    single_header=Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader(
-                        name="authorization"
+                *(
+                    Wafv2WebAclLoggingConfigurationRedactedFields(
+                        single_header=Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader(name=header)
                     )
-                )
+                    for header in KEY_HEADERS
+                ),
+                Wafv2WebAclLoggingConfigurationRedactedFields(query_string={}),
             ],
         )
         self.web_acl_arn: str = self.web_acl.arn
         self.waf_log_group_name: str = group.name
+        # The WebACL and Rule dimensions of the WAF's CloudWatch metrics (the alarms on blocks).
+        self.waf_metric_name: str = wiring.name
+        self.waf_rate_limit_metric_name: str = RATE_LIMIT_RULE

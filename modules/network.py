@@ -20,15 +20,13 @@ from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
 from cdktf_cdktf_provider_aws.route import Route
 from cdktf_cdktf_provider_aws.route_table import RouteTable
 from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.subnet import Subnet
 from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from modules.config import NetworkSettings
-from modules.shared import encrypted_log_group, service_role
+from modules.shared import allow_from_cidr, encrypted_log_group, security_group, service_role
 
 # Interface endpoints the tasks need: model calls, secrets, image pulls, logs.
 INTERFACE_ENDPOINTS = ("bedrock-runtime", "secretsmanager", "ecr.api", "ecr.dkr", "logs")
@@ -146,22 +144,19 @@ class Network(Construct):
         self.private_subnet_ids: list[str] = [s.id for s in private]
 
     def _endpoints(self, config: NetworkWiring, private: list[Subnet], private_rts: list[RouteTable]) -> None:
-        sg = SecurityGroup(
+        sg = security_group(
             self,
             "endpoints-sg",
             name=f"{config.name}-endpoints",
             description="VPC interface endpoints: HTTPS from inside the VPC only",
             vpc_id=self.vpc.id,
-            tags={"Name": f"{config.name}-endpoints"},
         )
-        VpcSecurityGroupIngressRule(
+        allow_from_cidr(
             self,
             "endpoints-in-443",
-            security_group_id=sg.id,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4=self.vpc_cidr,
+            group_id=sg.id,
+            cidr=self.vpc_cidr,
+            port=443,
             description="HTTPS from the VPC",
         )
         self.endpoint_security_group_id: str = sg.id

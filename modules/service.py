@@ -35,7 +35,6 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from constructs import Construct
 
 from gateway import contract
@@ -43,7 +42,7 @@ from modules import cdk
 from modules.config import ComputeSettings
 from modules.gateway_runtime import GatewayRuntime, SecretRef
 from modules.registry import PULL_ACTIONS, Registry, RegistryWiring
-from modules.shared import service_role
+from modules.shared import allow_to_cidr, security_group, service_role
 
 TargetTracking = AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration
 PredefinedMetric = AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification
@@ -175,39 +174,42 @@ class Service(Construct):
         self.execution_role_arn: str = serving_exec.arn
         self.security_group_id: str = self.security_group.id
 
+    def roll_back_on(self, alarm_names: list[str]) -> None:
+        """Roll a deployment back when any of these CloudWatch alarms fires during it or its bake time.
+
+        Beside the circuit breaker, which only sees tasks that fail to start or stay healthy: these
+        catch a task set that runs but answers badly (5xx, slow). Monitoring owns the alarms.
+        """
+        self.ecs_service.put_alarms(alarm_names=alarm_names, enable=True, rollback=True)
+
     # ------------------------------------------------------------ security group
     def _security_group(self) -> SecurityGroup:
         """Egress to AWS APIs and the data tier; the stack adds the ingress from the ALB once both exist."""
         config = self._config
         scope = config.security_group_scope or self
-        group = SecurityGroup(
+        group = security_group(
             scope,
             "service-sg",
             name=f"{config.name}-service",
             description="Gateway tasks: the container port from the ALB only",
             vpc_id=config.vpc_id,
-            tags={"Name": f"{config.name}-service"},
         )
         # 443 leaves through the VPC endpoints or, for what has none (the trace collector), the NAT.
-        VpcSecurityGroupEgressRule(
+        allow_to_cidr(
             scope,
             "service-out-https",
-            security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4="0.0.0.0/0",
+            group_id=group.id,
+            cidr="0.0.0.0/0",
+            port=443,
             description="AWS APIs via endpoints, trace collector via NAT",
         )
         for port, what in ((config.database_port, "Aurora"), (config.cache_port, "Valkey")):
-            VpcSecurityGroupEgressRule(
+            allow_to_cidr(
                 scope,
                 f"service-out-{port}",
-                security_group_id=group.id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                cidr_ipv4=config.vpc_cidr,
+                group_id=group.id,
+                cidr=config.vpc_cidr,
+                port=port,
                 description=f"{what} inside the VPC",
             )
         return group

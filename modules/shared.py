@@ -1,4 +1,5 @@
-"""Building blocks every construct uses, written once: the KMS key, the service role, the log group.
+"""Building blocks every construct uses, written once: the KMS key, the service role, the log group,
+the security group and its one-port rules.
 
 Also the account context (caller identity, region, partition) and the Terraform
 name helper the constructs share. Each helper keeps the construct ids its callers
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
@@ -18,6 +20,7 @@ from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
@@ -25,13 +28,15 @@ from constructs import Construct
 from modules import cdk
 from modules.config import LOG_RETENTION_DAYS
 
-# Key administration: everything except using the key to encrypt or decrypt.
-_ADMIN_ACTIONS = [
-    "kms:Create*",
+# Key administration, named action by action: everything except using the key, granting its use
+# (kms:CreateGrant, only through the services: AccountGrantsThroughServices) and replacing the
+# policy (kms:PutKeyPolicy, its own statement). A wildcard such as kms:Create* would include
+# CreateGrant, and a grant is honoured without the policy's kms:ViaService condition.
+ADMIN_ACTIONS = (
+    "kms:CreateAlias",
     "kms:Describe*",
     "kms:Enable*",
     "kms:List*",
-    "kms:Put*",
     "kms:Update*",
     "kms:Revoke*",
     "kms:Disable*",
@@ -42,7 +47,7 @@ _ADMIN_ACTIONS = [
     "kms:ScheduleKeyDeletion",
     "kms:CancelKeyDeletion",
     "kms:RotateKeyOnDemand",
-]
+)
 _USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 
 
@@ -122,21 +127,45 @@ def key_policy(config: KeyConfig, ctx: AccountContext) -> dict:
             "Sid": "AccountAdministersKey",
             "Effect": "Allow",
             "Principal": {"AWS": root},
-            "Action": _ADMIN_ACTIONS,
+            "Action": list(ADMIN_ACTIONS),
             "Resource": "*",
-        }
+        },
+        {
+            # Terraform replaces the policy on apply, and KMS's lockout check requires the caller to
+            # keep this right; the check itself may not be skipped (a policy nobody can change).
+            "Sid": "AccountReplacesKeyPolicy",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": "kms:PutKeyPolicy",
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "false"}},
+        },
     ]
     if config.via_services:
         services = [f"{service}.{ctx.region}.amazonaws.com" for service in config.via_services]
+        through_services = {"kms:CallerAccount": ctx.account_id, "kms:ViaService": services}
         statements.append(
             {
                 "Sid": "AccountUsesKeyThroughServices",
                 "Effect": "Allow",
                 "Principal": {"AWS": root},
-                "Action": [*_USE_ACTIONS, "kms:CreateGrant", "kms:ListGrants"],
+                "Action": [*_USE_ACTIONS, "kms:ListGrants"],
+                "Resource": "*",
+                "Condition": {"StringEquals": through_services},
+            }
+        )
+        statements.append(
+            {
+                # A grant lets its grantee use the key without this policy's conditions: only the
+                # services may create one, and only for their own resources.
+                "Sid": "AccountGrantsThroughServices",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": "kms:CreateGrant",
                 "Resource": "*",
                 "Condition": {
-                    "StringEquals": {"kms:CallerAccount": ctx.account_id, "kms:ViaService": services},
+                    "StringEquals": through_services,
+                    "Bool": {"kms:GrantIsForAWSResource": "true"},
                 },
             }
         )
@@ -219,7 +248,45 @@ def encrypted_log_group(
     return CloudwatchLogGroup(scope, id, name=name, retention_in_days=retention_days, kms_key_id=kms_key_arn)
 
 
-# ---------------------------------------------------------------- security group rules
+# ---------------------------------------------------------------- security groups and their rules
+def security_group(scope: Construct, id: str, *, name: str, description: str, vpc_id: str) -> SecurityGroup:
+    """A security group named `name`, with rules only as separate resources (none inline), tagged Name."""
+    return SecurityGroup(scope, id, name=name, description=description, vpc_id=vpc_id, tags={"Name": name})
+
+
+_Rule = TypeVar("_Rule", VpcSecurityGroupIngressRule, VpcSecurityGroupEgressRule)
+
+
+def _tcp_rule(
+    kind: type[_Rule], scope: Construct, id: str, group_id: str, port: int, description: str, **peer: str
+) -> _Rule:
+    """One TCP port of `group_id`, to or from one peer: a CIDR (cidr_ipv4) or another group's members."""
+    return kind(
+        scope,
+        id,
+        security_group_id=group_id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        description=description,
+        **peer,
+    )
+
+
+def allow_from_cidr(
+    scope: Construct, id: str, *, group_id: str, cidr: str, port: int, description: str
+) -> VpcSecurityGroupIngressRule:
+    """TCP `port` into `group_id` from the IPv4 range `cidr`."""
+    return _tcp_rule(VpcSecurityGroupIngressRule, scope, id, group_id, port, description, cidr_ipv4=cidr)
+
+
+def allow_to_cidr(
+    scope: Construct, id: str, *, group_id: str, cidr: str, port: int, description: str
+) -> VpcSecurityGroupEgressRule:
+    """TCP `port` out of `group_id` to the IPv4 range `cidr`."""
+    return _tcp_rule(VpcSecurityGroupEgressRule, scope, id, group_id, port, description, cidr_ipv4=cidr)
+
+
 def allow_from_group(
     scope: Construct, id: str, *, group_id: str, source_group_id: str, port: int, description: str
 ) -> VpcSecurityGroupIngressRule:
@@ -227,15 +294,14 @@ def allow_from_group(
 
     For rules between two groups that different constructs own: the stack adds them once both exist.
     """
-    return VpcSecurityGroupIngressRule(
+    return _tcp_rule(
+        VpcSecurityGroupIngressRule,
         scope,
         id,
-        security_group_id=group_id,
+        group_id,
+        port,
+        description,
         referenced_security_group_id=source_group_id,
-        ip_protocol="tcp",
-        from_port=port,
-        to_port=port,
-        description=description,
     )
 
 
@@ -243,13 +309,12 @@ def allow_to_group(
     scope: Construct, id: str, *, group_id: str, target_group_id: str, port: int, description: str
 ) -> VpcSecurityGroupEgressRule:
     """TCP `port` out of `group_id` to members of `target_group_id` only (allow_from_group's twin)."""
-    return VpcSecurityGroupEgressRule(
+    return _tcp_rule(
+        VpcSecurityGroupEgressRule,
         scope,
         id,
-        security_group_id=group_id,
+        group_id,
+        port,
+        description,
         referenced_security_group_id=target_group_id,
-        ip_protocol="tcp",
-        from_port=port,
-        to_port=port,
-        description=description,
     )

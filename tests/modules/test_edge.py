@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+from pathlib import Path
 
 import pytest
+import yaml
 from constructs import Construct
+from terraform_json import one, sg_id
 
-from modules.config import EdgeSettings
+from modules.config import ConfigError, EdgeSettings, load
 from modules.edge import TLS_POLICY, Edge, EdgeWiring
 from policies import routes
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAINTEXT_REASON = "an isolated lab network that holds no production keys or data"
 
 CERT = "arn:aws:acm:us-east-1:111111111111:certificate/5f1c0a52-6d7e-4c1b-9a35-0e8f2f7d9c11"
 KEY = "arn:aws:kms:us-east-1:111111111111:key/test"
@@ -35,7 +42,10 @@ def settings(**changes) -> EdgeSettings:
 
 @pytest.fixture(scope="module")
 def plain(synth_in_stack) -> dict:
-    return synth_in_stack(lambda stack: Edge(stack, "edge", settings=settings(), wiring=WIRING))
+    """An edge without a certificate: only possible with a stated reason for plain HTTP."""
+    return synth_in_stack(
+        lambda stack: Edge(stack, "edge", settings=settings(allow_plaintext=PLAINTEXT_REASON), wiring=WIRING)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +55,6 @@ def tls(synth_in_stack) -> dict:
             stack, "edge", settings=settings(certificate_arn=CERT, deletion_protection=True), wiring=WIRING
         )
     )
-
-
-def one(doc: dict, kind: str) -> dict:
-    (item,) = doc["resource"][kind].values()
-    return item
-
-
-def sg_id(doc: dict, name: str) -> str:
-    (key,) = [k for k, v in doc["resource"]["aws_security_group"].items() if v["name"] == name]
-    return f"${{aws_security_group.{key}.id}}"
 
 
 def ingress(doc: dict) -> list[dict]:
@@ -83,7 +83,7 @@ def test_alb_group_keeps_the_address_of_the_scope_it_is_given(synth_in_stack) ->
     def build(stack):
         network = Construct(stack, "network")
         wiring = dataclasses.replace(WIRING, security_group_scope=network)
-        Edge(stack, "edge", settings=settings(), wiring=wiring)
+        Edge(stack, "edge", settings=settings(certificate_arn=CERT), wiring=wiring)
 
     doc = synth_in_stack(build)
     assert [k.rsplit("_", 1)[0] for k in doc["resource"]["aws_security_group"]] == ["network_alb-sg"]
@@ -101,7 +101,9 @@ def test_idle_timeout_follows_the_setting_and_defaults_to_longer_than_a_streamed
 ) -> None:
     assert one(plain, "aws_lb")["idle_timeout"] == 300
     short = synth_in_stack(
-        lambda stack: Edge(stack, "edge", settings=settings(idle_timeout=45), wiring=WIRING)
+        lambda stack: Edge(
+            stack, "edge", settings=settings(idle_timeout=45, certificate_arn=CERT), wiring=WIRING
+        )
     )
     assert one(short, "aws_lb")["idle_timeout"] == 45
 
@@ -261,8 +263,82 @@ def test_waf_is_attached_to_the_alb(plain) -> None:
     )
 
 
-def test_waf_logs_to_an_encrypted_group_without_the_api_key(plain) -> None:
+def litellm_key_headers() -> set[str]:
+    """Every header LiteLLM 1.108.7 accepts a key in, read from LiteLLM and the gateway's config."""
+    from litellm.types.proxy.auth.special_headers import SpecialHeaders
+
+    config = yaml.safe_load((ROOT / "gateway" / "config.yaml").read_text())
+    custom = (config.get("general_settings") or {}).get("litellm_key_header_name")
+    return set(SpecialHeaders.litellm_credential_header_names()) | ({custom.lower()} if custom else set())
+
+
+def test_waf_logs_to_an_encrypted_group_without_any_api_key(plain) -> None:
     group = one(plain, "aws_cloudwatch_log_group")
     assert group["name"] == "aws-waf-logs-gw-test" and group["kms_key_id"] == KEY
-    logging = one(plain, "aws_wafv2_web_acl_logging_configuration")
-    assert logging["redacted_fields"] == [{"single_header": {"name": "authorization"}}]
+    redacted = one(plain, "aws_wafv2_web_acl_logging_configuration")["redacted_fields"]
+    headers = {field["single_header"]["name"] for field in redacted if "single_header" in field}
+    assert {"authorization", "x-litellm-api-key", "api-key", "x-api-key"} <= litellm_key_headers()
+    assert litellm_key_headers() <= headers
+    # LiteLLM also reads a `key` query argument (Google routes); WAF redacts only the whole query string.
+    assert {"query_string": {}} in redacted
+
+
+# ---------------------------------------------------------------- TLS everywhere
+def test_every_environment_serves_https_and_plain_http_only_redirects(synthesized) -> None:
+    for name, doc in synthesized.items():
+        config = load(ROOT / "environments" / name)
+        listeners = _listeners(doc)
+        if config.edge.allow_plaintext is not None:
+            continue  # a stated exception, refused unless written (the tests below)
+        assert listeners["HTTPS"][1]["certificate_arn"] == config.edge.certificate_arn, name
+        (action,) = listeners["HTTP"][1]["default_action"]
+        assert action["type"] == "redirect" and action["redirect"]["protocol"] == "HTTPS", name
+        assert _rules_of(doc, listeners["HTTP"][0]) == [], name
+
+
+def _edited_dev(tmp_path: Path, **edge: object) -> Path:
+    folder = tmp_path / "dev"
+    shutil.copytree(ROOT / "environments" / "dev", folder)
+    data = yaml.safe_load((folder / "config.yaml").read_text())
+    data["edge"].update(edge)
+    (folder / "config.yaml").write_text(yaml.safe_dump(data))
+    return folder
+
+
+def test_an_environment_without_a_certificate_or_a_reason_is_refused_naming_file_field_and_choices(
+    tmp_path,
+) -> None:
+    folder = _edited_dev(tmp_path, certificate_arn=None)
+    with pytest.raises(ConfigError) as caught:
+        load(folder)
+    assert caught.value.file == str(folder / "config.yaml")
+    assert caught.value.field == "edge.certificate_arn"
+    assert (
+        "allowed: an ACM certificate ARN" in caught.value.message
+        and "allow_plaintext" in caught.value.message
+    )
+
+
+def test_plain_http_is_accepted_only_with_a_written_reason(tmp_path) -> None:
+    assert load(
+        _edited_dev(tmp_path, certificate_arn=None, allow_plaintext=PLAINTEXT_REASON)
+    ).edge.allow_plaintext
+    with pytest.raises(ConfigError) as caught:
+        load(_edited_dev(tmp_path / "short", certificate_arn=None, allow_plaintext="because"))
+    assert caught.value.field == "edge.allow_plaintext" and "allowed: a reason of 10" in caught.value.message
+
+
+def test_a_plaintext_reason_beside_a_certificate_is_refused(tmp_path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(_edited_dev(tmp_path, allow_plaintext=PLAINTEXT_REASON))
+    assert caught.value.field == "edge.allow_plaintext" and "allowed: null" in caught.value.message
+
+
+def test_a_certificate_of_another_account_is_refused(tmp_path) -> None:
+    other = "arn:aws:acm:us-east-1:999999999999:certificate/2b7e4f0c-91d3-4a6e-8c52-7f0d1e3a9b64"
+    with pytest.raises(ConfigError) as caught:
+        load(_edited_dev(tmp_path, certificate_arn=other))
+    assert (
+        caught.value.field == "edge.certificate_arn"
+        and "allowed: a certificate of this" in caught.value.message
+    )

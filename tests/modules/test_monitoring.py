@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import io
 import json
+import logging
+import re
+from pathlib import Path
 
 import pytest
 
 from modules import cdk
-from modules.monitoring import Monitoring, MonitoringConfig
+from modules.monitoring import (
+    AUTH_FAILURES,
+    GUARDRAIL_INTERVENTIONS,
+    LOG_SIGNALS,
+    LogSignal,
+    Monitoring,
+    MonitoringConfig,
+    is_regex,
+)
+
+MODELS = ("us.amazon.nova-pro-v1:0", "amazon.titan-text-express-v1")
 
 CONFIG = MonitoringConfig(
     name="gw-test",
@@ -20,6 +35,10 @@ CONFIG = MonitoringConfig(
     db_cluster_identifier="gw-test-db",
     cache_replication_group_id="gw-test-cache",
     cache_nodes=2,
+    waf_metric_name="gw-test",
+    waf_rate_limit_metric_name="rate-limit-per-ip",
+    gateway_log_group_name="/gw-test/gateway",
+    model_ids=MODELS,
 )
 
 
@@ -177,6 +196,15 @@ def test_dashboard_shows_every_alarm(doc, dashboard):
     assert set(alarm_widget["properties"]["alarms"]) == alarm_refs
 
 
+def alarmed_metrics(alarm: dict) -> set[tuple[str, str]]:
+    """(namespace, metric) of a plain alarm, or of every metric in its metric math."""
+    if "metric_query" not in alarm:
+        return {(alarm["namespace"], alarm["metric_name"])}
+    return {
+        (q["metric"]["namespace"], q["metric"]["metric_name"]) for q in alarm["metric_query"] if "metric" in q
+    }
+
+
 def test_dashboard_graphs_every_alarmed_metric(alarms, dashboard):
     graphed = {
         (m[0], m[1])
@@ -185,7 +213,7 @@ def test_dashboard_graphs_every_alarmed_metric(alarms, dashboard):
         for m in w["properties"]["metrics"]
     }
 
-    assert {(a["namespace"], a["metric_name"]) for a in alarms.values()} <= graphed
+    assert set().union(*(alarmed_metrics(a) for a in alarms.values())) <= graphed
 
 
 def test_dashboard_metrics_use_the_configured_resources(dashboard):
@@ -227,6 +255,8 @@ def test_dashboard_and_topic_are_exposed_by_name_and_arn(doc):
         ({"alarm_email": "not-an-address"}, "alarm_email"),
         ({"cache_nodes": 0}, "cache_nodes"),
         ({"service_cpu_percent": 120}, "service_cpu_percent"),
+        ({"waf_rate_limit_metric_name": ""}, "waf_rate_limit_metric_name"),
+        ({"token_anomaly_band": 0}, "token_anomaly_band"),
     ],
 )
 def test_invalid_monitoring_settings_are_refused(change, field):
@@ -234,3 +264,210 @@ def test_invalid_monitoring_settings_are_refused(change, field):
 
     with pytest.raises(ValueError, match=rf"MonitoringConfig\.{field}"):
         Monitoring(stack, "monitoring", config=dataclasses.replace(CONFIG, **change))
+
+
+# ---------------------------------------------------------------- rollback on bad deploys
+def test_target_5xx_and_p95_latency_are_the_deployment_alarms(doc, alarms):
+    names = {a["alarm_name"]: key for key, a in doc["resource"]["aws_cloudwatch_metric_alarm"].items()}
+    monitoring_alarms = synth_deployment_alarm_names(CONFIG)
+
+    assert monitoring_alarms == [
+        f"${{aws_cloudwatch_metric_alarm.{names['gw-test-target-5xx']}.alarm_name}}",
+        f"${{aws_cloudwatch_metric_alarm.{names['gw-test-p95-latency']}.alarm_name}}",
+    ]
+
+
+def synth_deployment_alarm_names(config: MonitoringConfig) -> list[str]:
+    """The alarm names Monitoring hands the ECS service, as Terraform references (through an output)."""
+    stack = cdk.TerraformStack(cdk.Testing.app(), "test")
+    monitoring = Monitoring(stack, "monitoring", config=config)
+    cdk.TerraformOutput(stack, "deployment_alarms", value=monitoring.deployment_alarm_names)
+    return json.loads(cdk.Testing.synth(stack))["output"]["deployment_alarms"]["value"]
+
+
+# ---------------------------------------------------------------- detection
+def test_waf_blocks_and_rate_limit_hits_are_alarmed_on_the_web_acls_metrics(alarms):
+    blocked, limited = alarms["waf-blocked"], alarms["waf-rate-limited"]
+    region = "${data.aws_region.account_region.name}"
+
+    assert (blocked["namespace"], blocked["metric_name"], blocked["statistic"]) == (
+        "AWS/WAFV2",
+        "BlockedRequests",
+        "Sum",
+    )
+    assert blocked["dimensions"] == {"WebACL": "gw-test", "Region": region, "Rule": "ALL"}
+    assert limited["metric_name"] == "BlockedRequests"
+    assert limited["dimensions"] == {"WebACL": "gw-test", "Region": region, "Rule": "rate-limit-per-ip"}
+    assert (limited["comparison_operator"], limited["threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_edge_names_the_waf_metrics_the_alarms_watch(synthesized):
+    for name, doc in synthesized.items():
+        (acl,) = doc["resource"]["aws_wafv2_web_acl"].values()
+        by_name = {a["alarm_name"]: a for a in doc["resource"]["aws_cloudwatch_metric_alarm"].values()}
+        rules = {r["visibility_config"]["metric_name"] for r in acl["rule"]}
+        blocked = by_name[f"llm-gateway-{name}-waf-blocked"]["dimensions"]
+        limited = by_name[f"llm-gateway-{name}-waf-rate-limited"]["dimensions"]
+        assert blocked["WebACL"] == acl["visibility_config"]["metric_name"], name
+        assert limited["Rule"] in rules and "rate_based_statement" in next(
+            r["statement"] for r in acl["rule"] if r["visibility_config"]["metric_name"] == limited["Rule"]
+        ), name
+
+
+def test_log_signals_are_counted_from_the_gateway_log_group_and_alarmed(doc, alarms):
+    filters = {
+        f["metric_transformation"]["name"]: f
+        for f in doc["resource"]["aws_cloudwatch_log_metric_filter"].values()
+    }
+
+    assert set(filters) == {s.metric for s in LOG_SIGNALS}
+    for signal, alarm in (
+        (AUTH_FAILURES, "auth-failures"),
+        (GUARDRAIL_INTERVENTIONS, "guardrail-interventions"),
+    ):
+        found = filters[signal.metric]
+        assert found["log_group_name"] == "/gw-test/gateway" and found["pattern"] == signal.pattern
+        assert (
+            found["metric_transformation"]["namespace"] == alarms[alarm]["namespace"] == "LLMGateway/gw-test"
+        )
+        assert alarms[alarm]["metric_name"] == signal.metric and alarms[alarm]["statistic"] == "Sum"
+
+
+def test_filter_pattern_is_the_cloudwatch_syntax_of_the_terms():
+    assert AUTH_FAILURES.pattern == '{ $.component = "uvicorn.access" && $.message = %40[13]$% }'
+    assert LogSignal("X", (("a", ("b", "%c$%")),)).pattern == '{ ($.a = "b" || $.a = %c$%) }'
+    assert GUARDRAIL_INTERVENTIONS.pattern == '{ $.error = "Violated guardrail policy" }'
+
+
+def matches(signal: LogSignal, line: str) -> bool:
+    """What CloudWatch does with the signal's pattern on one JSON log line (exact strings, `%regex%`)."""
+    event = json.loads(line)
+
+    def holds(field: str, value: str) -> bool:
+        if field not in event:
+            return False
+        if is_regex(value):
+            return re.search(value[1:-1], str(event[field])) is not None
+        return str(event[field]) == value
+
+    return all(any(holds(field, value) for value in values) for field, values in signal.terms)
+
+
+def test_regex_values_use_only_what_cloudwatch_accepts_in_a_filter_pattern():
+    r"""Alphanumerics, _#=@/;,- and the operators ^$?[]{}|\*+. ; no parentheses; at most 2 per pattern."""
+    for signal in LOG_SIGNALS:
+        regexes = [value[1:-1] for _, values in signal.terms for value in values if is_regex(value)]
+        assert len(regexes) <= 2
+        assert all(re.fullmatch(r"[A-Za-z0-9_#=@/;,\-^$?\[\]{}|\\*+.]+", regex) for regex in regexes)
+
+
+def json_lines(logger: logging.Logger, emit) -> list[str]:
+    """The lines `emit()` writes through `logger` with the formatter the gateway's image configures."""
+    from gateway import entrypoint
+
+    module, _, name = entrypoint.JSON_FORMATTER.rpartition(".")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(getattr(importlib.import_module(module), name)())
+    logger.addHandler(handler)
+    try:
+        emit()
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue().splitlines()
+
+
+def access_lines(statuses: tuple[int, ...]) -> list[str]:
+    """uvicorn's access lines, with the format string read from uvicorn's own source."""
+    import uvicorn.protocols.http.h11_impl as h11_impl
+
+    from gateway import entrypoint
+
+    # The access logger of the image's log configuration, at its level whatever LITELLM_LOG says.
+    ((access, spec),) = [
+        (name, spec)
+        for name, spec in entrypoint.uvicorn_log_config("WARNING")["loggers"].items()
+        if "access" in spec["handlers"]
+    ]
+    (fmt,) = set(re.findall(r"access_logger\.info\(\s*'([^']+)'", Path(h11_impl.__file__).read_text()))
+    logger = logging.getLogger(access)
+    level = logger.level
+    logger.setLevel(spec["level"])
+    try:
+        return json_lines(
+            logger,
+            lambda: [
+                logger.info(fmt, "10.0.0.1:5000", "POST", "/v1/chat/completions", "1.1", s) for s in statuses
+            ],
+        )
+    finally:
+        logger.setLevel(level)
+
+
+def test_auth_failure_pattern_counts_uvicorns_401_and_403_lines_and_nothing_else():
+    lines = access_lines((401, 403, 200, 404, 429, 400))
+
+    assert [matches(AUTH_FAILURES, line) for line in lines] == [True, True, False, False, False, False]
+
+
+def test_guardrail_pattern_counts_the_line_litellm_writes_when_the_guardrail_blocks():
+    from litellm._logging import verbose_proxy_logger
+    from litellm.proxy.common_request_processing import log_llm_api_exception
+
+    from gateway.hooks.bedrock_guardrail import GatewayBedrockGuardrail
+
+    hook = GatewayBedrockGuardrail(guardrailIdentifier="gid", guardrailVersion="1", guardrail_name="content")
+    verdict = {"action": "GUARDRAIL_INTERVENED", "outputs": [{"text": "Blocked."}], "assessments": []}
+    blocked = hook._get_http_exception_for_blocked_guardrail(verdict, request_data={})
+    other = ValueError("Bedrock is unreachable")
+    lines = json_lines(
+        verbose_proxy_logger, lambda: [log_llm_api_exception(e, "call-1") for e in (blocked, other)]
+    )
+
+    assert [matches(GUARDRAIL_INTERVENTIONS, line) for line in lines] == [True, False]
+
+
+def test_each_catalogue_model_has_a_throttling_alarm(alarms):
+    throttles = {n: a for n, a in alarms.items() if n.startswith("bedrock-throttles-")}
+
+    assert set(throttles) == {
+        "bedrock-throttles-us-amazon-nova-pro-v1-0",
+        "bedrock-throttles-amazon-titan-text-express-v1",
+    }
+    assert {a["dimensions"]["ModelId"] for a in throttles.values()} == set(MODELS)
+    for alarm in throttles.values():
+        assert (alarm["namespace"], alarm["metric_name"], alarm["statistic"]) == (
+            "AWS/Bedrock",
+            "InvocationThrottles",
+            "Sum",
+        )
+
+
+def test_each_catalogue_models_tokens_alarm_above_their_anomaly_band(alarms):
+    spend = {n: a for n, a in alarms.items() if n.startswith("bedrock-tokens-")}
+
+    assert len(spend) == len(MODELS)
+    for alarm in spend.values():
+        queries = {q["id"]: q for q in alarm["metric_query"]}
+        metrics = {q["metric"]["metric_name"] for q in queries.values() if "metric" in q}
+        assert metrics == {"InputTokenCount", "OutputTokenCount"}
+        assert {q["metric"]["dimensions"]["ModelId"] for q in queries.values() if "metric" in q} <= set(
+            MODELS
+        )
+        assert queries["total"]["expression"] == "FILL(m0, 0) + FILL(m1, 0)"
+        assert queries["band"]["expression"] == "ANOMALY_DETECTION_BAND(total, 3)"
+        assert alarm["threshold_metric_id"] == "band"
+        assert alarm["comparison_operator"] == "GreaterThanUpperThreshold" and "threshold" not in alarm
+
+
+def test_every_environment_alarms_on_each_of_its_models(synthesized):
+    from modules.config import load
+
+    root = Path(__file__).resolve().parents[2] / "environments"
+    for name, doc in synthesized.items():
+        models = {m.model_id for m in load(root / name).models}
+        alarms = list(doc["resource"]["aws_cloudwatch_metric_alarm"].values())
+        throttled = {
+            a["dimensions"]["ModelId"] for a in alarms if a.get("metric_name") == "InvocationThrottles"
+        }
+        assert throttled == models, name

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from compute_settings import settings
+from terraform_json import one, sg_id
 
 from modules.gateway_runtime import GatewayRuntime
 from modules.registry import PULL_ACTIONS, RegistryWiring
@@ -125,16 +126,6 @@ def role_policy(doc: dict, role_name: str) -> list[dict]:
         if p["role"] == f"${{aws_iam_role.{key}.id}}"
     ]
     return [s for p in policies for s in json.loads(p["policy"])["Statement"]]
-
-
-def one(doc: dict, kind: str) -> dict:
-    (item,) = doc["resource"][kind].values()
-    return item
-
-
-def sg_id(doc: dict, name: str) -> str:
-    (key,) = [k for k, v in doc["resource"]["aws_security_group"].items() if v["name"] == name]
-    return f"${{aws_security_group.{key}.id}}"
 
 
 # ---------------------------------------------------------------- cluster
@@ -329,6 +320,24 @@ def test_service_deploys_safely_and_allows_no_shell(doc) -> None:
     )
     assert service["enable_execute_command"] is False and service["propagate_tags"] == "SERVICE"
     assert service["load_balancer"][0]["container_port"] == 4000
+
+
+def test_every_environment_rolls_a_deployment_back_on_target_5xx_or_p95_latency(synthesized) -> None:
+    for name, stack in synthesized.items():
+        (service,) = stack["resource"]["aws_ecs_service"].values()
+        alarms = stack["resource"]["aws_cloudwatch_metric_alarm"]
+        watched = {ref.split(".")[1]: ref for ref in service["alarms"]["alarm_names"]}
+        assert service["alarms"]["enable"] is True and service["alarms"]["rollback"] is True, name
+        # Beside the circuit breaker, not instead of it.
+        assert service["deployment_circuit_breaker"] == {"enable": True, "rollback": True}, name
+        assert {(alarms[key]["metric_name"], alarms[key].get("extended_statistic")) for key in watched} == {
+            ("HTTPCode_Target_5XX_Count", None),
+            ("TargetResponseTime", "p95"),
+        }, name
+        for key, ref in watched.items():
+            assert ref == f"${{aws_cloudwatch_metric_alarm.{key}.alarm_name}}", name
+            # The gateway's own answers, on the target group the service registers with.
+            assert alarms[key]["dimensions"]["TargetGroup"].startswith("${aws_lb_target_group."), name
 
 
 def test_autoscaling_tracks_requests_per_target_and_cpu(doc) -> None:

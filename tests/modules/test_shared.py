@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 import pytest
@@ -10,9 +11,12 @@ from modules import cdk
 from modules.shared import (
     EncryptionKey,
     KeyConfig,
+    allow_from_cidr,
     allow_from_group,
+    allow_to_cidr,
     allow_to_group,
     encrypted_log_group,
+    security_group,
     service_role,
 )
 
@@ -42,6 +46,57 @@ def test_key_deletion_window_outside_kms_limits_is_refused():
 
     with pytest.raises(ValueError, match="deletion_window_days=3"):
         EncryptionKey(stack, "k", config=KeyConfig(name="k", deletion_window_days=3))
+
+
+def key_statements(synth_in_stack) -> list[dict]:
+    doc = synth_in_stack(
+        lambda stack: EncryptionKey(
+            stack,
+            "k",
+            config=KeyConfig(name="k", via_services=("rds", "secretsmanager"), allow_cloudwatch_logs=True),
+        )
+    )
+    return json.loads(only(doc, "aws_kms_key")["policy"])["Statement"]
+
+
+# What lets a principal read data with the key, directly or by a grant whose grantee skips the conditions.
+USING_THE_KEY = (
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:CreateGrant",
+)
+
+
+def test_the_account_uses_or_grants_the_key_only_through_the_listed_services(synth_in_stack):
+    for statement in key_statements(synth_in_stack):
+        if "AWS" not in statement["Principal"]:
+            continue  # service principals (CloudWatch Logs) have their own conditions
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        granted = {a for a in USING_THE_KEY if any(fnmatch.fnmatchcase(a, pattern) for pattern in actions)}
+        if granted:
+            services = statement["Condition"]["StringEquals"]["kms:ViaService"]
+            assert services == [
+                f"{s}.${{data.aws_region.account_region.name}}.amazonaws.com"
+                for s in ("rds", "secretsmanager")
+            ], statement["Sid"]
+        if "kms:CreateGrant" in granted:
+            assert statement["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+
+
+def test_the_administrator_statement_names_actions_without_create_or_put_wildcards(synth_in_stack):
+    statements = {s["Sid"]: s for s in key_statements(synth_in_stack)}
+    admin = statements["AccountAdministersKey"]["Action"]
+
+    assert not [a for a in admin if a.startswith(("kms:Create", "kms:Put")) and a != "kms:CreateAlias"]
+    assert "kms:CreateAlias" in admin and "kms:ScheduleKeyDeletion" in admin
+    # Terraform replaces the policy on apply; never with KMS's lockout check skipped.
+    replace = statements["AccountReplacesKeyPolicy"]
+    assert replace["Action"] == "kms:PutKeyPolicy"
+    assert replace["Condition"] == {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "false"}}
 
 
 # ---------------------------------------------------------------- service role
@@ -99,3 +154,39 @@ def test_group_rules_reference_the_other_group_and_open_one_tcp_port(synth_in_st
     assert (ingress["ip_protocol"], ingress["from_port"], ingress["to_port"]) == ("tcp", 5432, 5432)
     assert (egress["ip_protocol"], egress["from_port"], egress["to_port"]) == ("tcp", 4000, 4000)
     assert "cidr_ipv4" not in ingress and "cidr_ipv4" not in egress
+
+
+def test_cidr_rules_open_one_tcp_port_to_or_from_one_range_and_no_group(synth_in_stack):
+    def build(stack):
+        allow_from_cidr(
+            stack, "in", group_id="sg-alb", cidr="203.0.113.0/24", port=443, description="clients"
+        )
+        allow_to_cidr(stack, "out", group_id="sg-tasks", cidr="10.0.0.0/16", port=5432, description="Aurora")
+
+    doc = synth_in_stack(build)
+
+    ingress, egress = (
+        only(doc, "aws_vpc_security_group_ingress_rule"),
+        only(doc, "aws_vpc_security_group_egress_rule"),
+    )
+    assert (ingress["security_group_id"], ingress["cidr_ipv4"], ingress["from_port"]) == (
+        "sg-alb",
+        "203.0.113.0/24",
+        443,
+    )
+    assert (egress["security_group_id"], egress["cidr_ipv4"], egress["to_port"]) == (
+        "sg-tasks",
+        "10.0.0.0/16",
+        5432,
+    )
+    assert "referenced_security_group_id" not in ingress and "referenced_security_group_id" not in egress
+
+
+def test_security_group_is_tagged_with_its_name_and_has_no_inline_rules(synth_in_stack):
+    doc = synth_in_stack(
+        lambda stack: security_group(stack, "sg", name="gw-alb", description="ALB", vpc_id="vpc-1")
+    )
+
+    group = only(doc, "aws_security_group")
+    assert (group["name"], group["tags"], group["vpc_id"]) == ("gw-alb", {"Name": "gw-alb"}, "vpc-1")
+    assert "ingress" not in group and "egress" not in group
