@@ -94,7 +94,18 @@ def check_pins(name: str, text: str) -> list[Finding]:
     return findings
 
 
-def check_structure(name: str, workflow: dict) -> list[Finding]:
+def _called_jobs(job: dict, workflows_dir: Path) -> list[dict] | None:
+    """The jobs of the local reusable workflow a job calls (`uses: ./.github/workflows/x.yml`), else None."""
+    uses = str(job.get("uses", ""))
+    if not uses.startswith("./.github/workflows/"):
+        return None
+    called = workflows_dir / Path(uses).name
+    if not called.is_file():
+        return []
+    return [j for j in (load(called).get("jobs") or {}).values() if isinstance(j, dict)]
+
+
+def check_structure(name: str, workflow: dict, workflows_dir: Path = WORKFLOWS) -> list[Finding]:
     """Permissions, timeouts, concurrency, credentials and thin run steps."""
     findings = []
     if workflow.get("permissions") not in ({}, None) or "permissions" not in workflow:
@@ -104,12 +115,20 @@ def check_structure(name: str, workflow: dict) -> list[Finding]:
         findings.append(Finding(name, "workflow", "pull_request_target runs fork code with a write token"))
     for job_id, job in (workflow.get("jobs") or {}).items():
         where = f"job {job_id}"
+        called = _called_jobs(job, workflows_dir)
+        if called == [] and not (workflows_dir / Path(str(job.get("uses", ""))).name).is_file():
+            findings.append(Finding(name, where, f"calls {job['uses']}, which does not exist"))
         if "permissions" not in job:
             findings.append(Finding(name, where, "has no `permissions:`"))
-        if "timeout-minutes" not in job:
+        # A job calling a reusable workflow cannot set a timeout: the called jobs carry their own.
+        if "timeout-minutes" not in job and called is None:
             findings.append(Finding(name, where, "has no `timeout-minutes`"))
         permissions = job.get("permissions") or {}
-        uses_aws = any(str(s.get("uses", "")).startswith(AWS_CREDENTIALS_ACTION) for s in _steps(job))
+        uses_aws = any(
+            str(s.get("uses", "")).startswith(AWS_CREDENTIALS_ACTION)
+            for inner in [job, *(called or [])]
+            for s in _steps(inner)
+        )
         if isinstance(permissions, dict) and permissions.get("id-token") == "write" and not uses_aws:
             findings.append(Finding(name, where, "`id-token: write` without assuming an AWS role"))
         if _is_apply_job(job):
@@ -145,7 +164,7 @@ def project_rules(path: Path) -> list[Finding]:
         workflow = load(path)
     except yaml.YAMLError as err:
         return [Finding(path.name, "yaml", str(err).splitlines()[0])]
-    return check_pins(path.name, text) + check_structure(path.name, workflow)
+    return check_pins(path.name, text) + check_structure(path.name, workflow, path.parent)
 
 
 def schema_check(files: list[Path]) -> tuple[list[str], str | None]:

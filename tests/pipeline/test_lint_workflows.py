@@ -200,3 +200,47 @@ def test_main_fails_on_a_bad_workflow_and_names_it(tmp_path, capsys):
     path = write(tmp_path, GOOD.replace(CHECKOUT, "actions/checkout@main"), name="bad.yml")
     assert lw.main([str(path)]) == 1
     assert "bad.yml" in capsys.readouterr().out
+
+
+CALLER = """
+name: caller
+on: push
+permissions: {}
+jobs:
+  stage:
+    permissions:
+      contents: read
+      id-token: write
+    uses: ./.github/workflows/called.yml
+"""
+
+CALLED = f"""
+name: called
+on: workflow_call
+permissions: {{}}
+jobs:
+  apply:
+    runs-on: ubuntu-24.04
+    timeout-minutes: 10
+    permissions:
+      contents: read
+      id-token: write
+    steps:
+      - uses: {AWS}
+        with:
+          role-to-assume: ${{{{ vars.ROLE }}}}
+          aws-region: us-east-1
+"""
+
+
+def test_a_reusable_workflow_call_needs_no_timeout_and_its_callee_assumes_the_role(tmp_path):
+    write(tmp_path, CALLED, "called.yml")
+    assert lw.project_rules(write(tmp_path, CALLER, "caller.yml")) == []
+
+
+def test_a_call_to_a_missing_workflow_or_one_without_aws_is_reported(tmp_path):
+    messages = [f.message for f in lw.project_rules(write(tmp_path, CALLER, "caller.yml"))]
+    assert messages == [
+        "calls ./.github/workflows/called.yml, which does not exist",
+        "`id-token: write` without assuming an AWS role",
+    ]
