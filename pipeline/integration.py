@@ -401,6 +401,7 @@ def expectations(environment: str, environments_dir: Path) -> dict[str, Any]:
         "min_acu": config.database.min_acu,
         "max_acu": config.database.max_acu,
         "log_retention_days": config.observability.log_retention_days,
+        "certificate_arn": config.edge.certificate_arn,
         "guardrail": load_guardrail(),
     }
 
@@ -453,7 +454,10 @@ def main(argv: list[str] | None = None, *, lifecycle_fn: Callable[..., None] = l
         shutil.copytree(ROOT / "environments", work / "environments")
         expect = expectations(args.env, work / "environments")
         with running(account_id=expect["account_id"]) as server:
+            from pipeline.chain import provide_certificate
+
             run.endpoint = server.endpoint
+            print(provide_certificate(expect["certificate_arn"], f"{args.env}.gateway.example"), flush=True)
             print(f"moto (with pipeline.aws_emulator extensions) at {server.endpoint}", flush=True)
             lifecycle_fn(run, server, work, expect)
     except IntegrationFailure as failure:

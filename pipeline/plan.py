@@ -1,15 +1,19 @@
 """Plan one environment and leave everything a reviewer and `pipeline.apply` need.
 
     python -m pipeline.plan dev [--image-tag TAG] [--detailed-exitcode] [--out-dir plans]
-                                [--aws-endpoint URL --local-backend DIR]
+                                [--github-output] [--aws-endpoint URL --local-backend DIR]
 
 The image comes from --image-tag (a tag or a sha256: digest; Terraform variable
 `image_tag`), else from what the environment runs now, so pull-request and drift
 plans do not propose rolling the image back.
 
-Writes, under the output folder: `<env>.tfplan` (the saved plan), `<env>.plan.json`
-(`terraform show -json`), `<env>.plan.txt`, `<env>.plan.md` (the summary posted on
-the pull request), `<env>.plan.meta.json` (what apply checks) and `policy-<env>/`.
+Writes, under the output folder: `<env>.tfplan` (the saved plan), `<env>.tfplan.sha256`
+(its checksum, `sha256sum` format), `<env>.plan.json` (`terraform show -json`, its
+sensitive values redacted by pipeline.summary), `<env>.plan.txt`, `<env>.plan.md` (the
+summary posted on the pull request), `<env>.plan.meta.json` (what apply checks) and
+`policy-<env>/`. With --github-output,
+`plan_sha256` and `image_tag` also go to $GITHUB_OUTPUT: carried as job outputs, the
+checksum reaches the apply job by a path the artifact cannot rewrite.
 
 Exit codes: 0 planned; 1 error; 2 changes pending (only with --detailed-exitcode,
 for drift detection); 3 the policy gate failed. The summary is written first in
@@ -21,13 +25,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.summary import PolicyResult, render_summary
+from pipeline.github import write_output
+from pipeline.summary import PolicyResult, redacted_plan_text, render_summary
 from pipeline.terraform import TerraformError, terraform, terraform_env
 from pipeline.validate import DEFAULT_STACKS, find_stacks
 
@@ -39,8 +45,15 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# Set by `pipeline.chain run` for its subprocesses: one local run is one commit, as one workflow run
+# is, even when the working tree's HEAD moves meanwhile.
+COMMIT_VARIABLE = "PIPELINE_COMMIT"
+
+
 def git_sha(repo: Path) -> str:
     """HEAD of the checkout, or 'unknown' outside git (a plan can still be made, but apply will refuse)."""
+    if os.environ.get(COMMIT_VARIABLE):
+        return os.environ[COMMIT_VARIABLE]
     done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=False)
     return done.stdout.strip() if done.returncode == 0 else "unknown"
 
@@ -61,6 +74,7 @@ def paths(out_dir: Path, environment: str) -> dict[str, Path]:
     """Every file plan writes and apply reads, in one place."""
     return {
         "plan": out_dir / f"{environment}.tfplan",
+        "checksum": out_dir / f"{environment}.tfplan.sha256",
         "json": out_dir / f"{environment}.plan.json",
         "text": out_dir / f"{environment}.plan.txt",
         "summary": out_dir / f"{environment}.plan.md",
@@ -154,7 +168,7 @@ def make_plan(stack: Path, out: dict[str, Path], env: dict[str, str], image: str
     if planned.returncode not in (0, 2):
         raise TerraformError(["plan"], planned.returncode)
     shown = terraform(["show", "-json", str(out["plan"].resolve())], stack, env=env, capture=True).stdout
-    out["json"].write_text(shown)
+    out["json"].write_text(redacted_plan_text(shown))  # an artifact: no sensitive value in it
     text = terraform(["show", "-no-color", str(out["plan"].resolve())], stack, env=env, capture=True).stdout
     out["text"].write_text(text)
     return planned.returncode == 2
@@ -180,6 +194,7 @@ def write_metadata(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     out["meta"].write_text(json.dumps(meta, indent=2) + "\n")
+    out["checksum"].write_text(f"{meta['plan_hash']}  {out['plan'].name}\n")
     return meta
 
 
@@ -190,6 +205,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--image-tag", help="gateway image tag or sha256: digest (default: the one deployed now)"
     )
     parser.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    parser.add_argument(
+        "--github-output", action="store_true", help="write plan_sha256 and image_tag to $GITHUB_OUTPUT"
+    )
     parser.add_argument("--out-dir", type=Path, default=Path("plans"), help="default: %(default)s")
     parser.add_argument("--stacks-dir", type=Path, default=DEFAULT_STACKS, help="default: %(default)s")
     parser.add_argument("--aws-endpoint", metavar="URL", help="local runs: send AWS calls to an emulator")
@@ -208,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     args.stacks_dir = args.stacks_dir.resolve()
     args.out_dir.mkdir(parents=True, exist_ok=True)
     out = paths(args.out_dir, args.environment)
-    for stale in (out["plan"], out["meta"], out["summary"]):
+    for stale in (out["plan"], out["checksum"], out["meta"], out["summary"]):
         stale.unlink(missing_ok=True)  # a failed run must not leave an older plan looking current
     try:
         if not args.no_synth:
@@ -218,8 +236,11 @@ def main(argv: list[str] | None = None) -> int:
         terraform(["init", "-input=false", "-no-color", "-reconfigure"], stack, env=env, capture=True)
         image = choose_image(args.image_tag, stack, env)
         changed = make_plan(stack, out, env, image)
-        write_metadata(out, args.environment, stack, args, state_identity(stack, env), image)
-    except (TerraformError, FileNotFoundError, subprocess.CalledProcessError) as err:
+        meta = write_metadata(out, args.environment, stack, args, state_identity(stack, env), image)
+        if args.github_output:
+            write_output("plan_sha256", str(meta["plan_hash"]))
+            write_output("image_tag", image)
+    except (TerraformError, FileNotFoundError, subprocess.CalledProcessError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
     policy = None if args.skip_policy else run_policy_gate(args.environment, out["json"], out["policy"])
@@ -230,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         plan_text=out["text"].read_text(),
         artifact_hint=f"The whole plan is in the `plan-{args.environment}` artifact.",
     )
-    out["summary"].write_text(summary)
+    image_line = f"**Image:** `{json.loads(out['meta'].read_text())['image_tag']}`"
+    out["summary"].write_text(f"{summary.rstrip()}\n\n{image_line}\n")
     print(f"== {args.environment}: summary in {out['summary']} ({time.monotonic() - started:.1f} s in all)")
     if policy is not None and not policy.passed:
         return EXIT_POLICY

@@ -102,11 +102,13 @@ def terraform(
     env: dict[str, str] | None = None,
     capture: bool = False,
     check: bool = True,
+    capture_stderr: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run `terraform <args>` in `cwd`, streaming its output, and report how long it took.
 
     With `capture`, stdout is returned instead of printed (for `show -json`,
-    `output -json`); stderr always streams so errors stay visible.
+    `output -json`). stderr streams so errors stay visible; with `capture_stderr`
+    it is also returned (printed once Terraform exits), for callers that name the error.
     """
     binary = os.environ.get(TERRAFORM_BIN_VARIABLE, "terraform")
     command = [binary, *args]
@@ -117,9 +119,12 @@ def terraform(
         cwd=cwd,
         env=env if env is not None else terraform_env(),
         stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.PIPE if capture_stderr else None,
         text=True,
         check=False,
     )
+    if capture_stderr and result.stderr:
+        print(result.stderr, file=sys.stderr, end="", flush=True)
     elapsed = time.monotonic() - started
     print(
         f"  terraform {args[0] if args else ''} exited {result.returncode} after {elapsed:.1f} s",

@@ -32,11 +32,11 @@ def make_repo(tmp_path):
     return repo
 
 
-def write_stack(tmp_path, resources):
-    stack = tmp_path / "out" / "stacks" / "llm-gateway-dev"
+def write_stack(tmp_path, resources, environment="dev"):
+    stack = tmp_path / "out" / "stacks" / f"llm-gateway-{environment}"
     stack.mkdir(parents=True, exist_ok=True)
     body = {
-        "terraform": {"backend": {"local": {"path": str(tmp_path / "dev.tfstate")}}},
+        "terraform": {"backend": {"local": {"path": str(tmp_path / f"{environment}.tfstate")}}},
         "resource": {"terraform_data": {name: {"input": value} for name, value in resources.items()}},
         "variable": {"image_tag": {"type": "string"}},
         "output": {
@@ -48,10 +48,10 @@ def write_stack(tmp_path, resources):
     return stack
 
 
-def run_plan(tmp_path, repo, *extra):
+def run_plan(tmp_path, repo, *extra, environment="dev"):
     return plan.main(
         [
-            "dev",
+            environment,
             "--no-synth",
             "--skip-policy",
             "--stacks-dir",

@@ -91,6 +91,31 @@ def test_a_swapped_plan_file_is_refused(planned, capsys):
     assert "is not the one that was planned" in capsys.readouterr().err
 
 
+def test_a_plan_file_and_metadata_swapped_together_are_refused_by_the_job_output_checksum(planned, capsys):
+    """The artifact can be rewritten as a whole; the plan job's output (--plan-sha256) cannot."""
+    tmp_path, repo = planned
+    reviewed = plan.file_hash(tmp_path / "plans" / "dev.tfplan")
+    write_stack(tmp_path, {"a": "1", "b": "not reviewed"})
+    assert run_plan(tmp_path, repo, "--image-tag", "abc123") == 0  # a whole new, self-consistent artifact
+    assert run_apply(tmp_path, repo, "--plan-sha256", reviewed) == apply.EXIT_REFUSED
+    error = capsys.readouterr().err
+    assert "--plan-sha256 recorded another" in error
+    assert not (tmp_path / "dev.tfstate").exists()
+
+
+def test_the_reviewed_checksum_applies(planned):
+    tmp_path, repo = planned
+    reviewed = plan.file_hash(tmp_path / "plans" / "dev.tfplan")
+    assert run_apply(tmp_path, repo, "--plan-sha256", reviewed) == 0
+
+
+def test_a_plan_without_its_checksum_file_is_refused(planned, capsys):
+    tmp_path, repo = planned
+    (tmp_path / "plans" / "dev.tfplan.sha256").unlink()
+    assert run_apply(tmp_path, repo) == apply.EXIT_REFUSED
+    assert "dev.tfplan.sha256 is missing" in capsys.readouterr().err
+
+
 def test_no_plan_at_all_is_refused_with_the_command_to_make_one(tmp_path, capsys):
     repo = make_repo(tmp_path)
     assert run_apply(tmp_path, repo) == apply.EXIT_REFUSED
@@ -115,9 +140,14 @@ def test_terraform_itself_refuses_a_plan_whose_state_moved(planned, capfd):
     meta["state"] = {"lineage": state["lineage"], "serial": state["serial"]}
     (tmp_path / "plans" / "dev.tfplan").write_bytes(saved_plan)
     meta_path.write_text(json.dumps(meta))
+    (tmp_path / "plans" / "dev.tfplan.sha256").write_text(f"{meta['plan_hash']}  dev.tfplan\n")
     capfd.readouterr()
     assert run_apply(tmp_path, repo) == apply.EXIT_ERROR
-    assert "Saved plan is stale" in capfd.readouterr().err
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: dev: Terraform refused the saved plan: Saved plan is stale (the state changed after the "
+        "plan was made); plan again and have the new plan reviewed"
+    ]
 
 
 def test_plan_module_paths_are_what_apply_reads():

@@ -29,7 +29,42 @@ def test_plan_writes_plan_file_json_text_summary_and_metadata(planned):
     tmp_path, _, code = planned
     assert code == 0
     names = sorted(p.name for p in (tmp_path / "plans").iterdir())
-    assert names == ["dev.plan.json", "dev.plan.md", "dev.plan.meta.json", "dev.plan.txt", "dev.tfplan"]
+    assert names == [
+        "dev.plan.json",
+        "dev.plan.md",
+        "dev.plan.meta.json",
+        "dev.plan.txt",
+        "dev.tfplan",
+        "dev.tfplan.sha256",
+    ]
+
+
+def test_the_checksum_file_is_sha256sum_of_the_plan_file(planned):
+    tmp_path, _, _ = planned
+    plans = tmp_path / "plans"
+    checked = subprocess.run(
+        ["sha256sum", "--check", "dev.tfplan.sha256"], cwd=plans, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    (plans / "dev.tfplan").write_bytes(b"another plan")
+    assert subprocess.run(
+        ["sha256sum", "--check", "dev.tfplan.sha256"], cwd=plans, capture_output=True
+    ).returncode
+
+
+def test_plan_sha256_and_image_go_to_github_output_when_asked(tmp_path, monkeypatch):
+    repo = make_repo(tmp_path)
+    write_stack(tmp_path, {"a": "1"})
+    target = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(target))
+    assert run_plan(tmp_path, repo, "--image-tag", "abc123", "--github-output") == 0
+    sha = plan.file_hash(tmp_path / "plans" / "dev.tfplan")
+    assert target.read_text() == f"plan_sha256={sha}\nimage_tag=abc123\n"
+
+
+def test_the_summary_names_the_image_it_deploys(planned):
+    tmp_path, _, _ = planned
+    assert (tmp_path / "plans" / "dev.plan.md").read_text().rstrip().endswith("**Image:** `abc123`")
 
 
 def test_plan_json_is_terraforms_own(planned):
@@ -85,6 +120,7 @@ def test_a_terraform_error_exits_1_and_leaves_no_plan(tmp_path):
     (stack / "cdk.tf.json").write_text('{"resource": {"terraform_data": {"a": {"bogus": 1}}}}')
     assert run_plan(tmp_path, repo, "--image-tag", "abc123") == plan.EXIT_ERROR
     assert not (tmp_path / "plans" / "dev.tfplan").exists()
+    assert not (tmp_path / "plans" / "dev.tfplan.sha256").exists()
     assert not (tmp_path / "plans" / "dev.plan.meta.json").exists()
 
 
@@ -106,3 +142,12 @@ def test_policy_gate_findings_reach_the_summary(tmp_path):
     assert result is not None and not result.passed
     assert any("aws_ssm_parameter.feature_flag" in f for f in result.failures)
     assert (tmp_path / "policy-dev" / "summary.json").is_file()
+
+
+def test_a_pinned_commit_is_recorded_instead_of_head(tmp_path, monkeypatch):
+    """pipeline.chain pins one commit for a whole local run, as one workflow run is one commit."""
+    monkeypatch.setenv(plan.COMMIT_VARIABLE, "f" * 40)
+    repo = make_repo(tmp_path)
+    write_stack(tmp_path, {"a": "1"})
+    assert run_plan(tmp_path, repo, "--image-tag", "abc123") == 0
+    assert json.loads((tmp_path / "plans" / "dev.plan.meta.json").read_text())["git_sha"] == "f" * 40
