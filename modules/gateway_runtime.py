@@ -52,7 +52,10 @@ class GatewayRuntime:
     master_key_secret_arn: str  # JSON key LITELLM_MASTER_KEY
     salt_key_secret_arn: str  # JSON key LITELLM_SALT_KEY
     database_secret_arn: str  # Aurora's managed master secret (username/password): the migration task only
-    redis_secret_arn: str  # the cache AUTH token secret (plain string)
+    # The cache's IAM sign-in (modules/cache.py): LiteLLM signs a token as this Valkey user for this group.
+    redis_iam_user: str | None = None
+    redis_cache_name: str | None = None  # the replication group id
+    redis_secret_arn: str | None = None  # an AUTH token secret (plain string), for a cache without IAM
     phoenix_api_key_secret_arn: str | None = None  # optional, plain string
     trace_content: bool = False  # GATEWAY_TRACE_CONTENT: prompt and answer text in traces
     workers: int = 1  # GATEWAY_WORKERS: Fargate may report more CPUs than the task is granted
@@ -69,6 +72,7 @@ class GatewayRuntime:
             "REDIS_HOST": self.redis_host,
             "REDIS_PORT": self.redis_port,
             "REDIS_SSL": "true",
+            **self._redis_iam_vars(),
             "DATABASE_HOST": self.database_host,
             "DATABASE_PORT": self.database_port,
             "DATABASE_NAME": self.database_name,
@@ -82,6 +86,18 @@ class GatewayRuntime:
             "GATEWAY_WORKERS": str(self.workers),
             # Always explicit, so the task definition says which limits it runs with.
             **self.request_limits.to_env(),
+        }
+
+    def _redis_iam_vars(self) -> dict[str, str]:
+        """LiteLLM's own settings for ElastiCache IAM authentication (read from REDIS_AWS_IAM_*)."""
+        if not self.redis_iam_user:
+            return {}
+        if not self.redis_cache_name:
+            raise ValueError("GatewayRuntime.redis_cache_name: required with redis_iam_user")
+        return {
+            "REDIS_AWS_IAM_AUTH": "true",
+            "REDIS_AWS_IAM_USER_NAME": self.redis_iam_user,
+            "REDIS_AWS_IAM_CACHE_NAME": self.redis_cache_name,
         }
 
     def migration_environment_vars(self) -> dict[str, str]:
@@ -118,11 +134,9 @@ class GatewayRuntime:
 
     def secrets(self) -> list[SecretRef]:
         # No database secret: serving tasks log in with IAM, never as the master user.
-        refs = [
-            self._master_key(),
-            self._salt_key(),
-            SecretRef(env="REDIS_PASSWORD", secret_arn=self.redis_secret_arn),
-        ]
+        refs = [self._master_key(), self._salt_key()]
+        if self.redis_secret_arn:
+            refs.append(SecretRef(env="REDIS_PASSWORD", secret_arn=self.redis_secret_arn))
         if self.phoenix_api_key_secret_arn:
             refs.append(SecretRef(env="PHOENIX_API_KEY", secret_arn=self.phoenix_api_key_secret_arn))
         return refs

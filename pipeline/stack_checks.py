@@ -164,9 +164,12 @@ class StackChecks:
         cache = self.client("elasticache")
         for group in self._each("aws_elasticache_replication_group"):
             got = cache.describe_replication_groups(ReplicationGroupId=group["id"])["ReplicationGroups"][0]
-            for flag in ("TransitEncryptionEnabled", "AtRestEncryptionEnabled", "AuthTokenEnabled"):
+            for flag in ("TransitEncryptionEnabled", "AtRestEncryptionEnabled"):
                 if not got.get(flag):
                     yield f"{group['id']}: {flag} is {got.get(flag)}"
+            # Clients authenticate: an AUTH token, or RBAC users (the stack's: IAM sign-in, modules/cache.py).
+            if not (got.get("AuthTokenEnabled") or got.get("UserGroupIds")):
+                yield f"{group['id']}: neither an AUTH token nor a user group"
             if not got.get("KmsKeyId"):
                 yield f"{group['id']}: at-rest encryption without a customer KMS key"
             for member in got["MemberClusters"]:

@@ -7,6 +7,7 @@ comment fits GitHub's size limit.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -224,3 +225,104 @@ def render_summary(
         return head
     budget = limit - RESERVED - comment_length(head) - 1
     return head + "\n" + "\n".join(_details(plan_text, budget, artifact_hint)) + "\n"
+
+
+# ---------------------------------------------------------------- redaction of plan artifacts
+REDACTED = "(sensitive value)"  # what `terraform show` prints in place of one
+
+
+def _redact(values: object, mask: object) -> object:
+    """`values` with every leaf Terraform's sensitivity mask marks replaced by REDACTED."""
+    if mask is True:
+        return REDACTED if values is not None else None
+    if isinstance(mask, dict) and isinstance(values, dict):
+        return {k: _redact(v, mask.get(k)) for k, v in values.items()}
+    if isinstance(mask, list) and isinstance(values, list):
+        return [_redact(v, mask[i] if i < len(mask) else None) for i, v in enumerate(values)]
+    return values
+
+
+def _redact_module(module: dict) -> None:
+    for resource in module.get("resources", []) or []:
+        if "values" in resource:
+            resource["values"] = _redact(resource["values"], resource.get("sensitive_values"))
+    for child in module.get("child_modules", []) or []:
+        _redact_module(child)
+
+
+def _redact_values(block: dict | None) -> None:
+    """A `planned_values` / `prior_state.values` block: resources by their masks, sensitive outputs whole."""
+    if not block:
+        return
+    _redact_module(block.get("root_module") or {})
+    for output in (block.get("outputs") or {}).values():
+        if output.get("sensitive") and "value" in output:
+            output["value"] = REDACTED
+
+
+def _redact_change(change: dict) -> None:
+    for side in ("before", "after"):
+        if side in change:
+            change[side] = _redact(change[side], change.get(f"{side}_sensitive"))
+
+
+def redact_plan(plan_json: dict) -> dict:
+    """A copy of `terraform show -json` of a plan (or of state) with every sensitive value replaced.
+
+    Terraform's own text rendering hides them; its JSON does not. The copy keeps the
+    sensitivity masks, so the summary and the policy gate read the same structure.
+    """
+    import copy
+
+    plan = copy.deepcopy(plan_json)
+    declared = ((plan.get("configuration") or {}).get("root_module") or {}).get("variables", {})
+    sensitive_vars = {name for name, var in declared.items() if var.get("sensitive")}
+    for name in sensitive_vars:
+        if name in (plan.get("variables") or {}):
+            plan["variables"][name]["value"] = REDACTED
+        plan["configuration"]["root_module"]["variables"][name].pop("default", None)
+    _redact_values(plan.get("planned_values"))
+    _redact_values(plan.get("values"))  # `terraform show -json` of state
+    _redact_values((plan.get("prior_state") or {}).get("values"))
+    for key in ("resource_changes", "resource_drift"):
+        for rc in plan.get(key) or []:
+            _redact_change(rc.get("change") or {})
+    for oc in (plan.get("output_changes") or {}).values():
+        _redact_change(oc)
+    # Terraform does not always carry a mark to values computed from a sensitive one (terraform_data's
+    # `output` from its `input`): any string holding a value redacted above goes too.
+    found = {v for v in _strings(plan_json, plan) if v}
+    return _scrub(plan, found) if found else plan
+
+
+def _strings(original: object, redacted: object) -> set[str]:
+    """The strings of `original` that `redacted` replaced."""
+    if isinstance(original, dict) and isinstance(redacted, dict):
+        return {s for k, v in original.items() for s in _strings(v, redacted.get(k))}
+    if isinstance(original, list) and isinstance(redacted, list):
+        return {s for o, r in zip(original, redacted, strict=False) for s in _strings(o, r)}
+    if isinstance(original, str) and redacted == REDACTED and original != REDACTED:
+        return {original}
+    return set()
+
+
+# A redacted value this long is also looked for inside other strings (shorter ones only as whole
+# strings, so that a short sensitive value such as a user name does not blank unrelated text).
+EMBEDDED_MIN_LENGTH = 12
+
+
+def _scrub(value: object, secrets: set[str]) -> object:
+    if isinstance(value, dict):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    if isinstance(value, str) and (
+        value in secrets or any(len(s) >= EMBEDDED_MIN_LENGTH and s in value for s in secrets)
+    ):
+        return REDACTED
+    return value
+
+
+def redacted_plan_text(shown: str) -> str:
+    """`terraform show -json` output, redacted, as the text to save in the plan artifact."""
+    return json.dumps(redact_plan(json.loads(shown)))

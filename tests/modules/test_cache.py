@@ -1,4 +1,4 @@
-"""modules/cache.py: Valkey replication group, TLS-only, encrypted, AUTH token from its own secret."""
+"""modules/cache.py: Valkey replication group, TLS-only, encrypted, IAM sign-in: no token anywhere."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def build_cache(settings: CacheSettings, wiring: CacheWiring):
         for attr in (
             "primary_endpoint_address",
             "port",
-            "auth_token_secret_arn",
+            "iam_user_name",
+            "connect_policy_arn",
             "kms_key_arn",
             "replication_group_id",
             "security_group_id",
@@ -96,46 +97,62 @@ def test_data_at_rest_is_encrypted_with_the_caches_rotating_key(prod_cache):
     assert key["enable_key_rotation"] is True
 
 
-def test_auth_token_is_generated_ephemerally_into_its_encrypted_secret(prod_cache):
-    secret_name, secret = only(prod_cache, "aws_secretsmanager_secret")
-    _, version = only(prod_cache, "aws_secretsmanager_secret_version")
-    key_name, _ = only(prod_cache, "aws_kms_key")
-    (password,) = prod_cache["ephemeral"]["aws_secretsmanager_random_password"]
+def users(doc: dict) -> dict[str, dict]:
+    return {u["user_name"]: u for u in doc["resource"]["aws_elasticache_user"].values()}
 
-    assert secret["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
-    assert version["secret_id"] == ref("aws_secretsmanager_secret", secret_name, "id")
-    assert (
-        version["secret_string_wo"]
-        == f"${{ephemeral.aws_secretsmanager_random_password.{password}.random_password}}"
+
+def test_no_token_exists_anywhere_in_the_cache(prod_cache):
+    """An AUTH token would sit in state (the provider has no write-only one): none is made or read."""
+    assert not {"auth_token", "auth_token_update_strategy"} & set(group(prod_cache))
+    assert "aws_secretsmanager_secret" not in prod_cache["resource"]
+    assert "aws_secretsmanager_secret_version" not in prod_cache.get("data", {})
+    assert "ephemeral" not in prod_cache
+    assert all("passwords" not in u for u in users(prod_cache).values())
+
+
+def test_the_group_admits_only_its_user_group(prod_cache):
+    user_group_name, user_group = only(prod_cache, "aws_elasticache_user_group")
+
+    assert group(prod_cache)["user_group_ids"] == [
+        ref("aws_elasticache_user_group", user_group_name, "user_group_id")
+    ]
+    assert user_group["engine"] == "valkey"
+    assert len(user_group["user_ids"]) == 2
+
+
+def test_the_gateway_user_signs_in_with_iam_under_its_own_id(prod_cache):
+    gateway = users(prod_cache)["gw-prod-gateway"]
+
+    # IAM authentication requires user id == user name; LiteLLM signs the token for that name.
+    assert gateway["user_id"] == gateway["user_name"]
+    assert gateway["authentication_mode"] == {"type": "iam"}
+    assert gateway["access_string"] == "on ~* +@all"
+
+
+def test_the_default_user_every_group_needs_can_never_sign_in(prod_cache):
+    default = users(prod_cache)["default"]
+
+    assert default["access_string"].split()[0] == "off"
+    assert "-@all" in default["access_string"]
+    assert default["user_id"] != "default"  # AWS's own default user cannot be replaced in a group by id
+    assert default["no_password_required"] is True and "passwords" not in default
+
+
+def test_the_connect_policy_allows_only_this_group_as_this_user(prod_cache):
+    import json
+
+    _, policy = only(prod_cache, "aws_iam_policy")
+    (statement,) = json.loads(policy["policy"])["Statement"]
+    group_name, _ = only(prod_cache, "aws_elasticache_replication_group")
+    user_name = next(
+        n for n, u in prod_cache["resource"]["aws_elasticache_user"].items() if u["user_name"] != "default"
     )
-    assert "secret_string" not in version
 
-
-def test_auth_token_is_long_and_free_of_characters_elasticache_refuses(prod_cache):
-    (password,) = prod_cache["ephemeral"]["aws_secretsmanager_random_password"].values()
-
-    assert 16 <= password["password_length"] <= 128
-    assert password["exclude_punctuation"] is True
-    assert password["include_space"] is False
-
-
-def test_group_takes_the_token_read_back_from_the_written_secret_version(prod_cache):
-    version_name, _ = only(prod_cache, "aws_secretsmanager_secret_version")
-    read_name, read = only(prod_cache, "aws_secretsmanager_secret_version", block="data")
-
-    assert read["version_id"] == ref("aws_secretsmanager_secret_version", version_name, "version_id")
-    assert (
-        group(prod_cache)["auth_token"]
-        == f"${{data.aws_secretsmanager_secret_version.{read_name}.secret_string}}"
-    )
-    assert "aws_secretsmanager_random_password" not in prod_cache["data"]
-
-
-def test_auth_token_rotation_writes_a_new_version_and_keeps_the_old_token_valid(synth_in_stack, prod_cache):
-    rotated = synth_in_stack(build_cache(PROD_SETTINGS, dataclasses.replace(PROD, auth_token_version=2)))
-
-    assert only(rotated, "aws_secretsmanager_secret_version")[1]["secret_string_wo_version"] == 2
-    assert group(rotated)["auth_token_update_strategy"] == "ROTATE"
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "elasticache:Connect")
+    assert statement["Resource"] == [
+        ref("aws_elasticache_replication_group", group_name, "arn"),
+        ref("aws_elasticache_user", user_name, "arn"),
+    ]
 
 
 def test_security_group_admits_only_valkey_from_the_client_group(prod_cache):
@@ -189,27 +206,29 @@ def test_slow_log_can_be_turned_off(synth_in_stack):
     assert "aws_cloudwatch_log_group" not in doc["resource"]
 
 
-def test_attributes_point_at_the_group_secret_and_key(prod_cache):
+def test_attributes_point_at_the_group_its_user_and_the_connect_policy(prod_cache):
     outputs = {name: out["value"] for name, out in prod_cache["output"].items()}
     group_name, _ = only(prod_cache, "aws_elasticache_replication_group")
-    secret_name, _ = only(prod_cache, "aws_secretsmanager_secret")
+    policy_name, _ = only(prod_cache, "aws_iam_policy")
+    user_name = next(
+        n for n, u in prod_cache["resource"]["aws_elasticache_user"].items() if u["user_name"] != "default"
+    )
 
     assert outputs["primary_endpoint_address"] == ref(
         "aws_elasticache_replication_group", group_name, "primary_endpoint_address"
     )
     assert outputs["port"] == 6379
-    assert outputs["auth_token_secret_arn"] == ref("aws_secretsmanager_secret", secret_name, "arn")
+    assert outputs["iam_user_name"] == ref("aws_elasticache_user", user_name, "user_name")
+    assert outputs["connect_policy_arn"] == ref("aws_iam_policy", policy_name, "arn")
     assert outputs["replication_group_id"] == ref("aws_elasticache_replication_group", group_name, "id")
 
 
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"name": "x" * 41}, "name"),
+        ({"name": "x" * 33}, "name"),  # <name>-gateway would exceed a user id's 40 characters
         ({"snapshot_retention_days": 0}, "final_snapshot"),
         ({"log_retention_days": 31}, "log_retention_days"),
-        ({"auth_token_version": 0}, "auth_token_version"),
-        ({"recovery_window_days": 31}, "recovery_window_days"),
     ],
 )
 def test_settings_elasticache_would_reject_are_refused_at_synth(change, field):

@@ -97,3 +97,77 @@ def test_deleting_an_unknown_subnet_group_is_not_found(emulator):
     with pytest.raises(ClientError) as error:
         emulator.client("elasticache").delete_cache_subnet_group(CacheSubnetGroupName="nope")
     assert error.value.response["Error"]["Code"] == "CacheSubnetGroupNotFoundFault"
+
+
+def _users(emulator):
+    elasticache = emulator.client("elasticache")
+    elasticache.create_user(
+        UserId="gw-default",
+        UserName="default",
+        Engine="valkey",
+        AccessString="off -@all",
+        NoPasswordRequired=True,
+    )
+    elasticache.create_user(
+        UserId="gw-gateway",
+        UserName="gw-gateway",
+        Engine="valkey",
+        AccessString="on ~* +@all",
+        AuthenticationMode={"Type": "iam"},
+    )
+    return elasticache
+
+
+def test_a_user_group_holds_its_users_and_is_active(emulator):
+    elasticache = _users(emulator)
+    created = elasticache.create_user_group(
+        UserGroupId="gw", Engine="valkey", UserIds=["gw-default", "gw-gateway"]
+    )
+    (described,) = elasticache.describe_user_groups(UserGroupId="gw")["UserGroups"]
+    assert created["Status"] == described["Status"] == "active"
+    assert described["UserIds"] == ["gw-default", "gw-gateway"]
+    assert described["ARN"].endswith(":usergroup:gw")
+    assert elasticache.describe_users(UserId="gw-gateway")["Users"][0]["UserGroupIds"] == ["gw"]
+
+
+def test_a_user_group_without_a_default_user_is_refused(emulator):
+    elasticache = _users(emulator)
+    with pytest.raises(ClientError) as error:
+        elasticache.create_user_group(UserGroupId="gw", Engine="valkey", UserIds=["gw-gateway"])
+    assert error.value.response["Error"]["Code"] == "DefaultUserRequired"
+
+
+def test_a_replication_group_takes_the_user_group_and_keeps_it_until_deleted(emulator):
+    elasticache = _users(emulator)
+    elasticache.create_user_group(UserGroupId="gw", Engine="valkey", UserIds=["gw-default", "gw-gateway"])
+    _network(emulator)
+    group = elasticache.create_replication_group(
+        ReplicationGroupId="gw",
+        ReplicationGroupDescription="gateway cache",
+        Engine="valkey",
+        CacheNodeType="cache.t4g.small",
+        NumCacheClusters=1,
+        CacheSubnetGroupName="cache",
+        TransitEncryptionEnabled=True,
+        UserGroupIds=["gw"],
+    )["ReplicationGroup"]
+    assert group["UserGroupIds"] == ["gw"]
+    with pytest.raises(ClientError) as error:
+        elasticache.delete_user_group(UserGroupId="gw")
+    assert error.value.response["Error"]["Code"] == "InvalidUserGroupState"
+    elasticache.delete_replication_group(ReplicationGroupId="gw")
+    elasticache.delete_user_group(UserGroupId="gw")
+    with pytest.raises(ClientError) as error:
+        elasticache.describe_user_groups(UserGroupId="gw")
+    assert error.value.response["Error"]["Code"] == "UserGroupNotFound"
+
+
+def test_a_user_groups_tags_can_be_listed(emulator):
+    elasticache = _users(emulator)
+    arn = elasticache.create_user_group(
+        UserGroupId="gw",
+        Engine="valkey",
+        UserIds=["gw-default", "gw-gateway"],
+        Tags=[{"Key": "env", "Value": "dev"}],
+    )["ARN"]
+    assert elasticache.list_tags_for_resource(ResourceName=arn)["TagList"] == [{"Key": "env", "Value": "dev"}]
