@@ -30,8 +30,8 @@ QUESTION = "What is Amazon Bedrock?"
 MAX_TOKENS = 64
 OVERHEAD_HEADER = "x-litellm-overhead-duration-ms"
 
-# One call: returns (ok, overhead ms or None).
-Call = Callable[[httpx.AsyncClient, str], Awaitable[tuple[bool, float | None]]]
+# One call: returns (ok, overhead ms or None), or for a streamed call (ok, None, seconds to first text).
+Call = Callable[[httpx.AsyncClient, str], Awaitable[tuple]]
 
 
 def unique_prompt(run_id: str, n: int) -> str:
@@ -71,10 +71,62 @@ def gateway_call(url: str, key: str, alias: str) -> Call:
     return call
 
 
+def direct_stream(endpoint: str, model_id: str, access_key: str, secret_key: str, region: str) -> Call:
+    """ConverseStream to the emulator: the first event-stream frame carrying text is the first token."""
+    url = f"{endpoint.rstrip('/')}/model/{quote(model_id, safe='')}/converse-stream"
+    signer = SigV4Auth(Credentials(access_key, secret_key), "bedrock", region)
+
+    async def call(client: httpx.AsyncClient, prompt: str) -> tuple:
+        body = json.dumps(
+            {
+                "messages": [{"role": "user", "content": [{"text": prompt}]}],
+                "inferenceConfig": {"maxTokens": MAX_TOKENS},
+            }
+        ).encode()
+        request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
+        signer.add_auth(request)
+        started, first = time.perf_counter(), None
+        signed = dict(request.headers.items())
+        async with client.stream("POST", url, content=body, headers=signed) as response:
+            async for chunk in response.aiter_bytes():
+                if first is None and b'"text"' in chunk:
+                    first = time.perf_counter() - started
+            ok = response.status_code == 200 and first is not None
+        return ok, None, first
+
+    return call
+
+
+def gateway_stream(url: str, key: str, alias: str) -> Call:
+    """The same question streamed through the gateway (SSE): the first delta with text is the first token."""
+    endpoint = f"{url.rstrip('/')}/v1/chat/completions"
+    headers = {"Authorization": f"Bearer {key}"}
+
+    async def call(client: httpx.AsyncClient, prompt: str) -> tuple:
+        body = {
+            "model": alias, "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": MAX_TOKENS, "stream": True,
+        }  # fmt: skip
+        started, first, done = time.perf_counter(), None, False
+        async with client.stream("POST", endpoint, json=body, headers=headers) as response:
+            async for line in response.aiter_lines():
+                if line == "data: [DONE]":
+                    done = True
+                elif first is None and line.startswith("data: "):
+                    choices = json.loads(line[6:]).get("choices") or [{}]
+                    if choices[0].get("delta", {}).get("content"):
+                        first = time.perf_counter() - started
+            ok = response.status_code == 200 and done and first is not None
+        return ok, None, first
+
+    return call
+
+
 async def drive(call: Call, *, concurrency: int, requests: int, max_seconds: float, run_id: str) -> Sample:
     """`concurrency` workers send back-to-back requests until `requests` are sent or time is up."""
     latencies: list[float] = []
     overheads: list[float] = []
+    first_tokens: list[float] = []
     errors = 0
     issued = 0
     deadline = time.perf_counter() + max_seconds
@@ -86,14 +138,18 @@ async def drive(call: Call, *, concurrency: int, requests: int, max_seconds: flo
             issued += 1
             prompt = unique_prompt(run_id, issued)
             started = time.perf_counter()
+            first = None
             try:
-                ok, overhead = await call(client, prompt)
+                ok, overhead, *rest = await call(client, prompt)
+                first = rest[0] if rest else None
             except (httpx.HTTPError, ValueError, KeyError):
                 ok, overhead = False, None
             if ok:
                 latencies.append(time.perf_counter() - started)
                 if overhead is not None:
                     overheads.append(overhead)
+                if first is not None:
+                    first_tokens.append(first)
             else:
                 errors += 1
 
@@ -101,7 +157,10 @@ async def drive(call: Call, *, concurrency: int, requests: int, max_seconds: flo
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return Sample(latencies_s=latencies, errors=errors, elapsed_s=elapsed, overheads_ms=overheads)
+    return Sample(
+        latencies_s=latencies, errors=errors, elapsed_s=elapsed, overheads_ms=overheads,
+        first_token_s=first_tokens,
+    )  # fmt: skip
 
 
 def run(call: Call, *, concurrency: int, requests: int, max_seconds: float) -> Sample:

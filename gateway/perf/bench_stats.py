@@ -10,6 +10,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from dataclasses import field as data_field
 from pathlib import Path
 
 
@@ -34,6 +35,7 @@ class Sample:
     elapsed_s: float
     overheads_ms: list[float]  # x-litellm-overhead-duration-ms, when the target sends it
     cpu_s: float | None = None  # CPU time the gateway's process tree spent during the run
+    first_token_s: list[float] = data_field(default_factory=list)  # streamed calls: time to the first text
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class LevelResult:
     # CPU per request is what the gateway costs whatever share of the machine it got: on a shared,
     # busy machine it is steadier than throughput, and bare/full of it predicts the throughput ratio.
     gateway_cpu_ms_per_request: float | None = None
+    # Streamed targets only: time to first token (p50_ms… are then the whole stream's time).
+    ttft_p50_ms: float | None = None
+    ttft_p95_ms: float | None = None
+    ttft_p99_ms: float | None = None
 
 
 def summarise(
@@ -69,6 +75,11 @@ def summarise(
 
     def ms(q: float) -> float | None:
         return round(percentile(latencies, q) * 1000, 2) if latencies else None
+
+    first = [x for s in samples for x in s.first_token_s]
+
+    def ttft(q: float) -> float | None:
+        return round(percentile(first, q) * 1000, 2) if first else None
 
     def over(q: float) -> float | None:
         return round(percentile(overheads, q), 2) if overheads else None
@@ -87,6 +98,9 @@ def summarise(
         overhead_p95_ms=over(95),
         gateway_rss_mib=round(rss_mib, 1) if rss_mib is not None else None,
         gateway_cpu_ms_per_request=round(1000 * sum(cpu) / handled, 2) if cpu and handled else None,
+        ttft_p50_ms=ttft(50),
+        ttft_p95_ms=ttft(95),
+        ttft_p99_ms=ttft(99),
     )
 
 

@@ -4,6 +4,7 @@
     full-tracing+cache        … without Phoenix tracing and the response cache
     full-guardrail_hook       the guardrail on LiteLLM's stock hook instead of gateway/hooks'
     full-tracing_hook         tracing on LiteLLM's own Phoenix callback instead of gateway/hooks'
+    reference                 the reference design's configuration (variants.py REFERENCE_DESIGN)
     full-database             the full configuration without its database (no DATABASE_*: master key
                               only, no key lookups, spend or batch writes); `bare-database` likewise
     full:LITELLM_LOG=WARNING  the full configuration with one tuning variable set
@@ -53,8 +54,16 @@ def parse_variant(label: str) -> VariantSpec:
     """`full-cache+tracing` -> VariantSpec("full-cache+tracing", "full", ("cache", "tracing"))."""
     head, *tuning = label.strip().split(":")
     base, dash, features = head.partition("-")
+    if base == variants.REFERENCE and features in ("", DATABASE):
+        # The reference design's configuration: started as full with it in place of ours (variants.py).
+        return VariantSpec(
+            label=label.strip(), variant="full", disable=(variants.REFERENCE_DESIGN,),
+            env=_tuning(tuning, label), database=not features,
+        )  # fmt: skip
     if base not in variants.VARIANTS:
-        raise ValueError(f"variant {label!r}: starts with one of {', '.join(variants.VARIANTS)}")
+        raise ValueError(
+            f"variant {label!r}: starts with one of {', '.join((*variants.VARIANTS, variants.REFERENCE))}"
+        )
     if dash and not features:
         raise ValueError(f"variant {label!r}: name the features after the dash")
     names = [name.strip() for name in features.split("+")] if features else []

@@ -88,8 +88,8 @@ def bench_chart(
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for index, target in enumerate(targets):
         xs = [i + (index - (len(targets) - 1) / 2) * width for i in range(len(levels))]
-        rps = [float(by_key.get((target, c), {}).get("throughput_rps", 0)) for c in levels]  # type: ignore[arg-type]
-        p95 = [float(by_key.get((target, c), {}).get("p95_ms", 0)) for c in levels]  # type: ignore[arg-type]
+        rps = [float(by_key.get((target, c), {}).get("throughput_rps") or 0) for c in levels]  # type: ignore[arg-type]
+        p95 = [float(by_key.get((target, c), {}).get("p95_ms") or 0) for c in levels]  # type: ignore[arg-type]
         left.bar(xs, rps, width, label=target)
         right.bar(xs, p95, width, label=target)
     for axis, label in ((left, "requests/s (log)"), (right, "p95 latency, ms (log)")):
@@ -167,3 +167,54 @@ def _save(fig, plt, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def latency_load_chart(
+    rows: Sequence[Mapping[str, object]],
+    targets: Sequence[str],
+    path: Path,
+    *,
+    title: str = "Latency against load",
+) -> Path | None:
+    """p50 and p99 latency (ms) against throughput (requests/s), one line per target over its levels."""
+    plt = _pyplot()
+    chosen = [t for t in targets if any(r["target"] == t for r in rows)]
+    if plt is None or not chosen:
+        return None
+    fig, axis = plt.subplots(figsize=(8, 5))
+    for target in chosen:
+        points = sorted(
+            (float(r["throughput_rps"]), r)
+            for r in rows
+            if r["target"] == target and r.get("p99_ms")  # type: ignore[arg-type]
+        )
+        xs = [x for x, _ in points]
+        (line,) = axis.plot(xs, [float(r["p50_ms"]) for _, r in points], marker="o", label=f"{target} p50")  # type: ignore[arg-type]
+        axis.plot(
+            xs, [float(r["p99_ms"]) for _, r in points], marker="x", linestyle="--",  # type: ignore[arg-type]
+            color=line.get_color(), label=f"{target} p99",
+        )  # fmt: skip
+    axis.set_xlabel("requests/s (one point per concurrency level)")
+    axis.set_ylabel("latency, ms")
+    axis.legend(fontsize="small")
+    fig.suptitle(title)
+    return _save(fig, plt, path)
+
+
+def soak_chart(
+    rows: Sequence[Mapping[str, object]], path: Path, *, warm_up: int, title: str = "Soak: memory per worker"
+) -> Path | None:
+    """RSS per worker (MiB) each minute, with the warm-up shaded; rows are soak.py's minute rows."""
+    plt = _pyplot()
+    if plt is None or not rows:
+        return None
+    minutes = [int(r["minute"]) for r in rows]  # type: ignore[call-overload]
+    fig, axis = plt.subplots(figsize=(8, 4))
+    axis.plot(minutes, [float(r["rss_mib_per_worker"]) for r in rows], marker="o")  # type: ignore[arg-type]
+    axis.axvspan(0, warm_up, color="tab:gray", alpha=0.2, label="warm-up")
+    axis.set_xlabel("minute")
+    axis.set_ylabel("RSS per worker, MiB")
+    axis.set_ylim(bottom=0)
+    axis.legend(loc="lower right")
+    fig.suptitle(title)
+    return _save(fig, plt, path)

@@ -15,6 +15,12 @@ from gateway.render import TRACE_CONTENT_OFF, TRACING_CALLBACK
 
 Variant = Literal["full", "bare"]
 VARIANTS: tuple[Variant, ...] = ("full", "bare")
+# The bench's `reference` variant is the full configuration with this "feature" applied: the reference
+# design's guardrail, callback and routing in place of ours (a proxy starts as GATEWAY_VARIANT=full,
+# GATEWAY_DISABLE=reference_design). Not a VARIANT: LiteLLM's sync router API, which config probes
+# use, cannot pick a deployment under cost-based-routing.
+REFERENCE = "reference"
+REFERENCE_DESIGN = "reference_design"
 # Removed by the bare variant so the benchmark can price each feature.
 BARE_LITELLM_SETTINGS = (
     "callbacks",
@@ -39,6 +45,7 @@ FEATURES = (
     "output_guardrail",  # check prompts only (mode [pre_call]); answers go unchecked
     "message_logging",  # turn_off_message_logging: prompts and answers out of the traces
     "cache_by_default",  # cache_params.mode default_off: cache only requests that ask for it
+    REFERENCE_DESIGN,  # alone only: the reference design's configuration (_reference)
 )
 # "guardrail_hook" keeps the guardrail but on LiteLLM's stock hook instead of gateway/hooks' (same
 # decisions, dearer transport): the benchmark's before/after for the hook.
@@ -46,6 +53,18 @@ STOCK_GUARDRAIL = "bedrock"
 # "tracing_hook" likewise keeps tracing but on LiteLLM's own Phoenix callback (the before of gateway/hooks').
 STOCK_TRACING_CALLBACK = "arize_phoenix"
 KEY_LIMIT_SETTINGS = ("default_key_generate_params", "upperbound_key_generate_params")
+
+
+# The reference design's settings (the blog post's config.yaml, /work/shared/seeds/000_*.txt, issue 19
+# part 3): LiteLLM's stock guardrail run during the model call, LiteLLM's own Phoenix callback, cost-based
+# routing and three retries; default_on added, since the design means the guardrail for every request.
+REFERENCE_GUARDRAIL_PARAMS = {"guardrail": STOCK_GUARDRAIL, "mode": "during_call", "default_on": True}
+REFERENCE_CALLBACKS = [STOCK_TRACING_CALLBACK]
+REFERENCE_ROUTER_SETTINGS = {"routing_strategy": "cost-based-routing", "num_retries": 3, "timeout": 60}
+# Kept from the full configuration though the post does not write them: how the proxy reaches the
+# local services and logs (not features the comparison prices).
+REFERENCE_KEPT_LITELLM_SETTINGS = ("json_logs", "drop_params")
+REFERENCE_KEPT_GUARDRAIL_PARAMS = ("guardrailIdentifier", "guardrailVersion", "aws_region_name")
 
 
 def parse_features(text: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -97,13 +116,43 @@ def _disable(config: dict[str, Any], features: Sequence[str]) -> None:
             router.pop(key, None)
 
 
+def _reference(config: dict[str, Any]) -> None:
+    """The reference design's configuration on the full one's models, database and master key: its
+    guardrail, callback and router settings replace ours; no cache, key limits or fallbacks."""
+    guardrails = config.get("guardrails") or []
+    if not guardrails:
+        raise ValueError("the reference variant needs the full configuration's guardrail (its id and region)")
+    ours = guardrails[0]["litellm_params"]
+    params = {**REFERENCE_GUARDRAIL_PARAMS}
+    params.update({k: ours[k] for k in REFERENCE_KEPT_GUARDRAIL_PARAMS if k in ours})
+    config["guardrails"] = [{"guardrail_name": "bedrock-content-filter", "litellm_params": params}]
+    settings = config.get("litellm_settings", {})
+    config["litellm_settings"] = {
+        **{k: settings[k] for k in REFERENCE_KEPT_LITELLM_SETTINGS if k in settings},
+        "callbacks": list(REFERENCE_CALLBACKS),
+    }
+    config["router_settings"] = dict(REFERENCE_ROUTER_SETTINGS)
+
+
 def apply(config: dict[str, Any], variant: str, disable: Iterable[str] = ()) -> dict[str, Any]:
     """Weaken a rendered full configuration in place: `bare` keeps the same models and routing but
-    drops the guardrail, the cache, the callbacks and the rate limits; `disable` switches off single
-    FEATURES so the benchmark prices each in the same run."""
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    drops the guardrail, the cache, the callbacks and the rate limits; `reference` is the reference
+    design's configuration (_reference); `disable` switches off single FEATURES of `full` so the
+    benchmark prices each in the same run."""
     features = parse_features(disable)
+    if variant == REFERENCE:
+        if features:
+            raise ValueError(f"the reference variant has no features to switch off, got {list(features)}")
+        variant, features = "full", (REFERENCE_DESIGN,)
+    elif variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {(*VARIANTS, REFERENCE)}, got {variant!r}")
+    if REFERENCE_DESIGN in features:
+        if variant != "full" or len(features) > 1:
+            raise ValueError(
+                f"{REFERENCE_DESIGN} replaces the full configuration's: it combines with nothing"
+            )
+        _reference(config)
+        return config
     if variant == "bare":
         litellm_settings = config.setdefault("litellm_settings", {})
         router = config.setdefault("router_settings", {})

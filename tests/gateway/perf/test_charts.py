@@ -57,3 +57,28 @@ def test_the_database_chart_is_a_png(tmp_path):
 def test_no_data_writes_no_chart(tmp_path, draw):
     assert draw(tmp_path / "empty.png") is None
     assert not (tmp_path / "empty.png").exists()
+
+
+def test_latency_load_chart_draws_the_measured_targets_and_skips_absent_ones(tmp_path):
+    pytest.importorskip("matplotlib")
+    rows = [
+        {"target": "gateway-full", "concurrency": c, "throughput_rps": r, "p50_ms": p, "p99_ms": 2 * p}
+        for c, r, p in ((1, 2.0, 500.0), (4, 7.0, 560.0))
+    ]
+    path = charts.latency_load_chart(rows, ["gateway-full", "gateway-bare"], tmp_path / "latency.png")
+    assert path is not None and _is_png(path)
+    assert charts.latency_load_chart(rows, ["gateway-bare"], tmp_path / "none.png") is None
+
+
+def test_soak_chart_is_a_png_and_needs_samples(tmp_path):
+    rows = [{"minute": m, "rss_mib_per_worker": 400.0 + m} for m in (1, 2, 3)]
+    assert _is_png(charts.soak_chart(rows, tmp_path / "memory.png", warm_up=1))
+    assert charts.soak_chart([], tmp_path / "none.png", warm_up=1) is None
+
+
+def test_bench_chart_draws_a_target_that_answered_nothing_as_zero(tmp_path):
+    rows = [
+        {"target": "gateway-full", "concurrency": 1, "throughput_rps": 2.0, "p95_ms": 600.0},
+        {"target": "gateway-bare", "concurrency": 1, "throughput_rps": 0.0, "p95_ms": None},
+    ]
+    assert _is_png(charts.bench_chart(rows, tmp_path / "chart.png"))
