@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import stat
 import sys
@@ -314,6 +315,23 @@ def test_migrate_applies_the_migrations_itself_and_never_starts_the_proxy(tmp_pa
     assert execs == []
     [database] = migrated
     assert (database.host, database.username, database.sslmode) == ("db.internal", "gateway", "require")
+
+
+def test_migrate_imports_litellm_with_the_local_cost_map_and_warning_logs(tmp_path, execs, monkeypatch):
+    """migrate imports litellm in this process, so the entrypoint's defaults apply before it does
+    (the Dockerfile sets none of them: without the cost map LiteLLM fetches prices at import)."""
+    for name in entrypoint.COMMAND_DEFAULTS:
+        monkeypatch.delenv(name, raising=False)
+    seen = {}
+    monkeypatch.setattr(
+        entrypoint,
+        "migrate",
+        lambda database: seen.update({n: os.environ.get(n) for n in entrypoint.COMMAND_DEFAULTS}) or 0,
+    )
+    assert entrypoint.main(["migrate"], without(contract_env(tmp_path), *entrypoint.FULL_REQUIRED)) == 0
+    assert seen["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+    assert seen["LITELLM_LOG"] == "WARNING"
+    assert seen["JSON_LOGS"] == "true"
 
 
 def test_migrate_exits_1_when_a_migration_fails(tmp_path, execs, monkeypatch):

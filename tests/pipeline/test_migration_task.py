@@ -157,9 +157,11 @@ def test_the_image_env_of_the_final_stage_is_read_with_its_arg_defaults_expanded
     }
 
 
-def test_the_real_image_reads_the_cost_map_locally():
-    """Without it LiteLLM fetches its price list from the internet at import, in migrate too."""
-    assert migration_task.image_environment()["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+def test_the_real_image_leaves_the_cost_map_default_to_the_entrypoint():
+    """The entrypoint sets it for migrate too (tests/gateway/test_entrypoint.py); an image ENV would be
+    a second source that a task variable could not tell apart from the entrypoint's own."""
+    assert "LITELLM_LOCAL_MODEL_COST_MAP" not in migration_task.image_environment()
+    assert migration_task.image_environment()["PYTHONPATH"] == "/app"
 
 
 def test_the_container_environment_is_image_then_task_then_secrets_with_the_stand_in_endpoint(tmp_path):
