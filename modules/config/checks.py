@@ -22,6 +22,8 @@ if TYPE_CHECKING:
         CacheSettings,
         ComputeSettings,
         DatabaseSettings,
+        DeliverySettings,
+        EdgeSettings,
         EnvironmentConfig,
         ModelSettings,
         PhoenixSettings,
@@ -105,6 +107,10 @@ _ECR_NAME = r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
 ECR_REPOSITORY_ARN = rf"{ARN_PARTITION}:ecr:{REGION}:\d{{12}}:repository/{_ECR_NAME}"
 ACM_CERTIFICATE_ARN = rf"{ARN_PARTITION}:acm:{REGION}:\d{{12}}:certificate/[A-Za-z0-9-]+"
 SECRET_ARN = rf"{ARN_PARTITION}:secretsmanager:{REGION}:\d{{12}}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{{6}}"
+# GitHub variable names: letters, digits and '_', not starting with a digit or GITHUB_ (GitHub's rules);
+# upper case by this project's convention, so a name reads the same in YAML, workflows and docs.
+GITHUB_VARIABLE = r"(?!GITHUB_)[A-Z_][A-Z0-9_]*"
+GITHUB_VARIABLE_ALLOWED = "a GitHub variable name: upper-case letters, digits, '_', not starting with GITHUB_"
 BEDROCK_MODEL_ID = r"((us|eu|apac|us-gov|global)\.)?[a-z0-9-]+\.[a-z0-9._-]+(:[0-9a-z:]+)?"
 
 
@@ -313,6 +319,16 @@ def phoenix_target(phoenix: PhoenixSettings) -> None:
         )
 
 
+def plan_role_is_not_apply_role(delivery: DeliverySettings) -> None:
+    """Pull-request code runs with the plan role: it must never be handed the role that changes things."""
+    if delivery.plan_role_variable == delivery.apply_role_variable:
+        raise Invalid(
+            f"{delivery.apply_role_variable!r} is also the plan role's variable; allowed: a variable of "
+            "its own (pull requests run with the plan role and must never reach the apply role)",
+            "apply_role_variable",
+        )
+
+
 # ---------------------------------------------------------------- cross-field rules (one environment)
 def stack_id_length(config: EnvironmentConfig) -> None:
     if len(config.stack_id) > MAX_STACK_ID:
@@ -369,12 +385,38 @@ def image_source(config: EnvironmentConfig) -> None:
         )
 
 
-def certificate_region(config: EnvironmentConfig) -> None:
-    cert = config.edge.certificate_arn
-    if cert is not None and cert.split(":")[3] != config.aws.region:
+def tls_or_a_reason(edge: EdgeSettings) -> None:
+    """Plain HTTP carries API keys readable: only with a certificate absent AND a stated reason."""
+    if edge.certificate_arn is None and edge.allow_plaintext is None:
         raise Invalid(
-            f"the certificate is in {cert.split(':')[3]}; allowed: a certificate in "
+            "is null and no allow_plaintext reason is given; allowed: an ACM certificate ARN (HTTPS), or "
+            "allow_plaintext: '<why this environment may serve plain HTTP>' with certificate_arn null",
+            "certificate_arn",
+        )
+    if edge.certificate_arn is not None and edge.allow_plaintext is not None:
+        raise Invalid(
+            "is set together with certificate_arn, whose listener redirects plain HTTP to HTTPS; "
+            "allowed: null when a certificate is configured",
+            "allow_plaintext",
+        )
+
+
+def certificate_region(config: EnvironmentConfig) -> None:
+    """An ALB can use only ACM certificates of its own account and region."""
+    cert = config.edge.certificate_arn
+    if cert is None:
+        return
+    _, _, _, region, account, _ = cert.split(":", 5)
+    if region != config.aws.region:
+        raise Invalid(
+            f"the certificate is in {region}; allowed: a certificate in "
             f"{config.aws.region} (an ALB uses certificates of its own region)",
+            "edge.certificate_arn",
+        )
+    if account != config.aws.account_id:
+        raise Invalid(
+            f"the certificate belongs to account {account}; allowed: a certificate of this environment's "
+            f"account {config.aws.account_id} (an ALB uses certificates of its own account)",
             "edge.certificate_arn",
         )
 
@@ -442,6 +484,7 @@ def across_environments(environments_dir: Path, configs: list[EnvironmentConfig]
     """What must hold between environments: checked over ALL folders, even when only some are synthesized."""
     _state_keys_unique(environments_dir, configs)
     _image_sources_granted(environments_dir, configs)
+    _one_account_per_bucket_and_role(environments_dir, configs)
 
 
 def _state_keys_unique(environments_dir: Path, configs: list[EnvironmentConfig]) -> None:
@@ -480,4 +523,36 @@ def _image_sources_granted(environments_dir: Path, configs: list[EnvironmentConf
                     "compute.image_pull_account_ids",
                     f"{config.name!r} (account {config.aws.account_id}) runs images from this environment's "
                     f"repository but may not pull them; allowed: a list including {config.aws.account_id!r}",
+                )
+
+
+def _one_account_per_bucket_and_role(environments_dir: Path, configs: list[EnvironmentConfig]) -> None:
+    """A state bucket and a role live in one account: environments of two accounts never share either.
+
+    One state bucket per account keeps an account's state readable only by that account's roles; a role
+    variable holds one role's ARN, which cannot be assumed for another account's environment.
+    """
+    settings = (
+        ("state.bucket", lambda c: c.state.bucket, "a bucket of this environment's account (one each)"),
+        (
+            "delivery.plan_role_variable",
+            lambda c: c.delivery.plan_role_variable,
+            "a variable naming a role of this environment's account",
+        ),
+        (
+            "delivery.apply_role_variable",
+            lambda c: c.delivery.apply_role_variable,
+            "a variable naming a role of this environment's account",
+        ),
+    )
+    for field, read, allowed in settings:
+        owners: dict[str, EnvironmentConfig] = {}
+        for config in configs:
+            other = owners.setdefault(read(config), config)
+            if other.aws.account_id != config.aws.account_id:
+                raise ConfigError(
+                    environments_dir / config.name / CONFIG_FILE,
+                    field,
+                    f"{read(config)!r} is also used by {other.name!r} (account {other.aws.account_id}), and "
+                    f"this environment is in account {config.aws.account_id}; allowed: {allowed}",
                 )

@@ -111,9 +111,9 @@ def _strip(kind: Any) -> Any:
         return kind
 
 
-def _kind_at(loc: tuple[Any, ...]) -> Any:
+def _kind_at(loc: tuple[Any, ...], root: type[BaseModel] = EnvironmentConfig) -> Any:
     """The schema's type at a pydantic error location (None if the location is not a field)."""
-    kind: Any = EnvironmentConfig
+    kind: Any = root
     for part in loc:
         kind = _strip(kind)
         if isinstance(kind, type) and issubclass(kind, BaseModel):
@@ -144,14 +144,14 @@ def _wrong_type(kind: Any, value: Any) -> str:
     return f"got {yaml_type(value)} {shown}; allowed: {describe(kind)}{hint}"
 
 
-def _first_problem(err: ValidationError) -> tuple[str, str]:
-    """(field path, message) of the first error pydantic found, in the schema's words."""
+def _first_problem(err: ValidationError, root: type[BaseModel] = EnvironmentConfig) -> tuple[str, str]:
+    """(field path, message) of the first error pydantic found in the file read as `root`, in its words."""
     first = err.errors(include_url=False)[0]
     loc = tuple(first["loc"])
     cause = (first.get("ctx") or {}).get("error")
     if isinstance(cause, Invalid):
         return _join(_path(loc), cause.path), cause.message
-    kind = _kind_at(loc)
+    kind = _kind_at(loc, root)
     if first["type"] == "missing" and kind is not None:
         return _path(loc), f"is missing; required: {describe(kind)}"
     if kind is not None:

@@ -46,6 +46,7 @@ FROM_LIST = Strict(False)
 
 AccountId = Annotated[str, Pattern(r"\d{12}", "exactly 12 digits, quoted")]
 Region = Annotated[str, Pattern(checks.REGION, "an AWS region such as us-east-1")]
+GithubVariable = Annotated[str, Pattern(checks.GITHUB_VARIABLE, checks.GITHUB_VARIABLE_ALLOWED)]
 
 
 def doc(description: str, **kw: Any) -> Any:
@@ -124,11 +125,18 @@ class NetworkSettings(Section):
 class EdgeSettings(Section):
     """The load balancer and the WAF in front of it."""
 
+    rules = (checks.tls_or_a_reason,)
+
     allowed_client_cidrs: Annotated[tuple[str, ...], FROM_LIST, Check(checks.client_cidrs)] = doc(
         "client networks the WAF lets through"
     )
     certificate_arn: Annotated[str, Pattern(checks.ACM_CERTIFICATE_ARN, "an ACM certificate ARN")] | None = (
-        doc("ACM certificate for HTTPS; null serves plain HTTP", default=None)
+        doc("ACM certificate for HTTPS (plain HTTP only redirects); null needs allow_plaintext", default=None)
+    )
+    allow_plaintext: Annotated[str, Pattern(r"\S.{9,499}", "a reason of 10 to 500 characters")] | None = doc(
+        "why this environment may serve plain HTTP without a certificate (API keys cross the network "
+        "readable); null: HTTPS only",
+        default=None,
     )
     waf_rate_limit: Annotated[int, Range(10, 2_000_000_000)] = doc(
         "requests per client IP per 5 minutes before the WAF blocks"
@@ -305,6 +313,29 @@ class StateSettings(Section):
     use_lockfile: bool = doc("S3-native state locking (Terraform >= 1.10)")
 
 
+class DeliverySettings(Section):
+    """How the workflows reach this environment (pipeline.environments turns it into their matrix)."""
+
+    rules = (checks.plan_role_is_not_apply_role,)
+
+    order: Annotated[int, Range(1, 99)] = doc(
+        "position in the deploy chain: the lowest deploys first, each next one after the one before passed "
+        "its smoke test (equal positions deploy in name order)"
+    )
+    plan_role_variable: GithubVariable = doc(
+        "GitHub repository variable holding the ARN of the read-only plan role (pull-request, deploy and "
+        "drift plans)"
+    )
+    apply_role_variable: GithubVariable = doc(
+        "GitHub repository variable holding the ARN of the apply role (trusted only for the GitHub "
+        "environment of this name)"
+    )
+    approval: bool = doc(
+        "a reviewer other than the author approves the plan before it is applied (the GitHub environment's "
+        "required reviewers, checked before apply)"
+    )
+
+
 class EnvironmentConfig(Section):
     """One environment: its folder name plus the contents of its config.yaml."""
 
@@ -332,6 +363,7 @@ class EnvironmentConfig(Section):
     models: Annotated[tuple[ModelSettings, ...], FROM_LIST] = doc("the model catalogue")
     api: ApiSettings = doc("request limits and response headers", default_factory=ApiSettings)
     state: StateSettings = doc("Terraform state backend")
+    delivery: DeliverySettings = doc("stage order, role variables and approval of the deploy workflow")
     tags: Annotated[Mapping[str, str], Check(checks.tags), AfterValidator(MappingProxyType)] = doc(
         "tags on every resource", default_factory=dict
     )

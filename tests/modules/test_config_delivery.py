@@ -58,22 +58,23 @@ def test_the_section_is_required_and_says_what_it_holds(tmp_path: Path) -> None:
     assert caught.value.field == "delivery" and "is missing; required: stage order" in caught.value.message
 
 
-def test_a_role_variable_must_be_a_github_variable_name(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("environment", "key", "value", "says"),
+    [
+        ("dev", "plan_role_variable", "GITHUB_PLAN_ROLE", ("allowed: a GitHub variable name", "GITHUB_")),
+        ("prod", "apply_role_variable", "PLAN_ROLE_ARN_PROD", ("never reach the apply role",)),
+    ],
+    ids=["must-be-a-github-variable-name", "plan-role-is-never-the-apply-role"],
+)
+def test_a_role_variable_github_would_refuse_or_that_merges_plan_and_apply_is_refused(
+    tmp_path: Path, environment: str, key: str, value: str, says: tuple[str, ...]
+) -> None:
     root = copy_environments(tmp_path)
-    change(root, "dev", "delivery", "plan_role_variable", "GITHUB_PLAN_ROLE")
+    change(root, environment, "delivery", key, value)
     with pytest.raises(ConfigError) as caught:
-        load(root / "dev")
-    assert caught.value.field == "delivery.plan_role_variable"
-    assert "allowed: a GitHub variable name" in caught.value.message and "GITHUB_" in caught.value.message
-
-
-def test_the_plan_role_is_never_the_apply_role(tmp_path: Path) -> None:
-    root = copy_environments(tmp_path)
-    change(root, "prod", "delivery", "apply_role_variable", "PLAN_ROLE_ARN_PROD")
-    with pytest.raises(ConfigError) as caught:
-        load(root / "prod")
-    assert caught.value.field == "delivery.apply_role_variable"
-    assert "never reach the apply role" in caught.value.message
+        load(root / environment)
+    assert caught.value.field == f"delivery.{key}"
+    assert all(text in caught.value.message for text in says), caught.value.message
 
 
 def test_a_state_bucket_shared_across_accounts_is_refused(tmp_path: Path) -> None:
