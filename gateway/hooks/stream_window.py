@@ -6,17 +6,21 @@ was the whole generation plus a check. Here the growing answer is checked in win
 
 - the head: chunks are released unchecked while the released text stays within
   `UNCHECKED_HEAD_CHARS` (in practice the first delta, a few words), so the first token
-  costs no OUTPUT round trip;
+  costs no OUTPUT round trip; the first window is checked with the head in front of it, so
+  a phrase the head's end cuts is still seen whole (the head itself cannot be recalled);
 - after it, text is released only once an ApplyGuardrail verdict covers it: each window of
   at least `WINDOW_CHARS` unreleased characters is checked while the model keeps generating
   (one check in flight), and released when its verdict is clean or masked;
-- the last chunks of a clean window, up to `CARRY_CHARS` of text, are held back and checked
+- the last `CARRY_CHARS` characters of a window (cut out of a chunk if need be; after a
+  masked verdict, as much of that tail as masking left unchanged) are held back and checked
   again at the start of the next window, so a phrase or PII value split by a window edge is
   seen whole (when shorter than the carry);
 - a masked verdict (PII anonymized) releases the window as one chunk of masked text;
 - a blocked verdict ends the stream: with the usual 400 if nothing was sent yet, else with an
   OpenAI-style error event (`data: {"error": {...}}`), so the client has seen at most the
-  head and the windows checked clean before (docs/gateway.md, "Streamed answers").
+  head and the windows checked clean before (docs/gateway.md, "Streamed answers"); a check
+  that fails (timeout, 5xx) after chunks were sent ends it the same way, with its status,
+  instead of tearing the connection.
 
 Windows see less context than a check of the whole answer; docs/gateway.md says so.
 """
@@ -39,20 +43,28 @@ BLOCKED_STATUS = 400
 
 
 class StreamBlocked(Exception):
-    """A block after the stream started: LiteLLM's stream writer sends it as an error event.
+    """A block or a failed check after the stream started: LiteLLM's writer sends it as an error event.
 
     `message`, `type` and `code` are what LiteLLM's ProxyException copies into the event
-    (proxy_server.py `async_data_generator`); an HTTPException would tear the stream instead.
+    (proxy_server.py `async_data_generator`); an HTTPException would tear the stream instead,
+    and the client could not tell a refused answer from a network fault.
     """
 
-    def __init__(self, detail: Any, released_chars: int) -> None:
-        detail = detail if isinstance(detail, dict) else {"error": str(detail)}
-        reason = detail.get("bedrock_guardrail_response") or ""
-        self.message = f"{detail.get('error', 'Violated guardrail policy')}: {reason}".rstrip(": ")
-        self.type = "guardrail_blocked"
+    def __init__(self, detail: Any, released_chars: int, status_code: int = BLOCKED_STATUS) -> None:
+        if status_code == BLOCKED_STATUS:
+            detail = detail if isinstance(detail, dict) else {"error": str(detail)}
+            reason = detail.get("bedrock_guardrail_response") or ""
+            self.message = f"{detail.get('error', 'Violated guardrail policy')}: {reason}".rstrip(": ")
+            self.type = "guardrail_blocked"
+        else:  # the check itself failed (timeout, 5xx): fail closed, saying so
+            self.message = (
+                f"The content check (guardrail) failed ({status_code}), so the rest of the answer "
+                f"was withheld: {detail}"
+            )
+            self.type = "guardrail_failed"
         self.param = None
-        self.code = BLOCKED_STATUS
-        self.status_code = BLOCKED_STATUS
+        self.code = status_code
+        self.status_code = status_code
         self.released_chars = released_chars
         super().__init__(self.message)
 
@@ -79,28 +91,49 @@ def _strip_text(chunk: ModelResponseStream) -> ModelResponseStream | None:
     return chunk if keeps else None
 
 
-class _Window:
-    """Unreleased chunks and their text."""
+def _split(chunks: list[ModelResponseStream], at: int):
+    """The chunks holding the first `at` characters, and the rest; a chunk cut by `at` is split in two."""
+    front: list[ModelResponseStream] = []
+    back: list[ModelResponseStream] = []
+    seen = 0
+    for chunk in chunks:
+        text = chunk_text(chunk)
+        if back or seen + len(text) <= at:
+            (back if back else front).append(chunk)
+            seen += len(text)
+            continue
+        cut = at - seen
+        if cut > 0:
+            front.append(text_chunk(chunk, text[:cut]))
+            chunk.choices[0].delta.content = text[cut:]  # one choice: windows apply only then
+        back.append(chunk)
+        seen += len(text)
+    return front, back
 
-    def __init__(self) -> None:
-        self.chunks: list[ModelResponseStream] = []
 
-    def add(self, chunk: ModelResponseStream) -> None:
-        self.chunks.append(chunk)
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
-    @property
-    def text(self) -> str:
-        return "".join(chunk_text(c) for c in self.chunks)
+
+def _common_suffix(a: str, b: str) -> int:
+    return _common_prefix(a[::-1], b[::-1])
 
 
 async def windowed_output_check(
     guardrail: Any, first: ModelResponseStream, rest: AsyncIterator[Any], request_data: dict
 ) -> AsyncIterator[ModelResponseStream]:
     """Yield the stream's chunks as their OUTPUT verdicts allow (module docstring)."""
-    pending = _Window()  # received, not yet released nor being checked
+    pending: list[ModelResponseStream] = []  # received, not yet released nor being checked
+    pending_chars = 0  # kept as it grows: a long answer piling up behind a slow check is not re-joined
+    head = ""  # the unchecked head: the first window is checked with it in front, so a cut phrase is whole
     released_chars = 0
     yielded = False
-    in_flight: tuple[asyncio.Task, list[ModelResponseStream]] | None = None
+    in_flight: tuple[asyncio.Task, list[ModelResponseStream], str] | None = None
 
     async def check(text: str) -> ModelResponse:
         answer = ModelResponse(choices=[Choices(index=0, message=Message(role="assistant", content=text))])
@@ -111,32 +144,40 @@ async def windowed_output_check(
         guardrail._apply_masking_to_response(response=answer, bedrock_guardrail_response=verdict)
         return answer
 
-    def start(chunks: list[ModelResponseStream]) -> tuple[asyncio.Task, list[ModelResponseStream]]:
-        return asyncio.create_task(check("".join(chunk_text(c) for c in chunks))), chunks
+    def start(chunks: list[ModelResponseStream], context: str):
+        text = "".join(chunk_text(c) for c in chunks)
+        return asyncio.create_task(check(context + text)), chunks, context
 
-    def settle(task: asyncio.Task, chunks: list[ModelResponseStream], *, last: bool):
-        """The chunks to release for a finished check, and the ones carried into the next window."""
+    def settle(task: asyncio.Task, chunks: list[ModelResponseStream], context: str, *, last: bool):
+        """The chunks to release for a finished check, and the ones carried into the next window.
+
+        The carry is the window's last `CARRY_CHARS` characters (cut out of a chunk if need be),
+        after a masked verdict too (as much of that tail as masking left unchanged).
+        """
         try:
             answer = task.result()
-        except HTTPException as error:
-            if error.status_code == BLOCKED_STATUS and yielded:
-                raise StreamBlocked(error.detail, released_chars) from error
+        except Exception as error:  # a block, or the check failed: either way nothing more is sent
+            if yielded:
+                http = isinstance(error, HTTPException)
+                status = error.status_code if http else 500
+                detail = error.detail if http else (str(error) or type(error).__name__)
+                raise StreamBlocked(detail, released_chars, status) from error
             raise
         text = "".join(chunk_text(c) for c in chunks)
-        masked = answer.choices[0].message.content or ""
-        if masked != text:  # anonymized: one chunk of masked text, then what else the chunks carried
-            rest_of = [kept for c in chunks if (kept := _strip_text(c)) is not None]
-            return [text_chunk(chunks[0], masked), *rest_of], []
-        if last:
-            return chunks, []
-        carry: list[ModelResponseStream] = []
-        carried = 0
-        for chunk in reversed(chunks[1:]):
-            carried += len(chunk_text(chunk))
-            if carried > CARRY_CHARS:
-                break
-            carry.insert(0, chunk)
-        return chunks[: len(chunks) - len(carry)], carry
+        verdict = answer.choices[0].message.content or ""
+        if verdict == context + text or verdict.endswith(text):  # clean (or only the sent head masked)
+            out = text
+        elif verdict.startswith(context):
+            out = verdict[len(context) :]
+        else:  # masking reached into the head already sent: send the masked rest, nothing of the value
+            out = verdict[_common_prefix(verdict, context) :]
+        keep = 0 if last else min(CARRY_CHARS, _common_suffix(out, text), len(text))
+        front, carry = _split(chunks, len(text) - keep)
+        if out == text:
+            return front, carry
+        # anonymized: one chunk of masked text, then what else the chunks carried
+        masked = [text_chunk(chunks[0], out[: len(out) - keep])] if len(out) > keep else []
+        return [*masked, *(kept for c in front if (kept := _strip_text(c)) is not None)], carry
 
     async def released(chunks: list[ModelResponseStream]):
         nonlocal released_chars, yielded
@@ -145,39 +186,48 @@ async def windowed_output_check(
             yielded = True
             yield chunk
 
+    def take_carry(carry: list[ModelResponseStream]) -> None:
+        nonlocal pending_chars
+        pending[:0] = carry
+        pending_chars += sum(len(chunk_text(c)) for c in carry)
+
     upstream = _prepend(first, rest)
     head_open = True
     try:
         async for chunk in upstream:
             text = chunk_text(chunk) if isinstance(chunk, ModelResponseStream) else ""
-            if head_open and not pending.chunks and released_chars + len(text) <= UNCHECKED_HEAD_CHARS:
+            if head_open and not pending and released_chars + len(text) <= UNCHECKED_HEAD_CHARS:
+                head += text
                 async for out in released([chunk]):
                     yield out
                 continue
             head_open = False
-            pending.add(chunk)
+            pending.append(chunk)
+            pending_chars += len(text)
             if in_flight is not None and in_flight[0].done():
                 out_chunks, carry = settle(*in_flight, last=False)
                 in_flight = None
-                pending.chunks[:0] = carry
+                take_carry(carry)
                 async for out in released(out_chunks):
                     yield out
-            if in_flight is None and len(pending.text) >= WINDOW_CHARS:
-                in_flight, pending = start(pending.chunks), _Window()
+            if in_flight is None and pending_chars >= WINDOW_CHARS:
+                in_flight, head = start(pending, head), ""
+                pending, pending_chars = [], 0
         if in_flight is not None:
             await asyncio.wait([in_flight[0]])
             out_chunks, carry = settle(*in_flight, last=False)
             in_flight = None
-            pending.chunks[:0] = carry
+            take_carry(carry)
             async for out in released(out_chunks):
                 yield out
-        if pending.chunks:
-            if pending.text:
-                task, chunks = start(pending.chunks)
-                await asyncio.wait([task])
-                out_chunks, _ = settle(task, chunks, last=True)
+        if pending:
+            if pending_chars:
+                in_flight = start(pending, head)  # tracked, so a client leaving now cancels it
+                await asyncio.wait([in_flight[0]])
+                out_chunks, _ = settle(*in_flight, last=True)
+                in_flight = None
             else:
-                out_chunks = pending.chunks
+                out_chunks = pending
             async for out in released(out_chunks):
                 yield out
     finally:
