@@ -227,7 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     upsert = commands.add_parser("upsert-plan-comment", help="one updated plan comment per environment")
     upsert.add_argument("--environment", required=True)
-    upsert.add_argument("--body-file", type=Path, required=True)
+    upsert.add_argument(
+        "--body-file",
+        type=Path,
+        action="append",
+        required=True,
+        help="Markdown of the comment; repeat to append sections (the plan, then its Access section)",
+    )
     upsert.add_argument("--pr", type=int, help="default: the pull request of GITHUB_EVENT_PATH")
     upsert.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
     upsert.add_argument("--author", default=BOT_LOGIN, help="login whose comment is updated")
@@ -248,7 +254,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "upsert-plan-comment":
             issue = args.pr or pull_request_number(os.environ.get("GITHUB_EVENT_PATH"))
             action, comment_id = upsert_plan_comment(
-                client_from_env(args.repo), issue, args.environment, args.body_file.read_text(), args.author
+                client_from_env(args.repo),
+                issue,
+                args.environment,
+                "\n\n".join(path.read_text().rstrip("\n") for path in args.body_file),
+                args.author,
             )
             print(f"{action} plan comment {comment_id} for {args.environment} on #{issue}")
         elif args.command == "step-summary":

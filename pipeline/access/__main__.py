@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "diff":
             planned = declared_diff(access, _base_access(args.env, args.base, catalogue))
             print(render(planned, target=f"{args.base} (declared)"))
-            if args.markdown:
+            if args.markdown:  # plans/ does not exist yet when the PR job runs this before its plan
+                args.markdown.parent.mkdir(parents=True, exist_ok=True)
                 args.markdown.write_text(markdown(planned, args.base), encoding="utf-8")
             return EXIT_OK if not planned.changes else EXIT_CHANGES
     except ConfigError as err:

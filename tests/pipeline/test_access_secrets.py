@@ -77,6 +77,13 @@ def test_diff_against_a_base_without_the_file_creates_everything_exit_2(env: str
     assert "to update" in section and "0 to delete" in section
 
 
+def test_diff_writes_its_section_into_a_folder_the_pr_job_has_not_made_yet(tmp_path: Path) -> None:
+    section = tmp_path / "plans" / "prod.access.md"
+    done = _cli("diff", "--env", "prod", "--base", "HEAD", "--markdown", str(section))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert section.read_text().startswith("### Access: prod\n")
+
+
 def test_a_bad_declaration_is_one_error_line_and_exit_1(tmp_path: Path) -> None:
     done = _cli("plan", "--env", "no-such-env", "--url", "http://127.0.0.1:9", "--key", "sk-x")
     assert done.returncode == 1

@@ -182,6 +182,18 @@ def test_cli_takes_the_pull_request_from_the_event_file(fake, tmp_path, monkeypa
     assert fake.comments[42][0]["body"] == f"{marker('dev')}\n### plan"
 
 
+def test_cli_joins_the_plan_and_its_access_section_into_one_comment(fake, tmp_path, monkeypatch):
+    plan, access = tmp_path / "dev.plan.md", tmp_path / "dev.access.md"
+    plan.write_text("### plan\n")
+    access.write_text("### access\n")
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    monkeypatch.setenv("GITHUB_API_URL", fake.client.api_url)
+    argv = ["upsert-plan-comment", "--environment", "dev", "--pr", "7"]
+    assert github.main([*argv, "--body-file", str(plan), "--body-file", str(access)]) == 0
+    assert fake.comments[7][0]["body"] == f"{marker('dev')}\n### plan\n\n### access"
+
+
 def test_cli_fails_cleanly_without_a_token(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     body = tmp_path / "b.md"
