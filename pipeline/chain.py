@@ -11,7 +11,8 @@ ran (its apply's `image_tag` output), the commit and the applied plan's SHA-256 
 later stage's plan: the plan's `image_tag` must be the digest every earlier stage
 promoted, at the same commit; the plan summary shown for approval then says so
 (or why not, and the step fails). `run` is `nox -s integration`: every stage in
-order, each against its own emulated account, calling the same commands the
+order (plan, check-digest, apply, seed secrets, migrate, secret grep, smoke, promote),
+each against its own emulated account, calling the same commands the
 deploy workflow calls (docs/gitops.md "The pipeline's commands").
 """
 
@@ -303,6 +304,20 @@ class Chain:
                     raise ChainError(f"{environment}: re-applying the applied plan was not refused: {errors}")
                 step.detail = f"re-apply refused: {errors[0][:90]}"
 
+            def seed(step: Step) -> None:
+                # The stack leaves the key secrets empty (no value in any plan): the workflow writes them.
+                argv = ["-m", "pipeline.seed_secrets", environment, "--out-dir", str(self.plans)]
+                self.command(argv, env, f"{environment} seed secrets")
+                again = subprocess.run(
+                    [sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+                )
+                wrote = ": written (" in again.stdout or ": rotated (" in again.stdout
+                if again.returncode != 0 or wrote or again.stdout.count(": unchanged (") != 2:
+                    raise ChainError(
+                        f"{environment}: a second seed_secrets run was not a no-op: {again.stdout}"
+                    )
+                step.detail = "master and salt keys written; a second run wrote nothing"
+
             def migrate(step: Step) -> None:
                 from pipeline.integration import IntegrationFailure, Phase, migrate_twice
 
@@ -332,6 +347,7 @@ class Chain:
             self.step(environment, "plan", plan)
             self.step(environment, "check-digest", digest)
             self.step(environment, "apply", apply)
+            self.step(environment, "seed secrets", seed)
             self.step(environment, "migrate", migrate)
             self.step(
                 environment, "secret grep", lambda step: self.secret_grep(environment, space, server, step)

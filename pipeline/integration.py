@@ -244,6 +244,12 @@ def lifecycle(run: Run, server: EmulatorServer, work: Path, expect: dict[str, An
         space.tf("apply", "-input=false", "-no-color", "initial.tfplan")
         resources = state_resources(space.state())
         phase.resources = sum(len(v) for v in resources.values())
+    with run.phase("seed secrets") as phase:  # the stack leaves the LiteLLM key secrets empty
+        from pipeline import seed_secrets
+
+        seeded = seed_secrets.seed_all(client("secretsmanager"), outputs(space.stack_dir, space.env))
+        phase.resources = sum(o.wrote for o in seeded)
+        phase.note = "; ".join(f"{o.name.rsplit('/', 1)[-1]} {o.action}" for o in seeded)
     with run.phase("migrate") as phase:
         run.record(migrate_twice(space, client, work / "migrate", phase))
     with run.phase("check") as phase:

@@ -2,7 +2,7 @@
 
 One session fixture (`applied_stack`) shared by test_secret_grep.py and
 test_secret_plan_role.py (each imports it): synth against the in-process moto →
-init → plan → apply → state, plan JSON (Terraform's and the redacted artifact),
+init → plan → apply → seed_secrets → state, plan JSON (Terraform's and the redacted artifact),
 plan text and summary; then a second plan, as a pull request's would run
 against deployed state, with the emulator recording every request it serves.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pipeline import plan_role, secret_grep
+from pipeline import plan_role, secret_grep, seed_secrets
 from pipeline.aws_emulator import EmulatorServer, running
 from pipeline.integration import ROOT, Workspace, change_setting, expectations
 from pipeline.summary import redact_plan, render_summary
@@ -100,6 +100,10 @@ def applied_stack(tmp_path_factory) -> AppliedStack:
         space.tf("init", "-input=false", "-no-color")
         plan_json = space.plan("initial")
         space.tf("apply", "-input=false", "-no-color", "initial.tfplan")
+        # The apply job's next step: the key secrets are created empty, pipeline.seed_secrets fills them.
+        outputs = {k: v["value"] for k, v in json.loads(space.tf("output", "-json", capture=True)).items()}
+        seeded = seed_secrets.seed_all(server.client("secretsmanager", region), outputs)
+        assert [o.action for o in seeded] == ["written", "written"], seeded
         state = space.state()
         with plan_role.recording(work / "requests.jsonl") as recording:
             pull_request_plan = space.plan("pull-request")
