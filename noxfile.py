@@ -112,6 +112,13 @@ def database_engine(session: nox.Session) -> None:
     py(session, "-m", "gateway.prisma_engine", "generate", success_codes=[0, 1])
 
 
+def stack_tool(session: nox.Session, module: str, *args: str) -> None:
+    """Run a tool that starts a local stack (or targets one): Phoenix's venv and the database engine first."""
+    venv(session, "phoenix")
+    database_engine(session)
+    py(session, "-m", module, *args, *session.posargs)
+
+
 def run_in(session: nox.Session, bin_dir: Path, *args: str, env: dict[str, str] | None = None, **kw):
     """Run a command with `bin_dir` first on PATH (as if the venv were active)."""
     full_env = {
@@ -187,42 +194,55 @@ def build(session: nox.Session) -> None:
 @nox.session
 def serve(session: nox.Session) -> None:
     """The local stack (Bedrock emulator, Postgres, Redis, Phoenix, LiteLLM) until Ctrl-C."""
-    venv(session, "phoenix")
-    database_engine(session)
-    py(session, "-m", "gateway.devstack", "serve", *session.posargs)
+    stack_tool(session, "gateway.devstack", "serve")
 
 
 @nox.session
 def smoke(session: nox.Session) -> None:
     """Local stack up, client checks, down; or checks only with `-- --url URL --key KEY`."""
-    venv(session, "phoenix")
-    database_engine(session)
     node_packages(session, NODE_SDK)
-    py(session, "-m", "gateway.smoke", *session.posargs)
+    stack_tool(session, "gateway.smoke")
+
+
+@nox.session
+def access(session: nox.Session) -> None:
+    """Teams and keys as code: `-- plan|apply [--env ENV] [--url URL --key KEY]`, `-- diff --base REF`."""
+    diff = session.posargs[:1] == ["diff"]
+    if not diff and "--url" not in session.posargs:
+        venv(session, "phoenix")  # no --url: a local stack is started, as for smoke
+        database_engine(session)
+    # plan: exit 2 (changes or drift) fails the session, as drift should; diff: 2 only means "changed".
+    py(session, "-m", "pipeline.access", *session.posargs, success_codes=[0, 2] if diff else [0])
 
 
 @nox.session
 def load(session: nox.Session) -> None:
     """Locust load test (headless; thresholds as arguments) against the local stack or `--url`."""
-    venv(session, "phoenix")
-    database_engine(session)
-    py(session, "-m", "gateway.perf.load", *session.posargs)
+    stack_tool(session, "gateway.perf.load")
 
 
 @nox.session(name="eval")
 def eval_(session: nox.Session) -> None:
     """SQuAD exact-match/F1 evaluation through a Phoenix experiment, per model alias."""
-    venv(session, "phoenix")
-    database_engine(session)
-    py(session, "-m", "gateway.perf.squad", *session.posargs)
+    stack_tool(session, "gateway.perf.squad")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Gateway overhead: direct vs through LiteLLM, full vs bare, database on vs off (same run)."""
-    venv(session, "phoenix")
-    database_engine(session)
-    py(session, "-m", "gateway.perf.bench", *session.posargs)
+    """Added latency and CPU per request over direct: full vs the reference design vs bare (same run)."""
+    stack_tool(session, "gateway.perf.bench")
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """Memory per worker under steady load: `-- --minutes N` (default 30) at 60 % of capacity."""
+    stack_tool(session, "gateway.perf.soak")
+
+
+@nox.session
+def ttft(session: nox.Session) -> None:
+    """Time to first token, direct vs through the gateway (streamed, realistic latency): issue 19."""
+    stack_tool(session, "gateway.perf.ttft")
 
 
 @nox.session
@@ -239,6 +259,12 @@ def costs(session: nox.Session) -> None:
 
 # ---------------------------------------------------------------- delivery
 @nox.session
+def environments(session: nox.Session) -> None:
+    """The environments' matrix for the workflows, in deploy order (`-- --matrix [--github-output]`)."""
+    py(session, "-m", "pipeline.environments", *session.posargs)
+
+
+@nox.session
 def plan(session: nox.Session) -> None:
     """Plan one environment (`-- dev`): plan file, plan JSON, policy gate, Markdown summary."""
     venv(session, "policy")
@@ -253,9 +279,19 @@ def apply(session: nox.Session) -> None:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    """plan/apply/migrate/check/change/destroy against a local AWS emulator (moto), PostgreSQL for migrate."""
+    """The deploy chain per stage against the AWS emulator: plan, apply, migrate, smoke, promote.
+
+    `-- --stages dev,prod`, `-- --smoke-all`; `-- lifecycle [--env dev]` runs the one-environment
+    lifecycle instead (checks, an in-place change, destroy: pipeline/integration.py).
+    """
     venv(session, "policy")
-    py(session, "-m", "pipeline.integration", *session.posargs)
+    if session.posargs[:1] == ["lifecycle"]:
+        py(session, "-m", "pipeline.integration", *session.posargs[1:])
+        return
+    venv(session, "phoenix")  # the smoke step's local stack
+    database_engine(session)
+    node_packages(session, NODE_SDK)
+    py(session, "-m", "pipeline.chain", "run", *session.posargs)
 
 
 # ---------------------------------------------------------------- maintenance

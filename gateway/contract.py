@@ -159,6 +159,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("REDIS_HOST", "environment", SERVE, "full", "the cache and rate-limit store"),
     Variable("REDIS_PORT", "environment", SERVE, "full", "the cache and rate-limit store"),
     Variable("REDIS_SSL", "environment", SERVE, "optional", "true in AWS (default false)"),
+    Variable("REDIS_AWS_IAM_AUTH", "environment", SERVE, "optional", "true: sign in to Valkey with IAM"),
+    Variable("REDIS_AWS_IAM_USER_NAME", "environment", SERVE, "optional", "the Valkey user IAM signs in as"),
+    Variable("REDIS_AWS_IAM_CACHE_NAME", "environment", SERVE, "optional", "the replication group id"),
     Variable(
         "DATABASE_HOST", "environment", BOTH, "optional", "the Aurora writer endpoint; unset: no database"
     ),
@@ -196,7 +199,7 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("DATABASE_USERNAME", "secret", MIGRATE, "database", "the master user migrate logs in as"),
     Variable("DATABASE_PASSWORD", "secret", MIGRATE, "optional", "the master user's password"),
-    Variable("REDIS_PASSWORD", "secret", SERVE, "optional", "the cache AUTH token"),
+    Variable("REDIS_PASSWORD", "secret", SERVE, "optional", "a cache AUTH token (none in AWS: IAM)"),
     Variable("PHOENIX_API_KEY", "secret", SERVE, "optional", "the Phoenix key (required for Phoenix Cloud)"),
     Variable("GATEWAY_VARIANT", "local", SERVE, "optional", "full (default) or bare, local runs only"),
     Variable("GATEWAY_DISABLE", "local", SERVE, "optional", "features switched off, local runs only"),

@@ -33,7 +33,7 @@ from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from constructs import Construct
 
 from modules import cdk
-from modules.shared import EncryptionKey, KeyConfig
+from modules.shared import POLICY_VERSION, EncryptionKey, KeyConfig
 from policies.guardrail import GuardrailDefinition
 
 # Regions each geography's cross-region inference profiles route to (Bedrock user guide,
@@ -260,7 +260,7 @@ def access_policy(config: BedrockAccessConfig) -> dict:
                 "Condition": {"StringEquals": {"kms:ViaService": f"bedrock.{config.region}.amazonaws.com"}},
             }
         )
-    return {"Version": "2012-10-17", "Statement": statements}
+    return {"Version": POLICY_VERSION, "Statement": statements}
 
 
 def _validate_access(config: BedrockAccessConfig) -> None:

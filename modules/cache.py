@@ -13,7 +13,6 @@ reasoning.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -29,7 +28,7 @@ from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from constructs import Construct
 
 from modules.config import LOG_RETENTION_DAYS, CacheSettings
-from modules.shared import EncryptionKey, KeyConfig, allow_from_group, encrypted_log_group
+from modules.shared import EncryptionKey, KeyConfig, allow_from_group, encrypted_log_group, policy_document
 
 PORT = 6379
 ENGINE = "valkey"
@@ -217,17 +216,12 @@ class Cache(Construct):
             "connect",
             name=f"{config.name}-cache-connect",
             description=f"IAM sign-in to the {config.name} cache as {config.name}{USER_SUFFIX}",
-            policy=json.dumps(
+            policy=policy_document(
                 {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "ConnectAsGatewayUser",
-                            "Effect": "Allow",
-                            "Action": "elasticache:Connect",
-                            "Resource": [group_arn, user_arn],
-                        }
-                    ],
+                    "Sid": "ConnectAsGatewayUser",
+                    "Effect": "Allow",
+                    "Action": "elasticache:Connect",
+                    "Resource": [group_arn, user_arn],
                 }
             ),
         )

@@ -8,7 +8,6 @@ still rate limited and still screened (an ALLOW terminates evaluation).
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
 from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
@@ -66,7 +65,7 @@ from constructs import Construct
 
 from gateway import contract
 from modules.config import EdgeSettings
-from modules.shared import allow_from_cidr, encrypted_log_group, security_group
+from modules.shared import LogDestination, allow_from_cidr, policy_document, security_group
 from policies import routes
 
 HEALTH_CHECK_PATH = contract.HEALTH_PATH
@@ -107,8 +106,7 @@ class EdgeWiring:
     vpc_id: str  # target group VPC
     public_subnet_ids: list[str]  # where the ALB lives
     container_port: int  # target port of the tasks
-    log_kms_key_arn: str  # KMS key for the WAF log group (allows CloudWatch Logs)
-    log_retention_days: int  # WAF log and access-log retention
+    logs: LogDestination  # WAF log group's key and retention; the access-log bucket keeps as long
     # Where the ALB's security group and its rules get their Terraform addresses (None: this construct).
     # The stack passes the Network construct, where they were first made: a new address would replace them.
     security_group_scope: Construct | None = None
@@ -323,7 +321,9 @@ class Edge(Construct):
                     id="expire-access-logs",
                     status="Enabled",
                     filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                    expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=wiring.log_retention_days)],
+                    expiration=[
+                        S3BucketLifecycleConfigurationRuleExpiration(days=wiring.logs.retention_days)
+                    ],
                     noncurrent_version_expiration=[
                         S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=7)
                     ],
@@ -341,36 +341,31 @@ class Edge(Construct):
             self,
             "access-logs-policy",
             bucket=bucket.id,
-            policy=json.dumps(
+            policy=policy_document(
                 {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            # Regions older than August 2022 deliver as the regional ELB account ...
-                            "Sid": "ElbLogDeliveryAccount",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": elb_account.arn},
-                            "Action": "s3:PutObject",
-                            "Resource": log_objects,
-                        },
-                        {
-                            # ... newer ones as the log delivery service.
-                            "Sid": "ElbLogDeliveryService",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-                            "Action": "s3:PutObject",
-                            "Resource": log_objects,
-                        },
-                        {
-                            "Sid": "TlsOnly",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [bucket.arn, f"{bucket.arn}/*"],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        },
-                    ],
-                }
+                    # Regions older than August 2022 deliver as the regional ELB account ...
+                    "Sid": "ElbLogDeliveryAccount",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": elb_account.arn},
+                    "Action": "s3:PutObject",
+                    "Resource": log_objects,
+                },
+                {
+                    # ... newer ones as the log delivery service.
+                    "Sid": "ElbLogDeliveryService",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": log_objects,
+                },
+                {
+                    "Sid": "TlsOnly",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket.arn, f"{bucket.arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
             ),
         )
         return bucket
@@ -436,13 +431,7 @@ class Edge(Construct):
             self, "waf-association", resource_arn=self.alb.arn, web_acl_arn=self.web_acl.arn
         )
         # WAF only logs to groups whose name starts with aws-waf-logs-.
-        group = encrypted_log_group(
-            self,
-            "waf-log-group",
-            name=f"aws-waf-logs-{wiring.name}",
-            retention_days=wiring.log_retention_days,
-            kms_key_arn=wiring.log_kms_key_arn,
-        )
+        group = wiring.logs.group(self, "waf-log-group", f"aws-waf-logs-{wiring.name}")
         Wafv2WebAclLoggingConfiguration(
             self,
             "waf-logging",

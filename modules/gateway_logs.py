@@ -2,8 +2,8 @@
 
 The key's policy lets CloudWatch Logs use it for any log group of this account
 and region (scoped by the `aws:logs:arn` encryption context), so the network
-and edge constructs reuse `kms_key_arn` for VPC flow logs and WAF logs instead
-of creating a key each.
+and edge constructs write VPC flow logs and WAF logs to its `destination` (this
+key, the environment's retention) instead of creating a key each.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from modules.shared import EncryptionKey, KeyConfig, encrypted_log_group
+from modules.shared import EncryptionKey, KeyConfig, LogDestination
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,13 +31,9 @@ class GatewayLogs(Construct):
         key = EncryptionKey(
             self, "kms", config=KeyConfig(name=f"{config.name}-logs", allow_cloudwatch_logs=True)
         )
-        group = encrypted_log_group(
-            self,
-            "gateway",
-            name=f"/ecs/{config.name}",
-            retention_days=config.retention_days,
-            kms_key_arn=key.key_arn,
-        )
+        # Where every log group of the stack goes: this key, the environment's retention.
+        self.destination = LogDestination(kms_key_arn=key.key_arn, retention_days=config.retention_days)
+        group = self.destination.group(self, "gateway", f"/ecs/{config.name}")
         self.kms_key_arn: str = key.key_arn
         self.log_group_name: str = group.name
         self.log_group_arn: str = group.arn

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
 
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
@@ -26,7 +25,7 @@ from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
 from modules.config import NetworkSettings
-from modules.shared import allow_from_cidr, encrypted_log_group, security_group, service_role
+from modules.shared import LogDestination, allow_from_cidr, policy_document, security_group, service_role
 
 # Interface endpoints the tasks need: model calls, secrets, image pulls, logs.
 INTERFACE_ENDPOINTS = ("bedrock-runtime", "secretsmanager", "ecr.api", "ecr.dkr", "logs")
@@ -39,8 +38,7 @@ class NetworkWiring:
     name: str  # prefix of resource names
     region: str  # for endpoint service names and the default zone names
     account_id: str  # scopes the flow-log role's trust
-    log_kms_key_arn: str  # KMS key for the flow-log group (allows CloudWatch Logs)
-    log_retention_days: int  # flow-log retention
+    logs: LogDestination  # key and retention of the flow-log group
 
 
 def subnet_cidrs(vpc_cidr: str, az_count: int) -> tuple[list[str], list[str]]:
@@ -90,15 +88,8 @@ class Network(Construct):
         public, private, private_rts, nats = [], [], [], []
         nat_count = len(zones) if settings.nat_gateways == "per_az" else 1
         for i, az in enumerate(zones):
-            subnet = Subnet(
-                self,
-                f"public-{i}",
-                vpc_id=self.vpc.id,
-                cidr_block=public_cidrs[i],
-                availability_zone=az,
-                map_public_ip_on_launch=False,  # only the ALB and NAT live here, with their own addresses
-                tags={"Name": f"{name}-public-{i}", "tier": "public"},
-            )
+            # Only the ALB and NAT live in a public subnet, with their own addresses.
+            subnet = self._subnet(name, "public", i, az, public_cidrs[i], map_public_ip_on_launch=False)
             RouteTableAssociation(self, f"public-{i}-rt", subnet_id=subnet.id, route_table_id=public_rt.id)
             public.append(subnet)
             if i < nat_count:
@@ -114,14 +105,7 @@ class Network(Construct):
                     )
                 )
         for i, az in enumerate(zones):
-            subnet = Subnet(
-                self,
-                f"private-{i}",
-                vpc_id=self.vpc.id,
-                cidr_block=private_cidrs[i],
-                availability_zone=az,
-                tags={"Name": f"{name}-private-{i}", "tier": "private"},
-            )
+            subnet = self._subnet(name, "private", i, az, private_cidrs[i])
             rt = RouteTable(self, f"private-{i}-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-private-{i}"})
             Route(
                 self,
@@ -183,14 +167,20 @@ class Network(Construct):
             tags={"Name": f"{config.name}-s3"},
         )
 
-    def _flow_logs(self, config: NetworkWiring) -> None:
-        group = encrypted_log_group(
+    def _subnet(self, name: str, tier: str, i: int, zone: str, cidr: str, **options: bool) -> Subnet:
+        """Subnet `i` of a tier ("public" or "private"): its id, Name and `tier` tag say which."""
+        return Subnet(
             self,
-            "flow-log-group",
-            name=f"/aws/vpc-flow-logs/{config.name}",
-            retention_days=config.log_retention_days,
-            kms_key_arn=config.log_kms_key_arn,
+            f"{tier}-{i}",
+            vpc_id=self.vpc.id,
+            cidr_block=cidr,
+            availability_zone=zone,
+            tags={"Name": f"{name}-{tier}-{i}", "tier": tier},
+            **options,
         )
+
+    def _flow_logs(self, config: NetworkWiring) -> None:
+        group = config.logs.group(self, "flow-log-group", f"/aws/vpc-flow-logs/{config.name}")
         role = service_role(
             self,
             "flow-log-role",
@@ -203,20 +193,15 @@ class Network(Construct):
             "flow-log-policy",
             role=role.id,
             name="write-flow-logs",
-            policy=json.dumps(
+            policy=policy_document(
                 {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": [
-                                "logs:CreateLogStream",
-                                "logs:PutLogEvents",
-                                "logs:DescribeLogStreams",
-                            ],
-                            "Resource": [group.arn, f"{group.arn}:*"],
-                        }
+                    "Effect": "Allow",
+                    "Action": [
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:DescribeLogStreams",
                     ],
+                    "Resource": [group.arn, f"{group.arn}:*"],
                 }
             ),
         )

@@ -22,7 +22,7 @@ from cdktf_cdktf_provider_aws.ecr_repository_policy import EcrRepositoryPolicy
 from constructs import Construct
 
 from modules.config import ComputeSettings
-from modules.shared import EncryptionKey, KeyConfig, account_context
+from modules.shared import EncryptionKey, KeyConfig, account_context, policy_document
 
 # Reading an image, nothing else: what the execution role and other accounts are granted on a repository.
 PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
@@ -132,17 +132,12 @@ class Registry:
             scope,
             "repository-policy",
             repository=repository.name,
-            policy=json.dumps(
+            policy=policy_document(
                 {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "OtherAccountsPullOnly",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": [f"arn:{partition}:iam::{a}:root" for a in account_ids]},
-                            "Action": PULL_ACTIONS,
-                        }
-                    ],
+                    "Sid": "OtherAccountsPullOnly",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [f"arn:{partition}:iam::{a}:root" for a in account_ids]},
+                    "Action": PULL_ACTIONS,
                 }
             ),
         )

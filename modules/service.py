@@ -42,7 +42,7 @@ from modules import cdk
 from modules.config import ComputeSettings
 from modules.gateway_runtime import GatewayRuntime, SecretRef
 from modules.registry import PULL_ACTIONS, Registry, RegistryWiring
-from modules.shared import allow_to_cidr, security_group, service_role
+from modules.shared import allow_to_cidr, policy_document, security_group, service_role
 
 TargetTracking = AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration
 PredefinedMetric = AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification
@@ -129,16 +129,11 @@ class Service(Construct):
             "task-database-connect",
             name=f"{config.name}-database-connect",
             role=task_role.id,
-            policy=json.dumps(
+            policy=policy_document(
                 {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "rds-db:connect",
-                            "Resource": runtime.database_connect_arn,
-                        }
-                    ],
+                    "Effect": "Allow",
+                    "Action": "rds-db:connect",
+                    "Resource": runtime.database_connect_arn,
                 }
             ),
         )
@@ -263,7 +258,7 @@ class Service(Construct):
             f"{id}-policy",
             role=role.id,
             name="task-start",
-            policy=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+            policy=policy_document(*statements),
         )
         return role
 

@@ -28,6 +28,9 @@ from constructs import Construct
 from modules import cdk
 from modules.config import LOG_RETENTION_DAYS
 
+# The IAM policy language's current version; every policy document the stack writes names it.
+POLICY_VERSION = "2012-10-17"
+
 # Key administration, named action by action: everything except using the key, granting its use
 # (kms:CreateGrant, only through the services: AccountGrantsThroughServices) and replacing the
 # policy (kms:PutKeyPolicy, its own statement). A wildcard such as kms:Create* would include
@@ -203,10 +206,15 @@ def key_policy(config: KeyConfig, ctx: AccountContext) -> dict:
                 "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
             }
         )
-    return {"Version": "2012-10-17", "Statement": statements}
+    return {"Version": POLICY_VERSION, "Statement": statements}
 
 
 # ---------------------------------------------------------------- IAM
+def policy_document(*statements: dict) -> str:
+    """An IAM policy's JSON: the statements under the current policy-language version."""
+    return json.dumps({"Version": POLICY_VERSION, "Statement": list(statements)})
+
+
 def service_role(
     scope: Construct,
     id: str,
@@ -221,18 +229,15 @@ def service_role(
     The `aws:SourceAccount` condition is the confused-deputy guard: the service acting for
     another account cannot assume the role.
     """
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
-        ],
-    }
-    return IamRole(scope, id, name=name, description=description, assume_role_policy=json.dumps(trust))
+    trust = policy_document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        }
+    )
+    return IamRole(scope, id, name=name, description=description, assume_role_policy=trust)
 
 
 # ---------------------------------------------------------------- CloudWatch Logs
@@ -246,6 +251,21 @@ def encrypted_log_group(
             f"allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
         )
     return CloudwatchLogGroup(scope, id, name=name, retention_in_days=retention_days, kms_key_id=kms_key_arn)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogDestination:
+    """The key and retention of a construct's log groups, passed as one value so that the wiring of
+    every construct that logs carries one field instead of the same two."""
+
+    kms_key_arn: str  # a key whose policy allows CloudWatch Logs
+    retention_days: int  # one of LOG_RETENTION_DAYS (checked when a group is made)
+
+    def group(self, scope: Construct, id: str, name: str) -> CloudwatchLogGroup:
+        """A log group `name` encrypted with this key and kept this long."""
+        return encrypted_log_group(
+            scope, id, name=name, retention_days=self.retention_days, kms_key_arn=self.kms_key_arn
+        )
 
 
 # ---------------------------------------------------------------- security groups and their rules

@@ -145,8 +145,7 @@ class GatewayStack(cdk.TerraformStack):
                 name=name,
                 region=config.aws.region,
                 account_id=config.aws.account_id,
-                log_kms_key_arn=self.logs.kms_key_arn,
-                log_retention_days=retention,
+                logs=self.logs.destination,
             ),
         )
         self.edge = Edge(
@@ -159,8 +158,7 @@ class GatewayStack(cdk.TerraformStack):
                 vpc_id=self.network.vpc_id,
                 public_subnet_ids=self.network.public_subnet_ids,
                 container_port=CONTAINER_PORT,
-                log_kms_key_arn=self.logs.kms_key_arn,
-                log_retention_days=retention,
+                logs=self.logs.destination,
                 security_group_scope=self.network,  # the group's address: network/alb-sg
             ),
         )
@@ -191,7 +189,6 @@ class GatewayStack(cdk.TerraformStack):
                 # The cache follows the database's snapshot policy: disposable environments keep none.
                 final_snapshot=not config.database.skip_final_snapshot,
                 log_retention_days=config.observability.log_retention_days,
-                recovery_window_days=self._secret_recovery_days,
             ),
         )
         self.guardrail = Guardrail(
@@ -242,7 +239,9 @@ class GatewayStack(cdk.TerraformStack):
             master_key_secret_arn=self.secrets.master_key_secret_arn,
             salt_key_secret_arn=self.secrets.salt_key_secret_arn,
             database_secret_arn=self.database.master_user_secret_arn,
-            redis_secret_arn=self.cache.auth_token_secret_arn,
+            # No cache secret: the tasks sign in to Valkey with IAM (modules/cache.py).
+            redis_iam_user=self.cache.iam_user_name,
+            redis_cache_name=self.cache.replication_group_id,
             phoenix_api_key_secret_arn=phoenix.api_key_secret_arn,
             # The image's own rule for the vCPUs granted (1024 units each): Fargate may show the task more.
             workers=contract.default_workers(config.compute.cpu / 1024),
@@ -277,9 +276,8 @@ class GatewayStack(cdk.TerraformStack):
                 secret_kms_key_arns=(
                     self.secrets.kms_key_arn,
                     self.database.kms_key_arn,
-                    self.cache.kms_key_arn,
                 ),
-                task_policy_arns=(self.bedrock.policy_arn,),
+                task_policy_arns=(self.bedrock.policy_arn, self.cache.connect_policy_arn),
             ),
         )
         # The target group must be attached to the ALB (through a listener rule) before a service can use it.
@@ -328,8 +326,14 @@ class GatewayStack(cdk.TerraformStack):
                 db_cluster_identifier=self.database.cluster_identifier,
                 cache_replication_group_id=self.cache.replication_group_id,
                 cache_nodes=self.config.cache.nodes,
+                waf_metric_name=self.edge.waf_metric_name,
+                waf_rate_limit_metric_name=self.edge.waf_rate_limit_metric_name,
+                gateway_log_group_name=self.logs.log_group_name,
+                model_ids=tuple(dict.fromkeys(m.model_id for m in self.config.models)),
             ),
         )
+        # A deployment during which the target 5xx or p95 latency alarm fires is rolled back.
+        self.service.roll_back_on(self.monitoring.deployment_alarm_names)
         self._output("alarm_topic_arn", self.monitoring.topic_arn, "SNS topic receiving the gateway's alarms")
         self._output("dashboard_name", self.monitoring.dashboard_name, "CloudWatch dashboard of the gateway")
 
@@ -374,6 +378,24 @@ class GatewayStack(cdk.TerraformStack):
         )
         self._output("log_group_name", self.logs.log_group_name, "Gateway application logs")
         self._output("vpc_id", self.network.vpc_id, "VPC of the gateway")
+        # What the deploy smoke authenticates with (docs/gitops.md "The pipeline's commands"). The workflow
+        # reads these two outputs, never a secret name of its own, so a scoped smoke key can replace the
+        # master key here without a workflow change.
+        self._output(
+            "smoke_key_secret_arn",
+            self.secrets.master_key_secret_arn,
+            "Secret holding the key the deploy smoke test calls the gateway with (today the master key)",
+        )
+        self._output(
+            "smoke_key_json_key",
+            "LITELLM_MASTER_KEY",
+            "JSON key of the smoke key inside smoke_key_secret_arn",
+        )
+        # The secrets Terraform creates empty; pipeline.seed_secrets writes their values after apply.
+        self._output(
+            "master_key_secret_arn", self.secrets.master_key_secret_arn, "Secret of LiteLLM's master key"
+        )
+        self._output("salt_key_secret_arn", self.secrets.salt_key_secret_arn, "Secret of LiteLLM's salt key")
 
     def _output(self, name: str, value: object, description: str) -> None:
         cdk.TerraformOutput(self, name, value=value, description=description)

@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
 
 # ---------------------------------------------------------------- serve
 def serve(args: argparse.Namespace) -> int:
-    with LocalStack(variant=args.variant, environment=args.environment, work_dir=args.work_dir) as stack:
+    with LocalStack(
+        variant=args.variant, environment=args.environment, work_dir=args.work_dir, latency=args.latency
+    ) as stack:
         print(_usage(stack))
         try:
             while True:

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.contract import CatalogueModel, catalogue_to_json, parse_catalogue
+from gateway.devstack.system import REPO
 from gateway.limits import DEFAULTS, RequestLimits
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,12 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from gateway import prisma_engine
 from gateway.devstack.supervisor import Child, Supervisor
+from gateway.devstack.system import REPO
 
 PROBE_TIMEOUT_SECONDS = prisma_engine.GENERATE_TIMEOUT_SECONDS + 10
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

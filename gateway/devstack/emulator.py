@@ -7,13 +7,11 @@ import secrets
 import string
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from gateway.devstack.ports import LOOPBACK
 from gateway.devstack.readiness import http_ok, wait_until
 from gateway.devstack.supervisor import Child, Supervisor
-
-REPO = Path(__file__).resolve().parents[2]
+from gateway.devstack.system import REPO
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,10 @@ def fake_aws_keys() -> tuple[str, str]:
     return access, secret
 
 
-def start_emulator(supervisor: Supervisor, port: int, *, region: str, timeout: float = 60) -> Emulator:
+def start_emulator(
+    supervisor: Supervisor, port: int, *, region: str, latency: str = "instant", timeout: float = 60
+) -> Emulator:
+    """`latency`: the emulator's profile (gateway/emulator/latency.py: realistic or instant)."""
     access, secret = fake_aws_keys()
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -45,9 +46,10 @@ def start_emulator(supervisor: Supervisor, port: int, *, region: str, timeout: f
         "AWS_SECRET_ACCESS_KEY": secret,
         "AWS_REGION": region,  # the signing region it verifies
     }
+    argv = [sys.executable, "-m", "gateway.emulator", "--host", LOOPBACK, "--port", str(port)]
     child = supervisor.start(
         "emulator",
-        [sys.executable, "-m", "gateway.emulator", "--host", LOOPBACK, "--port", str(port)],
+        [*argv, "--latency", latency],
         env=env,
         cwd=REPO,
     )

@@ -18,7 +18,6 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -27,9 +26,8 @@ from gateway.asgi import encoding_refusal
 from gateway.devstack.ports import LOOPBACK
 from gateway.devstack.readiness import http_ok, tcp_open, wait_until
 from gateway.devstack.supervisor import Child, Supervisor
+from gateway.devstack.system import REPO
 from policies import routes
-
-REPO = Path(__file__).resolve().parents[2]
 
 PUBLIC, ADMIN_ENTRY = "public", "admin"
 ALLOWED = {PUBLIC: {routes.SERVED}, ADMIN_ENTRY: {routes.SERVED, routes.ADMIN}}

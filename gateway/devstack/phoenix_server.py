@@ -9,9 +9,7 @@ from pathlib import Path
 from gateway.devstack.ports import LOOPBACK
 from gateway.devstack.readiness import Pending
 from gateway.devstack.supervisor import Child, Supervisor
-from gateway.devstack.system import MissingRequirement
-
-REPO = Path(__file__).resolve().parents[2]
+from gateway.devstack.system import REPO, MissingRequirement
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from gateway import migrations, prisma_engine
 from gateway.devstack.ports import LOOPBACK
 from gateway.devstack.readiness import Pending
 from gateway.devstack.supervisor import Child, Supervisor
+from gateway.devstack.system import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 # Variables of the environment that the proxy may inherit: nothing AWS-related
 # (a developer's real credentials or profile must never reach the emulator run).
 INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "TMPDIR")

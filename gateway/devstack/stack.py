@@ -35,8 +35,8 @@ from gateway.devstack.proxy import Gateway, generated_key, launch_gateway, proxy
 from gateway.devstack.readiness import NotReady
 from gateway.devstack.redis_server import Redis, start_redis
 from gateway.devstack.supervisor import Supervisor
+from gateway.devstack.system import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 WORK_ROOT = REPO / ".work" / "devstack"
 KEEP_RUNS = 5  # older run folders are pruned so repeated smokes do not fill the disk
 OWNER_FILE = "owner.pid"  # a run folder whose owner still runs is never pruned (parallel stacks)
@@ -61,8 +61,11 @@ class LocalStack:
         work_dir: Path | None = None,
         log: Callable[[str], None] = print,
         trace_content: bool | None = None,
+        latency: str = "instant",
+        master_key: str | None = None,
     ) -> None:
         self.variant = variant
+        self.latency = latency  # the Bedrock emulator's timing profile (gateway/emulator/latency.py)
         self.disable = tuple(disable)
         self.extra_gateways: dict[str, Gateway] = {}
         self._contract_values: dict[str, str] = {}
@@ -74,7 +77,8 @@ class LocalStack:
             Path(work_dir) if work_dir else WORK_ROOT / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         )
         self.log = log
-        self.master_key = generated_key()
+        # A given key: the integration chain's, read from the emulated Secrets Manager through a stack output.
+        self.master_key = master_key or generated_key()
         self.timings: dict[str, float] = {}
         self.database_enabled = False
         self.database_skip_reason = ""
@@ -191,7 +195,8 @@ class LocalStack:
 
         self._step(3, total, "emulator")
         self.emulator = self._timed(
-            "emulator", lambda: start_emulator(sup, ports(), region=self.environment.region)
+            "emulator",
+            lambda: start_emulator(sup, ports(), region=self.environment.region, latency=self.latency),
         )
         self._done(3, total, "emulator", self.emulator.url)
 

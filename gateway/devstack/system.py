@@ -14,6 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+# The checkout the stack runs from: its children's working directory and import path.
+REPO = Path(__file__).resolve().parents[2]
 # Runs Postgres (initdb refuses root) and Redis when the stack is started as root.
 SERVICE_USER = "llmgw-devstack"
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from gateway.emulator.latency import INSTANT, add_latency_argument
+
 # Checked in this order; the second is the reference design's name.
 KEY_VARIABLES = ("GATEWAY_API_KEY", "LITELLM_API_KEY")
 
@@ -46,6 +48,7 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
         help="gateway config: full (default) or bare (no guardrail, cache, callbacks, limits)",
     )
     parser.add_argument("--work-dir", type=Path, help="data and logs (default: .work/devstack/<timestamp>)")
+    add_latency_argument(parser, default=INSTANT)
 
 
 def run_stack_command(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -95,6 +98,7 @@ def gateway_target(
     work_dir: Path | None = None,
     entry: Literal["proxy", "front"] = "proxy",
     log: Callable[[str], None] = print,
+    latency: str = INSTANT,
 ) -> Iterator[GatewayTarget]:
     """Yield the deployed gateway, or a fresh local stack that is stopped however the block ends.
 
@@ -110,7 +114,12 @@ def gateway_target(
         return
     from gateway.devstack import LocalStack  # imported late: a deployed run needs none of it
 
-    log(f"starting a local stack (variant {variant}); pass --url/--key to target a deployed gateway")
-    with LocalStack(variant=variant, environment=environment, work_dir=work_dir, log=log) as stack:
+    log(
+        f"starting a local stack (variant {variant}, latency {latency}); "
+        "pass --url/--key to target a deployed gateway"
+    )
+    with LocalStack(
+        variant=variant, environment=environment, work_dir=work_dir, log=log, latency=latency
+    ) as stack:
         chosen = stack.gateway_url if entry == "front" else stack.proxy_url
         yield GatewayTarget(url=chosen, key=stack.master_key, stack=stack)

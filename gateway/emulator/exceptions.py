@@ -16,12 +16,16 @@ _CORAL_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.coral.service/"
 
 
 class AwsError(Exception):
-    """Base of every error the emulator returns; subclasses fix the code and status."""
+    """Base of every error the emulator returns; a subclass is named for its code and fixes its status."""
 
     code = "InternalServerException"
     status = 500
     namespace = _BEDROCK_NAMESPACE
     default_message = "The server encountered an internal error."
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = cls.__name__  # each subclass is named for its AWS error code, as botocore's are
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
@@ -36,21 +40,21 @@ class AwsError(Exception):
 
 # ---------------------------------------------------------------- authentication (403)
 class MissingAuthenticationTokenException(AwsError):
-    code, status, namespace = "MissingAuthenticationTokenException", 403, _CORAL_NAMESPACE
+    status, namespace = 403, _CORAL_NAMESPACE
     default_message = "Missing Authentication Token"
 
 
 class IncompleteSignatureException(AwsError):
-    code, status, namespace = "IncompleteSignatureException", 403, _CORAL_NAMESPACE
+    status, namespace = 403, _CORAL_NAMESPACE
 
 
 class UnrecognizedClientException(AwsError):
-    code, status, namespace = "UnrecognizedClientException", 403, _CORAL_NAMESPACE
+    status, namespace = 403, _CORAL_NAMESPACE
     default_message = "The security token included in the request is invalid."
 
 
 class InvalidSignatureException(AwsError):
-    code, status, namespace = "InvalidSignatureException", 403, _CORAL_NAMESPACE
+    status, namespace = 403, _CORAL_NAMESPACE
     default_message = (
         "The request signature we calculated does not match the signature you provided. "
         "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
@@ -58,43 +62,43 @@ class InvalidSignatureException(AwsError):
 
 
 class AccessDeniedException(AwsError):
-    code, status = "AccessDeniedException", 403
+    status = 403
     default_message = "You don't have access to the model with the specified model ID."
 
 
 # ---------------------------------------------------------------- request errors
 class ValidationException(AwsError):
-    code, status = "ValidationException", 400
+    status = 400
     default_message = "Malformed input request, please reformat your input and try again."
 
 
 class ResourceNotFoundException(AwsError):
-    code, status = "ResourceNotFoundException", 404
+    status = 404
     default_message = "Could not resolve the foundation model from the provided model identifier."
 
 
 class UnknownOperationException(AwsError):
-    code, status, namespace = "UnknownOperationException", 404, _CORAL_NAMESPACE
+    status, namespace = 404, _CORAL_NAMESPACE
     default_message = "The requested operation is not recognized by the service."
 
 
 class ThrottlingException(AwsError):
-    code, status = "ThrottlingException", 429
+    status = 429
     default_message = "Too many requests, please wait before trying again."
 
 
 # ---------------------------------------------------------------- service errors
 class InternalServerException(AwsError):
-    code, status = "InternalServerException", 500
+    status = 500
 
 
 class ServiceUnavailableException(AwsError):
-    code, status = "ServiceUnavailableException", 503
+    status = 503
     default_message = "Bedrock is unable to process your request."
 
 
 class ModelTimeoutException(AwsError):
-    code, status = "ModelTimeoutException", 408
+    status = 408
     default_message = "Model has timed out in processing the request. Try your request again."
 
 

@@ -20,6 +20,7 @@ from gateway.devstack.target import (
     strip_separator,
 )
 from gateway.smoke import LocalExtras, Target, run_smoke
+from gateway.smoke.provision import provision
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,10 +55,17 @@ def smoke(args: argparse.Namespace) -> int:
 
     began = time.monotonic()
     with gateway_target(
-        None, None, variant=args.variant, environment=args.environment, work_dir=args.work_dir, entry="front"
+        None,
+        None,
+        variant=args.variant,
+        environment=args.environment,
+        work_dir=args.work_dir,
+        entry="front",
+        latency=args.latency,
     ) as chosen:
         stack = chosen.stack
         ready = time.monotonic() - began
+        provisioned = provision(stack)
         memory_ready = stack.memory()
         target = Target(
             url=chosen.url,
@@ -76,6 +84,9 @@ def smoke(args: argparse.Namespace) -> int:
                 database_admin_url=stack.postgres.url if stack.postgres and stack.database_enabled else "",
                 database_app_role=app_role.APP_ROLE if stack.database_enabled else "",
                 database_password_file=str(stack.database_password_file) if stack.database_enabled else "",
+                access_secrets_dir=provisioned.secrets_dir,
+                access_output=provisioned.output,
+                access_failed=provisioned.failed,
             ),
         )
         try:

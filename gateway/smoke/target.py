@@ -35,6 +35,11 @@ class LocalExtras:
     database_admin_url: str = ""
     database_app_role: str = ""
     database_password_file: str = ""
+    # Teams and keys made from environments/<env>/access.yaml at stack start (gateway/smoke/provision.py):
+    # the file store holding the declared keys' values, and what the apply printed.
+    access_secrets_dir: str = ""
+    access_output: str = ""
+    access_failed: str = ""
 
 
 @dataclass

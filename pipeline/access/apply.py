@@ -31,14 +31,7 @@ def team_body(team: DesiredTeam) -> dict[str, Any]:
     settings = team.settings
     metadata = {MANAGED_BY[0]: MANAGED_BY[1]}
     metadata.update({name: settings[name] for name in ("owner", "cost_centre") if settings[name] is not None})
-    return {
-        "models": list(settings["models"]),
-        "max_budget": settings["max_budget"],
-        "budget_duration": settings["budget_duration"],
-        "tpm_limit": settings["tpm_limit"],
-        "rpm_limit": settings["rpm_limit"],
-        "metadata": metadata,
-    }
+    return {**_limits(settings), "metadata": metadata}
 
 
 def key_body(key: DesiredKey, team_ids: dict[str, str], issued: datetime | None) -> dict[str, Any]:
@@ -47,14 +40,17 @@ def key_body(key: DesiredKey, team_ids: dict[str, str], issued: datetime | None)
     metadata = {MANAGED_BY[0]: MANAGED_BY[1]}
     if issued is not None:
         metadata[ISSUED_AT] = issued.isoformat()
+    return {"team_id": team_ids[settings["team"]], **_limits(settings), "metadata": metadata}
+
+
+def _limits(settings: dict[str, Any]) -> dict[str, Any]:
+    """The models and limits teams and keys both carry, in LiteLLM's request fields."""
     return {
-        "team_id": team_ids[settings["team"]],
         "models": list(settings["models"]),
         "max_budget": settings["max_budget"],
         "budget_duration": settings["budget_duration"],
         "tpm_limit": settings["tpm_limit"],
         "rpm_limit": settings["rpm_limit"],
-        "metadata": metadata,
     }
 
 

@@ -57,7 +57,6 @@ def plan(desired: Desired, live: Live, *, allow_delete: bool = False, now: datet
     now = now or datetime.now(UTC)
     changes: list[Change] = []
     drift: list[Drift] = []
-    refusal = "" if allow_delete else "deletion needs --allow-delete"
 
     teams_by_alias: dict[str, LiveTeam] = {}
     for team in live.teams:
@@ -71,34 +70,13 @@ def plan(desired: Desired, live: Live, *, allow_delete: bool = False, now: datet
                     "a second team with this alias" if team.alias else "a team without an alias",
                 )
             )
-    declared_teams = {team.alias for team in desired.teams}
     for team in desired.teams:
         current = teams_by_alias.get(team.alias)
-        if current is None:
-            changes.append(
-                Change("create", "team", team.alias, tuple((f, None, team.settings[f]) for f in TEAM_FIELDS))
-            )
-            continue
-        differ = tuple(
-            (f, current.settings.get(f), team.settings[f])
-            for f in TEAM_FIELDS
-            if not same(f, current.settings.get(f), team.settings[f])
-        )
-        if differ or not current.managed:
-            changes.append(
-                Change(
-                    "update",
-                    "team",
-                    team.alias,
-                    differ,
-                    "" if current.managed else "adopted: made outside access.yaml",
-                    live_id=current.team_id,
-                )
-            )
+        live_id = current.team_id if current else ""
+        changes += _declared("team", team.alias, team.settings, TEAM_FIELDS, current, live_id)
 
     keys_by_alias: dict[str, LiveKey] = {}
     retiring: list[LiveKey] = []
-    declared_keys = {key.alias for key in desired.keys}
     for key in live.keys:
         if key.retiring_of is not None:
             if key.grace_ends is not None and key.grace_ends <= now:
@@ -116,38 +94,13 @@ def plan(desired: Desired, live: Live, *, allow_delete: bool = False, now: datet
         elif key.alias and key.alias not in keys_by_alias:
             keys_by_alias[key.alias] = key
         else:
-            drift.append(
-                Drift(
-                    "key",
-                    key.describe(),
-                    f"team {live.team_alias(key.team_id) or 'none'}; a key without an alias",
-                )
-            )
+            drift.append(_key_drift(key, live, "a key without an alias"))
 
     for key in desired.keys:
         current = keys_by_alias.get(key.alias)
-        if current is None:
-            changes.append(
-                Change("create", "key", key.alias, tuple((f, None, key.settings[f]) for f in KEY_FIELDS))
-            )
-            continue
-        differ = tuple(
-            (f, current.settings.get(f), key.settings[f])
-            for f in KEY_FIELDS
-            if not same(f, current.settings.get(f), key.settings[f])
-        )
-        if differ or not current.managed:
-            changes.append(
-                Change(
-                    "update",
-                    "key",
-                    key.alias,
-                    differ,
-                    "" if current.managed else "adopted: made outside access.yaml",
-                    live_id=current.token,
-                )
-            )
-        if current.issued is not None:
+        live_id = current.token if current else ""
+        changes += _declared("key", key.alias, key.settings, KEY_FIELDS, current, live_id)
+        if current is not None and current.issued is not None:
             age = now - current.issued
             if age >= timedelta(days=key.rotate_after_days):
                 changes.append(
@@ -161,45 +114,55 @@ def plan(desired: Desired, live: Live, *, allow_delete: bool = False, now: datet
                     )
                 )
 
-    for alias, key in keys_by_alias.items():
-        if alias in declared_keys:
-            continue
-        if key.managed:
-            changes.append(
-                Change(
-                    "delete",
-                    "key",
-                    alias,
-                    reason="no longer in access.yaml",
-                    refused=refusal,
-                    live_id=key.token,
-                )
-            )
-        else:
-            drift.append(
-                Drift(
-                    "key",
-                    key.describe(),
-                    f"team {live.team_alias(key.team_id) or 'none'}; not in access.yaml",
-                )
-            )
-    for alias, team in teams_by_alias.items():
-        if alias in declared_teams:
-            continue
-        if team.managed:
-            changes.append(
-                Change(
-                    "delete",
-                    "team",
-                    alias,
-                    reason="no longer in access.yaml",
-                    refused=refusal,
-                    live_id=team.team_id,
-                )
-            )
-        else:
-            drift.append(Drift("team", alias, "not in access.yaml"))
+    # What the file no longer declares: a deletion if the reconciler made it, drift if not.
+    refusal = "" if allow_delete else "deletion needs --allow-delete"
+    undeclared = (
+        ("key", keys_by_alias, {k.alias for k in desired.keys}),
+        ("team", teams_by_alias, {t.alias for t in desired.teams}),
+    )
+    for kind, by_alias, declared in undeclared:
+        for alias, obj in by_alias.items():
+            if alias in declared:
+                continue
+            if obj.managed:
+                live_id = obj.token if isinstance(obj, LiveKey) else obj.team_id
+                reason = "no longer in access.yaml"
+                changes.append(Change("delete", kind, alias, reason=reason, refused=refusal, live_id=live_id))
+            elif isinstance(obj, LiveKey):
+                drift.append(_key_drift(obj, live, "not in access.yaml"))
+            else:
+                drift.append(Drift("team", alias, "not in access.yaml"))
     return Plan(desired.environment, tuple(changes), tuple(drift), tuple(retiring))
+
+
+def _declared(
+    kind: Literal["team", "key"],
+    alias: str,
+    declared: dict[str, Any],
+    fields: tuple[str, ...],
+    current: LiveTeam | LiveKey | None,
+    live_id: str,
+) -> list[Change]:
+    """What makes the live object hold the declared settings: a create, an update, or nothing.
+
+    An unmarked object with the declared alias is adopted: updated (even with nothing to change)
+    so that it carries the mark from then on.
+    """
+    if current is None:
+        return [Change("create", kind, alias, tuple((f, None, declared[f]) for f in fields))]
+    differ = tuple(
+        (f, current.settings.get(f), declared[f])
+        for f in fields
+        if not same(f, current.settings.get(f), declared[f])
+    )
+    if not differ and current.managed:
+        return []
+    reason = "" if current.managed else "adopted: made outside access.yaml"
+    return [Change("update", kind, alias, differ, reason, live_id=live_id)]
+
+
+def _key_drift(key: LiveKey, live: Live, why: str) -> Drift:
+    return Drift("key", key.describe(), f"team {live.team_alias(key.team_id) or 'none'}; {why}")
 
 
 # ---------------------------------------------------------------- how a plan reads

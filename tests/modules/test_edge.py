@@ -14,6 +14,7 @@ from terraform_json import one, sg_id
 
 from modules.config import ConfigError, EdgeSettings, load
 from modules.edge import TLS_POLICY, Edge, EdgeWiring
+from modules.shared import LogDestination
 from policies import routes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,8 +30,7 @@ WIRING = EdgeWiring(
     vpc_id="vpc-1",
     public_subnet_ids=["subnet-a", "subnet-b"],
     container_port=4000,
-    log_kms_key_arn=KEY,
-    log_retention_days=30,
+    logs=LogDestination(kms_key_arn=KEY, retention_days=30),
 )
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from modules.config import NetworkSettings
 from modules.network import INTERFACE_ENDPOINTS, Network, NetworkWiring, subnet_cidrs
+from modules.shared import LogDestination
 
 KEY = "arn:aws:kms:us-east-1:111111111111:key/test"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
@@ -19,8 +20,7 @@ def wiring(**changes) -> NetworkWiring:
         name="gw-test",
         region="us-east-1",
         account_id="111111111111",
-        log_kms_key_arn=KEY,
-        log_retention_days=30,
+        logs=LogDestination(kms_key_arn=KEY, retention_days=30),
     )
     return NetworkWiring(**{**base, **changes})
 

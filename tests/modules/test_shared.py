@@ -11,11 +11,13 @@ from modules import cdk
 from modules.shared import (
     EncryptionKey,
     KeyConfig,
+    LogDestination,
     allow_from_cidr,
     allow_from_group,
     allow_to_cidr,
     allow_to_group,
     encrypted_log_group,
+    policy_document,
     security_group,
     service_role,
 )
@@ -131,6 +133,34 @@ def test_log_group_retention_that_cloudwatch_rejects_is_refused_naming_the_group
 
     with pytest.raises(ValueError, match=r"log group /gw/test: retention_days=0 .* allowed: 1, 3, 5"):
         encrypted_log_group(stack, "logs", name="/gw/test", retention_days=0, kms_key_arn=KEY)
+
+
+def test_gateway_flow_and_waf_log_groups_share_the_logs_key_and_retention(synthesized):
+    # Network and edge receive GatewayLogs' destination; the database and cache use keys of their own.
+    for name, doc in synthesized.items():
+        groups = doc["resource"]["aws_cloudwatch_log_group"]
+        shared = [g for k, g in groups.items() if k.startswith(("logs_", "network_", "edge_"))]
+        assert len(shared) == 3, (name, sorted(groups))
+        assert len({(g["kms_key_id"], g["retention_in_days"]) for g in shared}) == 1, name
+
+
+def test_a_log_destination_makes_groups_with_its_key_and_retention_and_refuses_bad_ones(synth_in_stack):
+    destination = LogDestination(kms_key_arn=KEY, retention_days=30)
+    doc = synth_in_stack(lambda stack: destination.group(stack, "logs", "/gw/test"))
+
+    group = only(doc, "aws_cloudwatch_log_group")
+    assert (group["name"], group["retention_in_days"], group["kms_key_id"]) == ("/gw/test", 30, KEY)
+    stack = cdk.TerraformStack(cdk.Testing.app(), "test")
+    with pytest.raises(ValueError, match=r"log group /gw/other: retention_days=31"):
+        LogDestination(kms_key_arn=KEY, retention_days=31).group(stack, "other", "/gw/other")
+
+
+def test_policy_document_is_the_statements_under_the_2012_policy_version():
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+    assert json.loads(policy_document(statement, statement)) == {
+        "Version": "2012-10-17",
+        "Statement": [statement, statement],
+    }
 
 
 # ---------------------------------------------------------------- rules between groups

@@ -87,13 +87,14 @@ def test_required_outputs_exist(dev, prod) -> None:
     assert set(dev["output"]) >= REQUIRED_OUTPUTS and set(prod["output"]) >= REQUIRED_OUTPUTS
 
 
-def test_gateway_url_is_http_without_a_certificate_and_https_with_one(dev, prod) -> None:
-    assert dev["output"]["gateway_url"]["value"].startswith("http://${aws_lb.")
+def test_gateway_url_is_https_in_every_environment_with_a_certificate(dev, prod) -> None:
+    # Both have one; an environment without needs edge.allow_plaintext (tests/modules/test_edge.py).
+    assert dev["output"]["gateway_url"]["value"].startswith("https://${aws_lb.")
     assert prod["output"]["gateway_url"]["value"].startswith("https://${aws_lb.")
 
 
-def test_https_listener_only_where_a_certificate_is_configured(dev, prod) -> None:
-    assert {x["protocol"] for x in dev["resource"]["aws_lb_listener"].values()} == {"HTTP"}
+def test_https_listener_beside_the_redirecting_http_one_where_a_certificate_is_configured(dev, prod) -> None:
+    assert {x["protocol"] for x in dev["resource"]["aws_lb_listener"].values()} == {"HTTP", "HTTPS"}
     assert {x["protocol"] for x in prod["resource"]["aws_lb_listener"].values()} == {"HTTP", "HTTPS"}
 
 
@@ -168,7 +169,8 @@ def test_ecr_repository_url_is_where_each_environments_tasks_pull_from(dev, prod
 def test_dev_lets_prods_account_pull_and_keeps_its_images(dev) -> None:
     (statement,) = json.loads(one(dev, "aws_ecr_repository_policy")["policy"])["Statement"]
     assert statement["Principal"]["AWS"] == [
-        "arn:${data.aws_partition.account_partition.partition}:iam::222222222222:root"
+        f"arn:${{data.aws_partition.account_partition.partition}}:iam::{account}:root"
+        for account in ("222222222222", "333333333333")  # prod, staging
     ]
     assert statement["Action"] == [
         "ecr:BatchCheckLayerAvailability",
@@ -252,7 +254,7 @@ def test_container_secrets_reference_the_stacks_secrets(dev) -> None:
     assert secrets["PHOENIX_API_KEY"].endswith("secret:llm-gateway/dev/phoenix-api-key-Q3v7Zk")
 
 
-def test_task_role_gets_the_bedrock_policy(dev) -> None:
+def test_task_role_gets_the_bedrock_and_cache_sign_in_policies_only(dev) -> None:
     (task_role,) = [
         k for k, r in dev["resource"]["aws_iam_role"].items() if r["name"] == "llm-gateway-dev-task"
     ]
@@ -261,7 +263,8 @@ def test_task_role_gets_the_bedrock_policy(dev) -> None:
         for a in dev["resource"]["aws_iam_role_policy_attachment"].values()
         if a["role"] == f"${{aws_iam_role.{task_role}.name}}"
     ]
-    assert len(attached) == 1 and attached[0].startswith("${aws_iam_policy.bedrock")
+    assert len(attached) == 2
+    assert {a.split(".")[1].split("_")[0] for a in attached} == {"bedrock", "cache"}
 
 
 # ---------------------------------------------------------------- rules between groups that constructs own
@@ -294,10 +297,9 @@ def test_the_data_tier_admits_the_tasks_and_nothing_else(dev, group: str, port: 
 def test_service_waits_for_its_listener_and_the_rules_that_forward_to_it(dev) -> None:
     service = one(dev, "aws_ecs_service")
     rules = [f"aws_lb_listener_rule.{name}" for name in dev["resource"]["aws_lb_listener_rule"]]
-    assert rules and service["depends_on"] == [
-        f"aws_lb_listener.{next(iter(dev['resource']['aws_lb_listener']))}",
-        *rules,
-    ]
+    # The forwarding listener: the one the rules hang on (not the one redirecting plain HTTP).
+    (forwarding,) = {r["listener_arn"] for r in dev["resource"]["aws_lb_listener_rule"].values()}
+    assert rules and service["depends_on"] == [forwarding.removeprefix("${").removesuffix(".arn}"), *rules]
 
 
 def test_image_tag_variable_accepts_only_a_tag_or_digest(dev) -> None:
@@ -308,6 +310,30 @@ def test_image_tag_variable_accepts_only_a_tag_or_digest(dev) -> None:
 
 def test_deployed_image_is_an_output_so_plans_can_keep_it(dev) -> None:
     assert dev["output"]["image_tag"]["value"] == "${var.image_tag}"
+
+
+def test_the_smoke_key_outputs_name_a_secret_and_key_the_gateway_accepts(dev) -> None:
+    """What the deploy smoke reads (stage.yml): the same secret and JSON key the service's tasks use."""
+    arn, json_key = (
+        dev["output"]["smoke_key_secret_arn"]["value"],
+        dev["output"]["smoke_key_json_key"]["value"],
+    )
+    gateway = [
+        c
+        for c in _all_containers(dev)
+        if any(s["name"] == "LITELLM_MASTER_KEY" for s in c.get("secrets", []))
+    ]
+    assert gateway, "no task definition receives LITELLM_MASTER_KEY"
+    (master,) = [s for s in gateway[0]["secrets"] if s["name"] == "LITELLM_MASTER_KEY"]
+    assert master["valueFrom"] == f"{arn}:{json_key}::"
+
+
+def _all_containers(doc: dict) -> list[dict]:
+    return [
+        c
+        for t in doc["resource"]["aws_ecs_task_definition"].values()
+        for c in json.loads(t["container_definitions"])
+    ]
 
 
 def test_no_generated_secret_value_is_in_the_synthesized_json(synthesized) -> None:

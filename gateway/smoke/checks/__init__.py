@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.smoke.checks import (
+    access,
     bad_requests,
     cache,
     database,
@@ -30,6 +31,7 @@ def all_checks(target: Target) -> list[Check]:
         service.health_liveliness,
         service.health_readiness,
         service.models_listed,
+        *access.ROWS,  # first of the database rows: provisioning from access.yaml is checked before others
         *[models.chat_on(alias) for alias in target.environment.aliases("chat")],
         models.chat_streamed,
         models.embedding,

@@ -36,6 +36,14 @@ def openai_error(response: httpx.Response, statuses: Collection[int]) -> dict:
     return error
 
 
+def first_alias(target: Target, mode: str = "chat") -> str:
+    """The catalogue's first alias of `mode` (chat, embedding); a check that needs one skips without it."""
+    aliases = target.environment.aliases(mode)
+    if not aliases:
+        raise Skip(f"the catalogue has no {mode} alias")
+    return aliases[0]
+
+
 def chat_text(target: Target, alias: str, prompt: str, *, max_tokens: int = 64):
     """One non-streamed chat completion through the SDK; returns (response, text)."""
     response = target.client().chat.completions.create(

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import secrets
 
-from gateway.smoke.checks.common import chat_text, ensure, openai_error
+from gateway.smoke.checks.common import chat_text, ensure, first_alias, openai_error
 from gateway.smoke.runner import Skip
 from gateway.smoke.target import Target
 
 COMPLETIONS = "/v1/chat/completions"
 
 
-def _alias(target: Target) -> str:
-    aliases = target.environment.aliases("chat")
-    if not aliases:
-        raise Skip("the catalogue has no chat alias")
-    return aliases[0]
-
-
 def _body(target: Target) -> dict:
-    return {"model": _alias(target), "messages": [{"role": "user", "content": "hello"}]}
+    return {"model": first_alias(target), "messages": [{"role": "user", "content": "hello"}]}
 
 
 def no_key_401(target: Target) -> str:
@@ -66,7 +59,7 @@ def unknown_model_4xx(target: Target) -> str:
 
 
 def missing_messages_4xx(target: Target) -> str:
-    body = {"model": _alias(target)}
+    body = {"model": first_alias(target)}
     response = target.http.post(COMPLETIONS, json=body, headers=target.auth())
     error = openai_error(response, {400, 422})
     return f"{response.status_code}: {error['message'][:80]}"
@@ -74,7 +67,7 @@ def missing_messages_4xx(target: Target) -> str:
 
 def still_serving(target: Target) -> str:
     """After every bad request above, a good one still works."""
-    alias = _alias(target)
+    alias = first_alias(target)
     _, text = chat_text(target, alias, f"Are you still there? ({target.nonce('alive')})")
     ensure(text.strip(), f"{alias}: empty answer after the bad requests")
     return f"{alias} answered after the bad requests"

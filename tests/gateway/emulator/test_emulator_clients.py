@@ -23,16 +23,21 @@ HELLO = [{"role": "user", "content": "Hello"}]
 QUESTION = [{"role": "user", "content": [{"text": "What is Amazon Bedrock?"}]}]
 
 
-@pytest.fixture
-def client(emulator, credentials):
+def bedrock_client(emulator, credentials, *, secret_key: str | None = None, attempts: int = 1):
+    """boto3's bedrock-runtime client on the emulator; `attempts` counts the first call (standard mode)."""
     return boto3.client(
         "bedrock-runtime",
         region_name=REGION,
         endpoint_url=emulator.url,
         aws_access_key_id=credentials.access_key,
-        aws_secret_access_key=credentials.secret_key,
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+        aws_secret_access_key=secret_key or credentials.secret_key,
+        config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}),
     )
+
+
+@pytest.fixture
+def client(emulator, credentials):
+    return bedrock_client(emulator, credentials)
 
 
 @pytest.fixture
@@ -124,13 +129,7 @@ def test_boto3_raises_the_modeled_aws_error(client, emulator, model_id, plan, co
 
 
 def test_boto3_with_the_wrong_secret_gets_invalid_signature(emulator, credentials):
-    wrong = boto3.client(
-        "bedrock-runtime",
-        region_name=REGION,
-        endpoint_url=emulator.url,
-        aws_access_key_id=credentials.access_key,
-        aws_secret_access_key="not-the-secret",
-    )
+    wrong = bedrock_client(emulator, credentials, secret_key="not-the-secret")
 
     with pytest.raises(ClientError) as raised:
         wrong.converse(modelId=NOVA_PRO, messages=QUESTION)
@@ -140,14 +139,7 @@ def test_boto3_with_the_wrong_secret_gets_invalid_signature(emulator, credential
 
 
 def test_boto3_retries_a_throttled_call_and_succeeds(emulator, credentials):
-    patient = boto3.client(
-        "bedrock-runtime",
-        region_name=REGION,
-        endpoint_url=emulator.url,
-        aws_access_key_id=credentials.access_key,
-        aws_secret_access_key=credentials.secret_key,
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}),
-    )
+    patient = bedrock_client(emulator, credentials, attempts=4)
     control(emulator, "POST", "faults", {"model_id": NOVA_PRO, "throttle_next": 1})
 
     patient.converse(modelId=NOVA_PRO, messages=QUESTION)
