@@ -279,10 +279,10 @@ def apply(session: nox.Session) -> None:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    """The deploy chain per stage against the AWS emulator: plan, apply, migrate, smoke, promote.
+    """The deploy chain per stage against the AWS emulator (plan, apply, seed, migrate, smoke, promote),
+    then dev's lifecycle (read-back checks, an in-place change, re-plan, destroy: pipeline/integration.py).
 
-    `-- --stages dev,prod`, `-- --smoke-all`; `-- lifecycle [--env dev]` runs the one-environment
-    lifecycle instead (checks, an in-place change, destroy: pipeline/integration.py).
+    `-- --stages dev,prod` or `-- --smoke-all` run the chain only; `-- lifecycle [--env dev]` the lifecycle.
     """
     venv(session, "policy")
     if session.posargs[:1] == ["lifecycle"]:
@@ -292,6 +292,8 @@ def integration(session: nox.Session) -> None:
     database_engine(session)
     node_packages(session, NODE_SDK)
     py(session, "-m", "pipeline.chain", "run", *session.posargs)
+    if not session.posargs:
+        py(session, "-m", "pipeline.integration")
 
 
 # ---------------------------------------------------------------- maintenance
