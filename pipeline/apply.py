@@ -19,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+from pipeline import stack_outputs
 from pipeline.plan import ROOT, file_hash, git_sha, paths, state_identity
 from pipeline.terraform import TerraformError, terraform, terraform_env
 
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     except TerraformError as err:
         print(f"error: {args.environment}: applied, but reading the outputs failed: {err}", file=sys.stderr)
         return EXIT_ERROR
-    (args.out_dir / f"{args.environment}.outputs.json").write_text(json.dumps(values, indent=2) + "\n")
+    stack_outputs.path(args.out_dir, args.environment).write_text(json.dumps(values, indent=2) + "\n")
     print(f"applied {args.environment} ({meta['git_sha'][:12]}, image {meta['image_tag'] or 'default'})")
     for name, value in values.items():
         print(f"  {name} = {value}")

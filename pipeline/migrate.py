@@ -15,12 +15,13 @@ line with ECS's reason.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from pipeline import stack_outputs
 
 OUTPUTS = ("migration_task_definition_arn", "ecs_cluster_name", "task_subnet_ids", "task_security_group_id")
 
@@ -30,14 +31,7 @@ class MigrationFailed(Exception):
 
 
 def read_outputs(out_dir: Path, environment: str) -> dict[str, Any]:
-    path = out_dir / f"{environment}.outputs.json"
-    if not path.is_file():
-        raise MigrationFailed(f"{path} is missing: run `nox -s apply -- {environment}` first")
-    values = json.loads(path.read_text())
-    missing = [name for name in OUTPUTS if not values.get(name)]
-    if missing:
-        raise MigrationFailed(f"{path} lacks the stack output(s) {', '.join(missing)}")
-    return values
+    return stack_outputs.read(out_dir, environment, OUTPUTS, MigrationFailed)
 
 
 def verdict(task: dict[str, Any]) -> str | None:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from modules.secret_tags import GENERATION_TAG, JSON_KEY_TAG, KEY_LENGTH_TAG
+from pipeline import stack_outputs
 
 OUTPUTS = ("master_key_secret_arn", "salt_key_secret_arn")
 CURRENT = "AWSCURRENT"
@@ -58,14 +59,7 @@ class Outcome:
 
 
 def read_outputs(out_dir: Path, environment: str) -> dict[str, Any]:
-    path = out_dir / f"{environment}.outputs.json"
-    if not path.is_file():
-        raise SeedError(f"{path} is missing: run `nox -s apply -- {environment}` first")
-    values = json.loads(path.read_text())
-    missing = [name for name in OUTPUTS if not values.get(name)]
-    if missing:
-        raise SeedError(f"{path} lacks the stack output(s) {', '.join(missing)}")
-    return values
+    return stack_outputs.read(out_dir, environment, OUTPUTS, SeedError)
 
 
 def _tags(secret: dict[str, Any]) -> dict[str, str]:

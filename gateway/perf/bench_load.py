@@ -38,11 +38,13 @@ def unique_prompt(run_id: str, n: int) -> str:
     return f"[bench {run_id}-{n}] {QUESTION}"
 
 
-def direct_call(endpoint: str, model_id: str, access_key: str, secret_key: str, region: str) -> Call:
-    url = f"{endpoint.rstrip('/')}/model/{quote(model_id, safe='')}/converse"
+def _signed_converse(
+    url: str, access_key: str, secret_key: str, region: str
+) -> Callable[[str], tuple[bytes, dict[str, str]]]:
+    """The body and SigV4 headers of one Converse(Stream) request to `url`, as boto3 would sign it."""
     signer = SigV4Auth(Credentials(access_key, secret_key), "bedrock", region)
 
-    async def call(client: httpx.AsyncClient, prompt: str) -> tuple[bool, float | None]:
+    def sign(prompt: str) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(
             {
                 "messages": [{"role": "user", "content": [{"text": prompt}]}],
@@ -51,7 +53,18 @@ def direct_call(endpoint: str, model_id: str, access_key: str, secret_key: str, 
         ).encode()
         request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
         signer.add_auth(request)
-        response = await client.post(url, content=body, headers=dict(request.headers.items()))
+        return body, dict(request.headers.items())
+
+    return sign
+
+
+def direct_call(endpoint: str, model_id: str, access_key: str, secret_key: str, region: str) -> Call:
+    url = f"{endpoint.rstrip('/')}/model/{quote(model_id, safe='')}/converse"
+    sign = _signed_converse(url, access_key, secret_key, region)
+
+    async def call(client: httpx.AsyncClient, prompt: str) -> tuple[bool, float | None]:
+        body, headers = sign(prompt)
+        response = await client.post(url, content=body, headers=headers)
         return response.status_code == 200 and "output" in response.json(), None
 
     return call
@@ -74,19 +87,11 @@ def gateway_call(url: str, key: str, alias: str) -> Call:
 def direct_stream(endpoint: str, model_id: str, access_key: str, secret_key: str, region: str) -> Call:
     """ConverseStream to the emulator: the first event-stream frame carrying text is the first token."""
     url = f"{endpoint.rstrip('/')}/model/{quote(model_id, safe='')}/converse-stream"
-    signer = SigV4Auth(Credentials(access_key, secret_key), "bedrock", region)
+    sign = _signed_converse(url, access_key, secret_key, region)
 
     async def call(client: httpx.AsyncClient, prompt: str) -> tuple:
-        body = json.dumps(
-            {
-                "messages": [{"role": "user", "content": [{"text": prompt}]}],
-                "inferenceConfig": {"maxTokens": MAX_TOKENS},
-            }
-        ).encode()
-        request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
-        signer.add_auth(request)
+        body, signed = sign(prompt)
         started, first = time.perf_counter(), None
-        signed = dict(request.headers.items())
         async with client.stream("POST", url, content=body, headers=signed) as response:
             async for chunk in response.aiter_bytes():
                 if first is None and b'"text"' in chunk:

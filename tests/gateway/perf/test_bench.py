@@ -9,7 +9,7 @@ import pytest
 
 from gateway.emulator.server import start_emulator
 from gateway.emulator.sigv4 import Credentials
-from gateway.perf.bench_load import direct_call, drive, gateway_call, unique_prompt
+from gateway.perf.bench_load import direct_call, direct_stream, drive, gateway_call, unique_prompt
 from gateway.perf.bench_stats import (
     LevelResult,
     Sample,
@@ -149,6 +149,25 @@ def test_direct_calls_are_signed_so_the_emulator_accepts_them():
         rejected = asyncio.run(drive(wrong, concurrency=1, requests=1, max_seconds=60, run_id="t"))
     assert sample.errors == 0 and len(sample.latencies_s) == 4
     assert rejected.errors == 1
+
+
+def test_direct_streams_are_signed_and_time_their_first_text():
+    credentials = Credentials("AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30))
+    with start_emulator(credentials, region="us-east-1") as emulator:
+        stream = direct_stream(
+            emulator.url,
+            "us.amazon.nova-pro-v1:0",
+            credentials.access_key,
+            credentials.secret_key,
+            "us-east-1",
+        )
+
+        async def one():
+            async with httpx.AsyncClient(timeout=30) as client:
+                return await stream(client, unique_prompt("s", 1))
+
+        ok, overhead, first = asyncio.run(one())
+    assert ok and overhead is None and first is not None and first > 0
 
 
 def test_the_gateway_caller_reads_litellms_overhead_header():
