@@ -39,6 +39,7 @@ def all_checks(target: Target) -> list[Check]:
         node_sdk.node_sdk_defaults,
         guardrail.prompt_attack_refused,
         guardrail.email_anonymized,
+        guardrail.long_harmful_answer_streams_then_stops,
         cache.repeated_request_cached,
         cache.no_hit_across_teams,
         errors.no_key_401,
