@@ -135,7 +135,13 @@ class GatewayStack(cdk.TerraformStack):
         retention = config.observability.log_retention_days
         self.logs = GatewayLogs(self, "logs", config=LogsConfig(name=name, retention_days=retention))
         self.secrets = GatewaySecrets(
-            self, "secrets", config=SecretsConfig(name=name, recovery_window_days=self._secret_recovery_days)
+            self,
+            "secrets",
+            config=SecretsConfig(
+                name=name,
+                recovery_window_days=self._secret_recovery_days,
+                master_key_version=config.secrets.master_key_version,
+            ),
         )
         self.network = Network(
             self,

@@ -29,6 +29,7 @@ from modules.config.schema import (
     NetworkSettings,
     ObservabilitySettings,
     PhoenixSettings,
+    SecretsSettings,
     StateSettings,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "NetworkSettings",
     "ObservabilitySettings",
     "PhoenixSettings",
+    "SecretsSettings",
     "StateSettings",
     "environment_dirs",
     "load",

@@ -336,6 +336,16 @@ class DeliverySettings(Section):
     )
 
 
+class SecretsSettings(Section):
+    """The LiteLLM keys' secrets (modules/gateway_secrets.py; values written after apply by pipeline.seed_secrets)."""
+
+    master_key_version: Annotated[int, Range(1, 10_000)] = doc(
+        "generation of the master key: raising it makes the deploy's seed step write a new master key "
+        "(reviewed in the plan as the master secret's llm-gateway:generation tag); it may only increase",
+        default=1,
+    )
+
+
 class EnvironmentConfig(Section):
     """One environment: its folder name plus the contents of its config.yaml."""
 
@@ -364,6 +374,7 @@ class EnvironmentConfig(Section):
     api: ApiSettings = doc("request limits and response headers", default_factory=ApiSettings)
     state: StateSettings = doc("Terraform state backend")
     delivery: DeliverySettings = doc("stage order, role variables and approval of the deploy workflow")
+    secrets: SecretsSettings = doc("the LiteLLM keys' secrets", default_factory=SecretsSettings)
     tags: Annotated[Mapping[str, str], Check(checks.tags), AfterValidator(MappingProxyType)] = doc(
         "tags on every resource", default_factory=dict
     )

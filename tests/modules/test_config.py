@@ -218,6 +218,13 @@ MISTAKES = [
     ),
     mistake("multi_az_cache_needs_a_replica", "cache.multi_az", True, "nodes >= 2"),
     mistake(
+        "master_key_version_starts_at_one",
+        "secrets",
+        {"master_key_version": 0},
+        "allowed: an integer from 1 to 10000",
+        field="secrets.master_key_version",
+    ),
+    mistake(
         "phoenix_cloud_needs_an_api_key_secret",
         "observability.phoenix.api_key_secret_arn",
         None,

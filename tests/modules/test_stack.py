@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from modules.config import load
+from modules.secret_tags import GENERATION_TAG
 from modules.stack import EMULATED_SERVICES, GatewayStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +66,26 @@ def test_the_alb_idle_timeout_comes_from_the_environment_file(tmp_path: Path, de
     assert main.main(["--environments-dir", str(staging.parent), "--out", str(tmp_path / "out")]) == 0
     doc = json.loads((tmp_path / "out" / "stacks" / "llm-gateway-staging" / "cdk.tf.json").read_text())
     assert one(doc, "aws_lb")["idle_timeout"] == 900
+
+
+def test_the_master_key_generation_comes_from_the_environment_file(tmp_path: Path, dev) -> None:
+    import main
+
+    def generation(doc: dict) -> str:
+        (master,) = [
+            s for s in doc["resource"]["aws_secretsmanager_secret"].values() if s["name"].endswith("master-key")
+        ]
+        return master["tags"][GENERATION_TAG]
+
+    assert generation(dev) == "1"  # not set in the shipped files: the schema's default
+    staging = tmp_path / "environments" / "staging"
+    staging.mkdir(parents=True)
+    text = (ROOT / "environments" / "dev" / "config.yaml").read_text()
+    text = text.replace("llm-gateway/dev/", "llm-gateway/staging/") + "\nsecrets:\n  master_key_version: 2\n"
+    (staging / "config.yaml").write_text(text)
+    assert main.main(["--environments-dir", str(staging.parent), "--out", str(tmp_path / "out")]) == 0
+    doc = json.loads((tmp_path / "out" / "stacks" / "llm-gateway-staging" / "cdk.tf.json").read_text())
+    assert generation(doc) == "2"
 
 
 def test_state_lives_in_s3_encrypted_locked_and_per_environment(dev, prod) -> None:
