@@ -90,6 +90,26 @@ class GitHub:
             url = next_link(headers.get("Link", ""))
         return comments
 
+    def _pages(self, url: str | None, field: str) -> list[dict]:
+        """Every item of a paged listing whose items sit under `field`, following the Link header."""
+        items: list[dict] = []
+        while url:
+            page, headers = self._request("GET", url)
+            items.extend(page[field])  # type: ignore[index]
+            url = next_link(headers.get("Link", ""))
+        return items
+
+    def list_environments(self) -> list[dict]:
+        """The repository's deployment environments with their protection rules (`actions: read`)."""
+        return self._pages(self._url("/environments?per_page=100"), "environments")
+
+    def branch_policies(self, environment: str) -> list[dict]:
+        """An environment's custom deployment branch and tag policies (`name`, `type`)."""
+        name = urllib.parse.quote(environment, safe="")
+        return self._pages(
+            self._url(f"/environments/{name}/deployment-branch-policies?per_page=100"), "branch_policies"
+        )
+
     def create_comment(self, issue: int, body: str) -> dict:
         return self._request("POST", self._url(f"/issues/{issue}/comments"), {"body": body})[0]  # type: ignore[return-value]
 

@@ -23,6 +23,8 @@ class FakeGitHub:
 
     def __init__(self, per_page_cap: int = 100) -> None:
         self.comments: dict[int, list[dict]] = {}
+        self.environments: list[dict] = []  # as GET /repos/{repo}/environments lists them
+        self.branch_policies: dict[str, list[dict]] = {}
         self.requests: list[tuple[str, str]] = []
         self.per_page_cap = per_page_cap
         self.next_id = 1000
@@ -58,10 +60,27 @@ class FakeGitHub:
                 body = None
                 if method in ("POST", "PATCH"):
                     body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                query = parse_qs(url.query)
+                if url.path == f"/repos/{REPO}/environments" and method == "GET":
+                    page, per_page = int(query.get("page", ["1"])[0]), fake.per_page_cap
+                    chunk = fake.environments[(page - 1) * per_page : page * per_page]
+                    headers = {}
+                    if page * per_page < len(fake.environments):
+                        headers["Link"] = (
+                            f'<http://{self.headers["Host"]}{url.path}?page={page + 1}>; rel="next"'
+                        )
+                    return self._reply(
+                        200, {"total_count": len(fake.environments), "environments": chunk}, headers
+                    )
+                policies = re.fullmatch(
+                    rf"/repos/{REPO}/environments/([^/]+)/deployment-branch-policies", url.path
+                )
+                if policies and method == "GET":
+                    items = fake.branch_policies.get(policies.group(1), [])
+                    return self._reply(200, {"total_count": len(items), "branch_policies": items})
                 listing = re.fullmatch(rf"/repos/{REPO}/issues/(\d+)/comments", url.path)
                 single = re.fullmatch(rf"/repos/{REPO}/issues/comments/(\d+)", url.path)
                 if listing and method == "GET":
-                    query = parse_qs(url.query)
                     per_page = min(int(query.get("per_page", ["30"])[0]), fake.per_page_cap)
                     page = int(query.get("page", ["1"])[0])
                     items = fake.comments.get(int(listing.group(1)), [])
@@ -312,3 +331,126 @@ def test_image_digest_of_an_unknown_tag_is_a_clean_error(monkeypatch, capsys):
 def test_image_digest_refuses_a_non_ecr_url(capsys):
     assert github.main(["image-digest", "--repository-url", "docker.io/library/python", "--tag", "3"]) == 1
     assert "not an ECR repository URL" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- environment protection read back
+def environment(
+    name: str, *, reviewers: bool = False, self_review: bool = False, branches: str = "custom"
+) -> dict:
+    """One environment as GitHub's list endpoint returns it."""
+    rules = []
+    if reviewers:
+        rules.append(
+            {"id": 1, "type": "required_reviewers", "prevent_self_review": not self_review,
+             "reviewers": [{"type": "Team", "reviewer": {"slug": "platform"}}]}
+        )  # fmt: skip
+    policy = {
+        "custom": {"protected_branches": False, "custom_branch_policies": True},
+        "protected": {"protected_branches": True, "custom_branch_policies": False},
+        "any": None,
+    }[branches]
+    return {
+        "name": name,
+        "can_admins_bypass": False,
+        "protection_rules": rules,
+        "deployment_branch_policy": policy,
+    }
+
+
+@pytest.fixture
+def protected(fake):
+    """The repository set up as docs/gitops.md says: build, dev, staging, prod; main only; prod reviewed."""
+    fake.environments = [
+        environment("build"),
+        environment("dev"),
+        environment("staging"),
+        environment("prod", reviewers=True),
+    ]
+    fake.branch_policies = {
+        e["name"]: [{"id": 1, "name": "main", "type": "branch"}] for e in fake.environments
+    }
+    return fake
+
+
+def protection_gaps(fake) -> list[str]:
+    from pipeline import github_protection
+
+    return github_protection.check(
+        fake.client, github_protection.expectations(github_protection.ROOT / "environments")
+    )[1]
+
+
+def test_protection_as_documented_has_no_gap_across_pages_of_environments(protected):
+    assert protection_gaps(protected) == []
+    assert any("page=2" in path for _, path in protected.requests)  # two per page: the listing was followed
+
+
+def test_an_environment_folder_without_its_github_environment_is_a_gap(protected):
+    protected.environments = [e for e in protected.environments if e["name"] != "staging"]
+    assert protection_gaps(protected) == [
+        "staging: no GitHub environment of that name (environments/staging: delivery.approval is false)"
+    ]
+
+
+def test_prod_without_prevent_self_review_is_a_gap_naming_the_setting(protected):
+    protected.environments[-1] = environment("prod", reviewers=True, self_review=True)
+    assert protection_gaps(protected) == [
+        "prod: 'Prevent self-review' is off, so the author can approve their own deploy "
+        "(environments/prod: delivery.approval is true)"
+    ]
+
+
+def test_prod_without_required_reviewers_is_a_gap(protected):
+    protected.environments[-1] = environment("prod")
+    assert protection_gaps(protected) == [
+        "prod: no required reviewers (environments/prod: delivery.approval is true)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setting", "policies", "expected"),
+    [
+        ("any", [], "build: deploys from any branch; set deployment branches to 'main' only"),
+        ("protected", [], "build: deploys from every protected branch; set a custom policy of 'main' only"),
+        (
+            "custom",
+            [{"name": "main", "type": "branch"}, {"name": "release/*", "type": "branch"}],
+            "build: deployment branch policies ['main', 'release/*']; want exactly ['main']",
+        ),
+        (
+            "custom",
+            [{"name": "main", "type": "branch"}, {"name": "v*", "type": "tag"}],
+            "build: deployment branch policies ['main', 'tag v*']; want exactly ['main']",
+        ),
+    ],
+    ids=["any_branch", "every_protected_branch", "a_second_branch", "a_tag"],
+)
+def test_the_build_environment_deploys_from_main_only(protected, setting, policies, expected):
+    protected.environments[0] = environment("build", branches=setting)
+    protected.branch_policies["build"] = policies
+    assert protection_gaps(protected) == [expected]
+
+
+def test_the_protection_check_exits_1_and_names_each_gap(protected, monkeypatch, capsys):
+    from pipeline import github_protection
+
+    protected.environments = protected.environments[:1]
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_API_URL", protected.client.api_url)
+    assert github_protection.main(["--repo", REPO]) == 1
+    captured = capsys.readouterr()
+    assert [line for line in captured.err.splitlines() if line.startswith("error: ")] == [
+        f"error: {name}: no GitHub environment of that name "
+        f"(environments/{name}: delivery.approval is {flag})"
+        for name, flag in (("dev", "false"), ("staging", "false"), ("prod", "true"))
+    ]
+    assert "3 gap(s)" in captured.out
+
+
+def test_a_token_without_access_is_an_error_not_a_pass(protected, monkeypatch, capsys):
+    from pipeline import github_protection
+
+    monkeypatch.setenv("GITHUB_TOKEN", "wrong")
+    monkeypatch.setenv("GITHUB_API_URL", protected.client.api_url)
+    assert github_protection.main(["--repo", REPO]) == 1
+    assert "HTTP 401" in capsys.readouterr().err
