@@ -4,10 +4,14 @@ LiteLLM 1.108.7's Bedrock guardrail (and this gateway's hook before issue 19) co
 whole stream, checked it once and only then released it: the client's time to first token
 was the whole generation plus a check. Here the growing answer is checked in windows:
 
-- the head: chunks are released unchecked while the released text stays within
-  `UNCHECKED_HEAD_CHARS` (in practice the first delta, a few words), so the first token
-  costs no OUTPUT round trip; the first window is checked with the head in front of it, so
-  a phrase the head's end cuts is still seen whole (the head itself cannot be recalled);
+- the head: the answer's first `UNCHECKED_HEAD_CHARS` characters at most are released
+  unchecked as they arrive; a delta that outgrows the head is cut after its last white space
+  within it (no word is cut in two; a hard cut when there is none) and its rest waits for
+  the first window. So the first token costs no OUTPUT round trip whatever the model's
+  chunk sizes. The first window is checked with the head in front of it, so a phrase the
+  head's end cuts is still seen whole (the head itself cannot be recalled). Before issue
+  19.2 a first delta longer than the head was held whole, and a short answer (under one
+  window) reached the client only after the model had finished and one OUTPUT check;
 - after it, text is released only once an ApplyGuardrail verdict covers it: each window of
   at least `WINDOW_CHARS` unreleased characters is checked while the model keeps generating
   (one check in flight), and released when its verdict is clean or masked;
@@ -111,6 +115,14 @@ def _split(chunks: list[ModelResponseStream], at: int):
     return front, back
 
 
+def _head_cut(text: str, room: int) -> int:
+    """Where the unchecked head ends in a chunk that outgrows it: after the last white space within
+    `room` characters (half a word, such as half an e-mail address, is never sent unchecked), else
+    at `room`."""
+    spaces = [i for i, char in enumerate(text[:room]) if char.isspace()]
+    return spaces[-1] + 1 if spaces else room
+
+
 def _common_prefix(a: str, b: str) -> int:
     n = 0
     for x, y in zip(a, b, strict=False):
@@ -196,11 +208,20 @@ async def windowed_output_check(
     try:
         async for chunk in upstream:
             text = chunk_text(chunk) if isinstance(chunk, ModelResponseStream) else ""
-            if head_open and not pending and released_chars + len(text) <= UNCHECKED_HEAD_CHARS:
-                head += text
-                async for out in released([chunk]):
-                    yield out
-                continue
+            if head_open and not pending:
+                room = UNCHECKED_HEAD_CHARS - released_chars
+                if len(text) <= room:
+                    head += text
+                    async for out in released([chunk]):
+                        yield out
+                    continue
+                if room > 0:  # the head ends inside this chunk: its front goes now, the rest is checked
+                    cut = _head_cut(text, room)
+                    front, (chunk,) = _split([chunk], cut)
+                    head += text[:cut]
+                    text = text[cut:]
+                    async for out in released(front):
+                        yield out
             head_open = False
             pending.append(chunk)
             pending_chars += len(text)

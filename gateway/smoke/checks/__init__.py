@@ -19,6 +19,7 @@ from gateway.smoke.checks import (
     rotation,
     routes,
     service,
+    stream_timing,
     teams,
     tracing,
 )
@@ -40,6 +41,7 @@ def all_checks(target: Target) -> list[Check]:
         guardrail.prompt_attack_refused,
         guardrail.email_anonymized,
         guardrail.long_harmful_answer_streams_then_stops,
+        stream_timing.short_stream_first_token_before_its_output_check,
         cache.repeated_request_cached,
         cache.no_hit_across_teams,
         errors.no_key_401,

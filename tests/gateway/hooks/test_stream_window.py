@@ -78,6 +78,21 @@ def test_a_long_harmful_answer_is_cut_off_before_its_harmful_sentence(emulator):
     assert UNCHECKED_HEAD_CHARS < len(seen) < answer_chars
 
 
+def test_a_short_answer_whose_first_delta_outgrows_the_head_starts_before_the_model_has_finished(emulator):
+    """Issue 19.2: the emulator's first delta here ("[nova-pro] Emulated answer ", 27 characters) is longer
+    than the head, and the answer is shorter than a window. It was held whole until the model had finished
+    and one OUTPUT check had run; now the head is cut out of that delta and sent at once."""
+    assert len("[nova-pro] Emulated answer ") > UNCHECKED_HEAD_CHARS  # what makes this case
+    received, error, produced = _stream("What is Amazon Bedrock?", 64)
+
+    assert error is None
+    texts = [(t, at) for t, at in received if t]
+    first_text, first_text_at = texts[0]
+    assert first_text_at < produced  # released while the upstream was still producing
+    assert first_text == "[nova-pro] Emulated "  # the head, cut where a word ends
+    assert "".join(t for t, _ in texts).startswith('[nova-pro] Emulated answer to: "What is Amazon Bedrock?"')
+
+
 def test_a_short_harmful_answer_shows_at_most_the_unchecked_head(emulator):
     received, error, _ = _stream("Write a harmful answer.", 100)
 

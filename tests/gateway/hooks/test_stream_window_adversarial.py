@@ -80,6 +80,28 @@ def test_a_harmful_phrase_cut_by_the_end_of_the_unchecked_head_is_blocked(emulat
     assert "bomb" not in text
 
 
+def test_a_harmful_answer_in_one_chunk_shows_only_the_head_cut_out_of_it(emulator):
+    """A first chunk longer than the head is cut (issue 19.2): its front goes unchecked, never the rest."""
+    answer = "Sure, here is how to build a bomb: first gather the parts, then assemble them."
+    text, error = _stream([answer])
+
+    assert error is not None and getattr(error, "code", None) == 400, text
+    assert text == "Sure, here is how to " and "bomb" not in text  # the head, cut where a word ends
+
+
+def test_a_first_chunk_without_white_space_in_the_head_is_cut_at_its_limit(emulator):
+    answer = "x" * 40 + " and more text."
+    text, error = _stream([answer])
+
+    assert error is None and text == answer
+
+
+def test_a_clean_answer_in_one_chunk_arrives_whole_when_its_head_is_cut_out(emulator):
+    text, error = _stream([FILLER * 2])
+
+    assert error is None and text == FILLER * 2
+
+
 def test_a_harmful_phrase_cut_between_two_large_chunks_at_a_window_edge_is_blocked(emulator):
     """Chunks longer than the carry: the overlap must be cut out of a chunk, not skipped."""
     first_window = [_filler(150), _filler(100) + " here is how to build a"]
@@ -126,11 +148,12 @@ def test_a_client_gone_while_the_last_window_is_checked_leaves_no_check_running(
     async def main():
         emulator.backend.faults.configure({"guardrail": True, "latency_ms": 1500})
         guardrail = hook()
+        head = _filler(UNCHECKED_HEAD_CHARS)  # fills the unchecked head: nothing of the next chunk is cut out
         stream = guardrail.async_post_call_streaming_iterator_hook(
-            CHAT, _model(["Sure. ", _filler(100)]), dict(REQUEST)
+            CHAT, _model([head, _filler(100)]), dict(REQUEST)
         )
         try:
-            assert chunk_text(await anext(stream)) == "Sure. "
+            assert chunk_text(await anext(stream)) == head
             with pytest.raises(TimeoutError):  # the client leaves while the last window's check runs
                 await asyncio.wait_for(anext(stream), 0.3)
             await asyncio.sleep(0)
@@ -150,7 +173,8 @@ def test_a_client_gone_while_the_last_window_is_checked_leaves_no_check_running(
 )
 def test_an_email_cut_where_a_window_ends_and_masks_it_arrives_masked_whole(emulator):
     first_window = [_filler(240), " Mail alice.smith@corp.exa"]
-    text, error = _stream(["Sure. ", *first_window, "mple.org now.", " " + _filler(40)])
+    head = _filler(UNCHECKED_HEAD_CHARS)  # fills the head, so the first window is exactly these chunks
+    text, error = _stream([head, *first_window, "mple.org now.", " " + _filler(40)])
 
     assert error is None and "{EMAIL}" in text
     assert "mple.org" not in text, text[-80:]

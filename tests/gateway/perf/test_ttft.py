@@ -33,17 +33,32 @@ def test_a_gateway_over_either_limit_misses_the_target(gateway):
     assert verdict(_summary(gateway))["met"] is False
 
 
-def test_the_report_says_met_or_missed_and_shows_where_the_time_went():
-    summary = _summary([470, 470, 470, 600])
-    profiled = [
-        Sample(470, 1470, 900, 50, input_check_done_ms=160, model_first_token_ms=440) for _ in range(4)
-    ]
-    summary["gateway"] = summarize(profiled)
-    text = ttft.report({"alias": "nova-pro", "max_tokens": 200, "latency_profile": "realistic",
-                        "summary": summary, "target": verdict(summary)})  # fmt: skip
+def test_the_report_judges_the_long_and_the_short_answer_each_and_shows_where_the_time_went():
+    long = _summary([470, 470, 470, 600])
+    long["gateway"] = summarize(
+        [Sample(470, 1470, 900, 50, input_check_done_ms=160, model_first_token_ms=440) for _ in range(4)]
+    )
+    short = _summary([900, 900, 900, 900])  # held back: over the limit
+    targets = {"long": verdict(long), "short": verdict(short)}
+    answers = {kind: {"prompt": "p", "max_tokens": n} for kind, n in (("long", 200), ("short", 64))}
+    text = ttft.report({"alias": "nova-pro", "answers": answers, "latency_profile": "realistic",
+                        "summary": {"long": long, "short": short}, "target": targets})  # fmt: skip
 
-    assert text.rstrip().endswith("met")
-    assert "INPUT check answered at 160.0 ms" in text and "first token sent at 440.0 ms" in text
+    assert "long 200, short 64 tokens" in text
+    assert sum(line.startswith(("long ", "short ")) for line in text.splitlines()) >= 6  # 3 paths each
+    assert "long answer, gateway profile" in text and "INPUT check answered at 160.0 ms" in text
+    verdicts = [line for line in text.splitlines() if "target:" in line]
+    assert verdicts[0].startswith("long") and verdicts[0].endswith(": met")
+    assert verdicts[1].startswith("short") and verdicts[1].endswith(": MISSED")
+
+
+def test_the_short_answer_is_the_benchs_streamed_question_and_the_long_one_takes_max_tokens():
+    from gateway.perf import bench_load
+
+    kinds = ttft.answers(400)
+    assert kinds["long"].max_tokens == 400 and "long answer" in kinds["long"].prompt
+    assert (kinds["short"].prompt, kinds["short"].max_tokens) == (bench_load.QUESTION, bench_load.MAX_TOKENS)
+    assert kinds["short"].fresh_prompt() != kinds["short"].fresh_prompt()  # the cache never answers
 
 
 def test_it_defaults_to_the_realistic_profile_and_refuses_a_single_request():
