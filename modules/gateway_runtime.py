@@ -15,6 +15,11 @@ from gateway import contract
 from gateway.limits import DEFAULTS as DEFAULT_REQUEST_LIMITS
 from gateway.limits import RequestLimits
 
+# The admin command's own variables (gateway/admin.py reads them; docs/contracts.md).
+ADMIN_SMOKE_KEY_VARIABLE = "GATEWAY_SMOKE_KEY_SECRET_ID"
+ADMIN_ACCESS_PREFIX_VARIABLE = "GATEWAY_ACCESS_SECRET_PREFIX"
+ADMIN_ACCESS_KMS_VARIABLE = "GATEWAY_ACCESS_KMS_KEY_ID"
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SecretRef:
@@ -61,6 +66,11 @@ class GatewayRuntime:
     workers: int = 1  # GATEWAY_WORKERS: Fargate may report more CPUs than the task is granted
     # GATEWAY_MAX_* and GATEWAY_EXPOSE_INTERNAL_HEADERS: the environment file's `api:` section.
     request_limits: RequestLimits = DEFAULT_REQUEST_LIMITS
+    # The admin task only (modules/admin_task.py): where `admin smoke-key` writes the deploy smoke's key,
+    # the prefix of the access tooling's key secrets (`<prefix>/access/<alias>`) and the KMS key they use.
+    smoke_key_secret_arn: str | None = None
+    access_secret_prefix: str | None = None
+    access_kms_key_arn: str | None = None
 
     def environment_vars(self) -> dict[str, str]:
         return {
@@ -131,6 +141,29 @@ class GatewayRuntime:
             SecretRef(env="DATABASE_USERNAME", secret_arn=self.database_secret_arn, json_key="username"),
             SecretRef(env="DATABASE_PASSWORD", secret_arn=self.database_secret_arn, json_key="password"),
         ]
+
+    def admin_environment_vars(self) -> dict[str, str]:
+        """The serving values of the variables the contract gives `admin` (catalogue, region, database as
+        the serving role), plus where its output goes; nothing for traffic (cache, guardrail, traces)."""
+        allowed = contract.passed_by_task("admin", "environment")
+        serving = {name: value for name, value in self.environment_vars().items() if name in allowed}
+        admin = {
+            ADMIN_SMOKE_KEY_VARIABLE: self.smoke_key_secret_arn,
+            ADMIN_ACCESS_PREFIX_VARIABLE: self.access_secret_prefix,
+            ADMIN_ACCESS_KMS_VARIABLE: self.access_kms_key_arn,
+        }
+        unset = [name for name, value in admin.items() if not value]
+        if unset:
+            raise ValueError(
+                f"GatewayRuntime: the admin task needs {', '.join(unset)} "
+                "(fields smoke_key_secret_arn, access_secret_prefix, access_kms_key_arn)"
+            )
+        return {**serving, **admin}  # type: ignore[dict-item]
+
+    def admin_secrets(self) -> list[SecretRef]:
+        """The master key (it calls the management API) and the salt key (LiteLLM encrypts what it stores
+        with it); never the database master user, nothing for traffic."""
+        return [self._master_key(), self._salt_key()]
 
     def secrets(self) -> list[SecretRef]:
         # No database secret: serving tasks log in with IAM, never as the master user.

@@ -10,6 +10,8 @@ secret (plan-visible, reviewed with the plan): `llm-gateway:json-key`,
 `llm-gateway:key-length` and, on the master key only, `llm-gateway:generation`
 (`master_key_version`): the script writes a new master value when no version
 carries the stage label `generation-<N>`, and the salt (no generation tag) once.
+The deploy smoke's key secret is created empty too, but carries none of those tags:
+the admin task writes it (`admin smoke-key`, modules/admin_task.py), the seed never.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from constructs import Construct
 
 from modules.secret_tags import GENERATION_TAG, JSON_KEY_TAG, KEY_LENGTH_TAG
 from modules.shared import EncryptionKey, KeyConfig
+
+SMOKE_KEY_SUFFIX = "deploy-smoke-key"
+SMOKE_KEY_JSON_KEY = "key"  # the admin command writes {"key": "sk-…"}
+# Who writes a secret Terraform leaves empty, for the reader of the console (no program reads it).
+WRITTEN_BY_TAG = "llm-gateway:written-by"
 
 
 # ---------------------------------------------------------------- LiteLLM keys
@@ -38,7 +45,7 @@ class SecretsConfig:
 
 
 class GatewaySecrets(Construct):
-    """LiteLLM's master key and salt key, each in its own secret.
+    """LiteLLM's master key and salt key, each in its own secret; and the deploy smoke's key.
 
     Two secrets so that rotating the master key never touches the salt key.
     The salt key must NEVER change once the gateway has used it: LiteLLM
@@ -94,6 +101,17 @@ class GatewaySecrets(Construct):
             None,  # never rotated
             "LiteLLM salt key: encrypts credentials stored in the database. NEVER change it once used.",
         )
+        # The deploy smoke's scoped key ({"key": "sk-…"}): created empty like the two above, but written
+        # only by the admin task (`admin smoke-key`), never by pipeline.seed_secrets: no seed tags.
+        self.smoke_key_secret_arn: str = SecretsmanagerSecret(
+            self,
+            "smoke-key",
+            name=f"{config.name}/{SMOKE_KEY_SUFFIX}",
+            description="Scoped, expiring LiteLLM key of the deploy smoke test; written by the admin task.",
+            kms_key_id=key.key_arn,
+            recovery_window_in_days=config.recovery_window_days,
+            tags={WRITTEN_BY_TAG: "admin smoke-key"},
+        ).arn
 
     def _secret(
         self,

@@ -112,7 +112,7 @@ class Service(Construct):
         self.image: str = cdk.TerraformLocal(self, "image", image).as_string
         runtime = config.runtime
 
-        serving_exec = self._execution_role("execution", runtime.secrets())
+        serving_exec = self.execution_role("execution", runtime.secrets())
         task_role = service_role(
             self,
             "task-role",
@@ -137,7 +137,7 @@ class Service(Construct):
                 }
             ),
         )
-        self.task_definition = self._task_definition(
+        self.task_definition = self.define_task(
             "task",
             config.name,
             serving_exec,
@@ -147,8 +147,8 @@ class Service(Construct):
             None,
         )
 
-        migrate_exec = self._execution_role("migrate-execution", runtime.migration_secrets())
-        self.migration_task_definition = self._task_definition(
+        migrate_exec = self.execution_role("migrate-execution", runtime.migration_secrets())
+        self.migration_task_definition = self.define_task(
             "migrate",
             f"{config.name}-migrate",
             migrate_exec,
@@ -210,11 +210,15 @@ class Service(Construct):
         return group
 
     # ------------------------------------------------------------ roles
-    def _execution_role(self, id: str, secrets: list[SecretRef]) -> IamRole:
-        """Role ECS uses to start a task: pull from the image repository, write logs, read ITS secrets."""
+    def execution_role(self, id: str, secrets: list[SecretRef], *, scope: Construct | None = None) -> IamRole:
+        """Role ECS uses to start a task: pull from the image repository, write logs, read ITS secrets.
+
+        `scope`: where the role gets its address (another construct's task, e.g. modules/admin_task.py).
+        """
         config = self._config
+        scope = scope or self
         role = service_role(
-            self,
+            scope,
             id,
             name=f"{config.name}-{id}",
             description="ECS agent: image pull, logs and the task's own secrets",
@@ -254,7 +258,7 @@ class Service(Construct):
             },
         ]
         IamRolePolicy(
-            self,
+            scope,
             f"{id}-policy",
             role=role.id,
             name="task-start",
@@ -263,7 +267,7 @@ class Service(Construct):
         return role
 
     # ------------------------------------------------------------ task definitions
-    def _task_definition(
+    def define_task(
         self,
         id: str,
         family: str,
@@ -272,7 +276,11 @@ class Service(Construct):
         environment: Mapping[str, str],
         secrets: list[SecretRef],
         command: list[str] | None,
+        *,
+        scope: Construct | None = None,
     ) -> EcsTaskDefinition:
+        """A task definition of the gateway image, hardened alike; `command` None serves, else a one-off
+        task running that command. Logs go to the gateway's group under the stream prefix `id`."""
         config = self._config
         serving = command is None
         container: dict = {
@@ -293,9 +301,10 @@ class Service(Construct):
                     "awslogs-group": config.log_group_name,
                     "awslogs-region": config.region,
                     "awslogs-stream-prefix": id,
-                    # A slow log pipeline must not stall request handling.
-                    "mode": "non-blocking",
-                    "max-buffer-size": "25m",
+                    # A slow log pipeline must not stall request handling. A one-off task's lines are
+                    # its report (pipeline.admin reads them back): there the default, blocking mode
+                    # keeps every line.
+                    **({"mode": "non-blocking", "max-buffer-size": "25m"} if serving else {}),
                 },
             },
             "stopTimeout": 60 if serving else 30,
@@ -312,7 +321,7 @@ class Service(Construct):
         else:
             container["command"] = command
         return EcsTaskDefinition(
-            self,
+            scope or self,
             id,
             family=family,
             requires_compatibilities=["FARGATE"],

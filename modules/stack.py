@@ -14,6 +14,7 @@ from constructs import Construct
 
 from gateway import contract
 from modules import cdk
+from modules.admin_task import AdminTask, AdminTaskWiring
 from modules.bedrock import BedrockAccess, BedrockAccessConfig, Guardrail, GuardrailConfig
 from modules.cache import Cache, CacheWiring
 from modules.config import EnvironmentConfig
@@ -21,7 +22,7 @@ from modules.database import Database, DatabaseWiring
 from modules.edge import Edge, EdgeWiring
 from modules.gateway_logs import GatewayLogs, LogsConfig
 from modules.gateway_runtime import GatewayRuntime, models_json
-from modules.gateway_secrets import GatewaySecrets, SecretsConfig
+from modules.gateway_secrets import SMOKE_KEY_JSON_KEY, GatewaySecrets, SecretsConfig
 from modules.monitoring import Monitoring, MonitoringConfig
 from modules.network import Network, NetworkWiring
 from modules.registry import RegistryWiring
@@ -251,6 +252,9 @@ class GatewayStack(cdk.TerraformStack):
             phoenix_api_key_secret_arn=phoenix.api_key_secret_arn,
             # The image's own rule for the vCPUs granted (1024 units each): Fargate may show the task more.
             workers=contract.default_workers(config.compute.cpu / 1024),
+            smoke_key_secret_arn=self.secrets.smoke_key_secret_arn,
+            access_secret_prefix=name,
+            access_kms_key_arn=self.secrets.kms_key_arn,
         )
         # The construct id "compute" predates the registry/service split: it is part of every address below.
         self.service = Service(
@@ -284,6 +288,18 @@ class GatewayStack(cdk.TerraformStack):
                     self.database.kms_key_arn,
                 ),
                 task_policy_arns=(self.bedrock.policy_arn, self.cache.connect_policy_arn),
+            ),
+        )
+        self.admin = AdminTask(
+            self,
+            "admin",
+            wiring=AdminTaskWiring(
+                name=name,
+                region=config.aws.region,
+                account_id=config.aws.account_id,
+                service=self.service,
+                runtime=runtime,
+                secrets_kms_key_arn=self.secrets.kms_key_arn,
             ),
         )
         # The target group must be attached to the ALB (through a listener rule) before a service can use it.
@@ -385,17 +401,30 @@ class GatewayStack(cdk.TerraformStack):
         self._output("log_group_name", self.logs.log_group_name, "Gateway application logs")
         self._output("vpc_id", self.network.vpc_id, "VPC of the gateway")
         # What the deploy smoke authenticates with (docs/gitops.md "The pipeline's commands"). The workflow
-        # reads these two outputs, never a secret name of its own, so a scoped smoke key can replace the
-        # master key here without a workflow change.
+        # reads these two outputs, never a secret name of its own.
         self._output(
             "smoke_key_secret_arn",
-            self.secrets.master_key_secret_arn,
-            "Secret holding the key the deploy smoke test calls the gateway with (today the master key)",
+            self.secrets.smoke_key_secret_arn,
+            "Secret holding the scoped, expiring key the deploy smoke calls the gateway with "
+            "(written by the admin task's `admin smoke-key`)",
         )
         self._output(
             "smoke_key_json_key",
-            "LITELLM_MASTER_KEY",
+            SMOKE_KEY_JSON_KEY,
             "JSON key of the smoke key inside smoke_key_secret_arn",
+        )
+        # The admin task (pipeline.admin runs it with a command override and reads its logs back).
+        self._output(
+            "admin_task_definition_arn",
+            self.admin.task_definition_arn,
+            "One-off task running the image's `admin` command (smoke key, access plan/apply) inside the VPC",
+        )
+        self._output("admin_container_name", self.admin.container_name, "Container of the admin task")
+        self._output("admin_log_group_name", self.logs.log_group_name, "Log group the admin task writes to")
+        self._output(
+            "admin_log_stream_prefix",
+            self.admin.log_stream_prefix,
+            "Stream prefix of the admin task: streams are <prefix>/<container>/<task id>",
         )
         # The secrets Terraform creates empty; pipeline.seed_secrets writes their values after apply.
         self._output(

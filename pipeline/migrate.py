@@ -21,12 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline import stack_outputs
+from pipeline import one_off_task, stack_outputs
 
-OUTPUTS = ("migration_task_definition_arn", "ecs_cluster_name", "task_subnet_ids", "task_security_group_id")
+OUTPUTS = ("migration_task_definition_arn", *one_off_task.NETWORK_OUTPUTS)
+WHAT = "the migration task"
 
 
-class MigrationFailed(Exception):
+class MigrationFailed(one_off_task.TaskFailed):
     """The migration did not run to a clean exit; the message says why."""
 
 
@@ -34,65 +35,29 @@ def read_outputs(out_dir: Path, environment: str) -> dict[str, Any]:
     return stack_outputs.read(out_dir, environment, OUTPUTS, MigrationFailed)
 
 
-def verdict(task: dict[str, Any]) -> str | None:
-    """None when a stopped task ran every container to exit code 0, else why not."""
-    failed = []
-    for container in task.get("containers") or []:
-        code = container.get("exitCode")
-        if code != 0:
-            reason = container.get("reason") or ("no exit code: it never ran" if code is None else "")
-            failed.append(f"{container.get('name')} exited {code}{f' ({reason})' if reason else ''}")
-    if not task.get("containers"):
-        failed.append("the task has no containers")
-    if failed:
-        stopped = task.get("stoppedReason") or "no reason given"
-        return f"{'; '.join(failed)}; ECS: {stopped}"
-    return None
-
-
 def run_migration(
     ecs: Any,
     outputs: dict[str, Any],
     timeout: float,
     poll: float = 6.0,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,  # time.sleep, looked up when called
 ) -> str:
     """Start the task, wait until it stops, and return its ARN; raises MigrationFailed otherwise."""
-    cluster = outputs["ecs_cluster_name"]
-    started = ecs.run_task(
-        cluster=cluster,
-        taskDefinition=outputs["migration_task_definition_arn"],
-        launchType="FARGATE",
-        count=1,
-        startedBy="pipeline.migrate",
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": list(outputs["task_subnet_ids"]),
-                "securityGroups": [outputs["task_security_group_id"]],
-                "assignPublicIp": "DISABLED",
-            }
-        },
-    )
-    if started.get("failures") or not started.get("tasks"):
-        reasons = "; ".join(
-            f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in started.get("failures", [])
+    try:
+        arn = one_off_task.start(
+            ecs, outputs, outputs["migration_task_definition_arn"], what=WHAT, started_by="pipeline.migrate"
         )
-        raise MigrationFailed(f"the migration task did not start: {reasons or 'no task returned'}")
-    arn = started["tasks"][0]["taskArn"]
-    deadline = time.monotonic() + timeout
-    while True:
-        task = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
-        if task.get("lastStatus") == "STOPPED":
-            problem = verdict(task)
-            if problem:
-                raise MigrationFailed(f"the migration task {arn} failed: {problem}")
-            return arn
-        if time.monotonic() >= deadline:
-            raise MigrationFailed(
-                f"the migration task {arn} is still {task.get('lastStatus')} after {timeout:.0f} s; "
-                "it keeps running: look at its logs before deploying again"
-            )
-        sleep(poll)
+        task = one_off_task.wait(
+            ecs, outputs["ecs_cluster_name"], arn, timeout, what=WHAT, poll=poll, sleep=sleep
+        )
+    except MigrationFailed:
+        raise
+    except one_off_task.TaskFailed as err:
+        raise MigrationFailed(str(err)) from None
+    problem = one_off_task.verdict(task)
+    if problem:
+        raise MigrationFailed(f"{WHAT} {arn} failed: {problem}")
+    return arn
 
 
 def main(argv: list[str] | None = None) -> int:

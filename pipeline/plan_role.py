@@ -1,6 +1,7 @@
 """The plan role's policy (docs/iam/plan-role.json), rendered per environment and checked against real plans.
 
     python -m pipeline.plan_role prod      # the inline policy for prod's state bucket and key
+    python -m pipeline.plan_role prod --admin-runner   # what runs the admin task (docs/iam/admin-runner.json)
 
 The JSON file is the only place the policy is written. This module renders it for
 an environment (`state:` of its file), evaluates it the way IAM does for
@@ -28,6 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_FILE = ROOT / "docs" / "iam" / "plan-role.json"
+# What runs the admin task (pipeline.admin): the apply roles and the access roles (docs/gitops.md).
+ADMIN_RUNNER_FILE = ROOT / "docs" / "iam" / "admin-runner.json"
 # AWS signing names whose IAM action prefix differs.
 IAM_PREFIX = {"monitoring": "cloudwatch"}
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
@@ -48,6 +51,21 @@ def for_environment(environment_dir: Path) -> dict[str, Any]:
 
     state = load(environment_dir).state
     return render(state.bucket, state.key)
+
+
+def admin_runner(*, region: str, account_id: str, stack_id: str) -> dict[str, Any]:
+    """docs/iam/admin-runner.json's inline policy for one stack."""
+    text = json.dumps(json.loads(ADMIN_RUNNER_FILE.read_text())["inline_policy"])
+    for name, value in (("region", region), ("account_id", account_id), ("stack_id", stack_id)):
+        text = text.replace(f"${{{name}}}", value)
+    return json.loads(text)
+
+
+def admin_runner_for_environment(environment_dir: Path) -> dict[str, Any]:
+    from modules.config import load
+
+    config = load(environment_dir)
+    return admin_runner(region=config.aws.region, account_id=config.aws.account_id, stack_id=config.stack_id)
 
 
 def managed_policy_documents() -> list[dict[str, Any]]:
@@ -226,11 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("environment", help="a folder of environments/")
     parser.add_argument("--environments-dir", type=Path, default=ROOT / "environments")
+    parser.add_argument(
+        "--admin-runner", action="store_true", help="instead: the policy that runs the admin task (docs/iam)"
+    )
     args = parser.parse_args(argv)
     folder = args.environments_dir / args.environment
     if not (folder / "config.yaml").is_file():
         print(f"{folder}/config.yaml: no such environment file", file=sys.stderr)
         return 2
+    if args.admin_runner:
+        print(json.dumps({"inline_policy": admin_runner_for_environment(folder)}, indent=2))
+        return 0
     print(
         json.dumps(
             {

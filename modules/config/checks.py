@@ -319,14 +319,23 @@ def phoenix_target(phoenix: PhoenixSettings) -> None:
         )
 
 
-def plan_role_is_not_apply_role(delivery: DeliverySettings) -> None:
-    """Pull-request code runs with the plan role: it must never be handed the role that changes things."""
-    if delivery.plan_role_variable == delivery.apply_role_variable:
-        raise Invalid(
-            f"{delivery.apply_role_variable!r} is also the plan role's variable; allowed: a variable of "
-            "its own (pull requests run with the plan role and must never reach the apply role)",
-            "apply_role_variable",
-        )
+# The role variables pull-request code (it runs with the plan role) must never be handed: what each allows.
+PRIVILEGED_ROLE_VARIABLES = {
+    "apply_role_variable": "reach the apply role",
+    "access_role_variable": "run the admin task",
+}
+
+
+def plan_role_is_no_privileged_role(delivery: DeliverySettings) -> None:
+    """Pull-request code runs with the plan role: it must never be handed a role that changes things."""
+    for field, allows in PRIVILEGED_ROLE_VARIABLES.items():
+        variable = getattr(delivery, field)
+        if variable == delivery.plan_role_variable:
+            raise Invalid(
+                f"{variable!r} is also the plan role's variable; allowed: a variable of its own "
+                f"(pull requests run with the plan role and must never {allows})",
+                field,
+            )
 
 
 # ---------------------------------------------------------------- cross-field rules (one environment)

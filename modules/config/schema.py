@@ -316,7 +316,7 @@ class StateSettings(Section):
 class DeliverySettings(Section):
     """How the workflows reach this environment (pipeline.environments turns it into their matrix)."""
 
-    rules = (checks.plan_role_is_not_apply_role,)
+    rules = (checks.plan_role_is_no_privileged_role,)
 
     order: Annotated[int, Range(1, 99)] = doc(
         "position in the deploy chain: the lowest deploys first, each next one after the one before passed "
@@ -330,6 +330,10 @@ class DeliverySettings(Section):
         "GitHub repository variable holding the ARN of the apply role (trusted only for the GitHub "
         "environment of this name)"
     )
+    access_role_variable: GithubVariable = doc(
+        "GitHub repository variable holding the ARN of the access role: runs the admin task's `access plan` "
+        "for drift (docs/iam/admin-runner.json; trusted only for workflows on main)"
+    )
     approval: bool = doc(
         "a reviewer other than the author approves the plan before it is applied (the GitHub environment's "
         "required reviewers, checked before apply)"
@@ -337,7 +341,7 @@ class DeliverySettings(Section):
 
 
 class SecretsSettings(Section):
-    """The LiteLLM keys' secrets (modules/gateway_secrets.py; values written after apply by pipeline.seed_secrets)."""
+    """The LiteLLM keys' secrets: Terraform creates them empty, pipeline.seed_secrets writes the values."""
 
     master_key_version: Annotated[int, Range(1, 10_000)] = doc(
         "generation of the master key: raising it makes the deploy's seed step write a new master key "

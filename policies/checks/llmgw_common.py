@@ -47,8 +47,9 @@ SECRET_WORDS = frozenset(
 )
 # Substrings that mark a secret even inside a word (DBPASSWORD, CLIENTSECRET).
 SECRET_SUBSTRINGS = ("PASSWORD", "SECRET")
-# A reference to where a secret lives is not the secret (FOO_SECRET_ARN = arn:aws:secretsmanager:...).
-REFERENCE_SUFFIXES = ("_ARN", "_NAME", "_ID")
+# A reference to where a secret lives is not the secret (FOO_SECRET_ARN = arn:aws:secretsmanager:...,
+# GATEWAY_ACCESS_SECRET_PREFIX = the prefix of secret names); a secret-looking value still fails.
+REFERENCE_SUFFIXES = ("_ARN", "_NAME", "_ID", "_PREFIX")
 SECRET_VALUES = (
     re.compile(r"sk-[A-Za-z0-9_-]{8,}"),  # OpenAI/LiteLLM-style keys
     re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids

@@ -63,8 +63,13 @@ def test_the_section_is_required_and_says_what_it_holds(tmp_path: Path) -> None:
     [
         ("dev", "plan_role_variable", "GITHUB_PLAN_ROLE", ("allowed: a GitHub variable name", "GITHUB_")),
         ("prod", "apply_role_variable", "PLAN_ROLE_ARN_PROD", ("never reach the apply role",)),
+        ("prod", "access_role_variable", "PLAN_ROLE_ARN_PROD", ("must never run the admin task",)),
     ],
-    ids=["must-be-a-github-variable-name", "plan-role-is-never-the-apply-role"],
+    ids=[
+        "must-be-a-github-variable-name",
+        "plan-role-is-never-the-apply-role",
+        "plan-role-is-never-the-access-role",
+    ],
 )
 def test_a_role_variable_github_would_refuse_or_that_merges_plan_and_apply_is_refused(
     tmp_path: Path, environment: str, key: str, value: str, says: tuple[str, ...]

@@ -17,7 +17,12 @@ CONNECT_ARN = re.compile(
 
 
 def _task_role_statements(doc: dict) -> list[dict]:
-    roles = {k: r for k, r in doc["resource"]["aws_iam_role"].items() if r["name"].endswith("-task")}
+    # The serving tasks' role; the admin task's (`-admin-task`) logs in alike (test_admin_task.py).
+    roles = {
+        k: r
+        for k, r in doc["resource"]["aws_iam_role"].items()
+        if r["name"].endswith("-task") and not r["name"].endswith("-admin-task")
+    }
     (key,) = roles
     return [
         s
@@ -45,7 +50,9 @@ def test_the_serving_container_names_that_user_and_turns_iam_login_on_without_a_
 ):
     doc = synthesized[environment]
     (serving,) = [
-        t for t in doc["resource"]["aws_ecs_task_definition"].values() if not t["family"].endswith("-migrate")
+        t
+        for t in doc["resource"]["aws_ecs_task_definition"].values()
+        if not t["family"].endswith(("-migrate", "-admin"))
     ]
     (container,) = json.loads(serving["container_definitions"])
     env = {e["name"]: e["value"] for e in container["environment"]}

@@ -35,10 +35,18 @@ def rotated_doc(synth_in_stack) -> dict:
     return synth_in_stack(build_secrets(SecretsConfig(name="gw-test", master_key_version=3)))
 
 
-def test_master_and_salt_keys_live_in_two_separate_secrets(doc):
+def test_master_and_salt_keys_live_in_two_separate_secrets_beside_the_smoke_key(doc):
     names = sorted(s["name"] for s in doc["resource"]["aws_secretsmanager_secret"].values())
 
-    assert names == ["gw-test/litellm-master-key", "gw-test/litellm-salt-key"]
+    assert names == ["gw-test/deploy-smoke-key", "gw-test/litellm-master-key", "gw-test/litellm-salt-key"]
+
+
+def test_the_smoke_key_secret_is_empty_and_declares_nothing_for_the_seed_step(doc):
+    """The admin task writes it (`admin smoke-key`); pipeline.seed_secrets writes only tagged secrets."""
+    smoke = by_name_suffix(doc, "aws_secretsmanager_secret", "deploy-smoke-key")
+
+    assert smoke["tags"] == {"llm-gateway:written-by": "admin smoke-key"}
+    assert smoke["recovery_window_in_days"] == 30
 
 
 def test_both_secrets_are_encrypted_with_the_rotating_customer_key(doc):

@@ -378,7 +378,7 @@ def test_each_environment_runs_the_images_worker_rule_for_the_cpu_it_is_granted(
 
     for name, doc in synthesized.items():
         for task in doc["resource"]["aws_ecs_task_definition"].values():
-            if task["family"].endswith("-migrate"):
+            if task["family"].endswith(("-migrate", "-admin")):
                 continue
             (container,) = json.loads(task["container_definitions"])
             env = {e["name"]: e["value"] for e in container["environment"]}
@@ -393,7 +393,8 @@ def test_task_definitions_pass_only_the_contracts_variables_each_the_contracts_w
 
     for name, doc in synthesized.items():
         for task in doc["resource"]["aws_ecs_task_definition"].values():
-            command = "migrate" if task["family"].endswith("-migrate") else "serve"
+            family = task["family"]
+            command = family.rsplit("-", 1)[1] if family.endswith(("-migrate", "-admin")) else "serve"
             (container,) = json.loads(task["container_definitions"])
             plain = {e["name"] for e in container.get("environment", [])}
             secret = {e["name"] for e in container.get("secrets", [])}
@@ -407,7 +408,7 @@ def test_serving_tasks_pass_every_variable_the_image_requires_of_a_full_gateway_
     needed = {**contract.required("always"), **contract.required("full"), **contract.required("database")}
     for name, doc in synthesized.items():
         for task in doc["resource"]["aws_ecs_task_definition"].values():
-            if task["family"].endswith("-migrate"):
+            if task["family"].endswith(("-migrate", "-admin")):
                 continue
             (container,) = json.loads(task["container_definitions"])
             passed = {e["name"] for e in [*container.get("environment", []), *container.get("secrets", [])]}

@@ -73,7 +73,9 @@ def test_the_master_key_generation_comes_from_the_environment_file(tmp_path: Pat
 
     def generation(doc: dict) -> str:
         (master,) = [
-            s for s in doc["resource"]["aws_secretsmanager_secret"].values() if s["name"].endswith("master-key")
+            s
+            for s in doc["resource"]["aws_secretsmanager_secret"].values()
+            if s["name"].endswith("master-key")
         ]
         return master["tags"][GENERATION_TAG]
 
@@ -179,7 +181,9 @@ def test_prod_execution_roles_pull_only_devs_repository(prod) -> None:
         for statement in json.loads(policy["policy"])["Statement"]
     ]
     pulls = [s["Resource"] for s in statements if s.get("Sid") == "PullGatewayImage"]
-    assert pulls == ["arn:aws:ecr:us-east-1:111111111111:repository/llm-gateway-dev"] * 2
+    assert (
+        pulls == ["arn:aws:ecr:us-east-1:111111111111:repository/llm-gateway-dev"] * 3
+    )  # serve, migrate, admin
 
 
 def test_ecr_repository_url_is_where_each_environments_tasks_pull_from(dev, prod) -> None:
@@ -333,20 +337,27 @@ def test_deployed_image_is_an_output_so_plans_can_keep_it(dev) -> None:
     assert dev["output"]["image_tag"]["value"] == "${var.image_tag}"
 
 
-def test_the_smoke_key_outputs_name_a_secret_and_key_the_gateway_accepts(dev) -> None:
-    """What the deploy smoke reads (stage.yml): the same secret and JSON key the service's tasks use."""
+def test_the_smoke_key_outputs_name_the_secret_the_admin_task_writes_never_the_master_key(dev) -> None:
+    """What the deploy smoke reads (stage.yml): the scoped key `admin smoke-key` writes (issue 17.5)."""
     arn, json_key = (
         dev["output"]["smoke_key_secret_arn"]["value"],
         dev["output"]["smoke_key_json_key"]["value"],
     )
-    gateway = [
+    (admin,) = [
         c
-        for c in _all_containers(dev)
-        if any(s["name"] == "LITELLM_MASTER_KEY" for s in c.get("secrets", []))
+        for t in dev["resource"]["aws_ecs_task_definition"].values()
+        if t["family"].endswith("-admin")
+        for c in json.loads(t["container_definitions"])
     ]
-    assert gateway, "no task definition receives LITELLM_MASTER_KEY"
-    (master,) = [s for s in gateway[0]["secrets"] if s["name"] == "LITELLM_MASTER_KEY"]
-    assert master["valueFrom"] == f"{arn}:{json_key}::"
+    env = {e["name"]: e["value"] for e in admin["environment"]}
+    assert (env["GATEWAY_SMOKE_KEY_SECRET_ID"], json_key) == (arn, "key")
+    masters = {
+        s["valueFrom"]
+        for c in _all_containers(dev)
+        for s in c.get("secrets", [])
+        if s["name"] == "LITELLM_MASTER_KEY"
+    }
+    assert masters and not any(m.startswith(arn) for m in masters)
 
 
 def _all_containers(doc: dict) -> list[dict]:

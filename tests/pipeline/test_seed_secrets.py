@@ -26,7 +26,7 @@ KEY = re.compile(r"sk-[A-Za-z0-9]{48}")
 
 @pytest.fixture(scope="module")
 def declared() -> list[dict]:
-    """The two aws_secretsmanager_secret resources of a synthesized GatewaySecrets (name and tags)."""
+    """The aws_secretsmanager_secret resources of a synthesized GatewaySecrets (name and tags)."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     from cdktf_cdktf_provider_aws.provider import AwsProvider
 
@@ -120,15 +120,24 @@ def test_a_first_run_writes_both_keys_in_the_shape_ecs_selects_without_printing_
     assert printed.count(": written (") == 2
 
 
+def test_the_smoke_key_secret_is_left_empty_for_the_admin_task(aws, monkeypatch, tmp_path, capsys):
+    client, arns = aws
+    code, printed = run(monkeypatch, tmp_path, capsys)
+
+    assert code == 0, printed
+    assert versions(client, arns["deploy-smoke-key"]) == {}  # `admin smoke-key` writes it, never the seed
+
+
 def test_a_second_run_writes_nothing(aws, monkeypatch, tmp_path, capsys):
     client, arns = aws
     run(monkeypatch, tmp_path, capsys)
-    before = {name: (versions(client, arn), value(client, arn)) for name, arn in arns.items()}
+    seeded = {name: arn for name, arn in arns.items() if name != "deploy-smoke-key"}
+    before = {name: (versions(client, arn), value(client, arn)) for name, arn in seeded.items()}
 
     code, printed = run(monkeypatch, tmp_path, capsys)
 
     assert code == 0
-    assert {name: (versions(client, arn), value(client, arn)) for name, arn in arns.items()} == before
+    assert {name: (versions(client, arn), value(client, arn)) for name, arn in seeded.items()} == before
     assert printed.count(": unchanged (") == 2 and ": written" not in printed
 
 

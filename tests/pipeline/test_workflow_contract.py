@@ -238,6 +238,54 @@ def test_the_stack_outputs_the_migrate_step_reads_are_written_by_apply(producers
     assert set(migrate.OUTPUTS) <= producers.stack_outputs
 
 
+def test_the_stack_outputs_the_admin_steps_read_are_written_by_apply(producers) -> None:
+    from pipeline import admin
+
+    assert set(admin.OUTPUTS) <= producers.stack_outputs
+    assert {"smoke_key_secret_arn", "smoke_key_json_key"} <= producers.stack_outputs
+
+
+def test_the_stage_runs_smoke_key_before_the_smoke_and_access_apply_after_it_before_promote() -> None:
+    from pipeline import lint_workflows
+
+    (apply,) = [
+        j
+        for j in lint_workflows.load(contract.WORKFLOWS / "stage.yml")["jobs"].values()
+        if "environment" in j
+    ]
+    runs = [str(step.get("run", "")) for step in apply["steps"]]
+
+    def at(text: str) -> int:
+        (index,) = [i for i, run in enumerate(runs) if text in run]
+        return index
+
+    assert (
+        at("pipeline.migrate")
+        < at('pipeline.admin "$ENVIRONMENT" smoke-key')
+        < at("export-secret")
+        < at("nox -s smoke")
+        < at('pipeline.admin "$ENVIRONMENT" access apply')
+        < at("pipeline.chain promote")
+    )
+
+
+def test_drift_runs_access_plan_through_the_admin_task_with_the_access_role() -> None:
+    from pipeline import lint_workflows
+
+    (drift,) = [
+        j for j in lint_workflows.load(contract.WORKFLOWS / "drift.yml")["jobs"].values() if "strategy" in j
+    ]
+    steps = drift["steps"]
+    roles = [
+        s["with"]["role-to-assume"] for s in steps if "configure-aws-credentials" in str(s.get("uses", ""))
+    ]
+    assert roles == ["${{ vars[matrix.plan_role_variable] }}", "${{ vars[matrix.access_role_variable] }}"]
+    runs = [str(s.get("run", "")) for s in steps]
+    (access,) = [i for i, run in enumerate(runs) if "pipeline.admin" in run]
+    assert "access plan" in runs[access] and "--allow-delete" not in runs[access]
+    assert "access_role_variable" in str(steps[access - 1].get("with", {}))  # assumed right before
+
+
 def test_documented_variables_are_those_of_the_in_github_section(tmp_path: Path) -> None:
     doc = tmp_path / "gitops.md"
     doc.write_text(

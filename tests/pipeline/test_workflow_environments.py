@@ -36,6 +36,7 @@ def test_the_matrix_lists_every_folder_in_deploy_order_with_its_delivery_section
         "order": 3,
         "plan_role_variable": "PLAN_ROLE_ARN_PROD",
         "apply_role_variable": "APPLY_ROLE_ARN_PROD",
+        "access_role_variable": "ACCESS_ROLE_ARN_PROD",
         "approval": True,
     }
     assert [e["approval"] for e in include] == [False, False, True]
@@ -87,7 +88,9 @@ def test_plans_and_drift_run_over_the_matrix_with_each_plan_role(file: str, job:
     spec = workflow(file)["jobs"][job]
     assert spec["strategy"]["matrix"] == "${{ fromJSON(needs.environments.outputs.matrix) }}"
     roles = [s["with"]["role-to-assume"] for s in spec["steps"] if "role-to-assume" in (s.get("with") or {})]
-    assert roles == ["${{ vars[matrix.plan_role_variable] }}"]
+    # The plan first; drift then runs `access plan` through the admin task with the access role.
+    access = ["${{ vars[matrix.access_role_variable] }}"] if file == "drift.yml" else []
+    assert roles == ["${{ vars[matrix.plan_role_variable] }}", *access]
 
 
 def test_deploy_runs_each_stage_in_order_one_at_a_time_and_stops_at_a_failure() -> None:

@@ -9,74 +9,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
-from moto.ecs.models import ecs_backends
+from one_off_ecs import CLUSTER, emulated_ecs, finishing
 
-from pipeline import migrate
-
-REGION = "us-east-1"
+from pipeline import migrate, one_off_task
 
 
 @pytest.fixture
 def ecs(monkeypatch):
-    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
-
-    # moto 5.2.5 describes a Fargate task's network interface by a name its interfaces lack.
-    monkeypatch.setattr(
-        NetworkInterface,
-        "private_dns_name",
-        property(lambda eni: f"ip-{eni.private_ip_address.replace('.', '-')}.ec2.internal"),
-        raising=False,
-    )
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name=REGION)
-        vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-        subnets = [
-            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)
-        ]
-        group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
-        client = boto3.client("ecs", region_name=REGION)
-        client.create_cluster(clusterName="llm-gateway-dev")
-        arn = client.register_task_definition(
-            family="llm-gateway-dev-migrate",
-            requiresCompatibilities=["FARGATE"],
-            networkMode="awsvpc",
-            cpu="512",
-            memory="1024",
-            containerDefinitions=[{"name": "migrate", "image": "gateway@sha256:" + "0" * 64, "memory": 1024}],
-        )["taskDefinition"]["taskDefinitionArn"]
-        yield (
-            client,
-            {
-                "migration_task_definition_arn": arn,
-                "ecs_cluster_name": "llm-gateway-dev",
-                "task_subnet_ids": subnets,
-                "task_security_group_id": group,
-            },
-        )
-
-
-def finishing(client, exit_code: int, reason: str = "Essential container in task exited"):
-    """A sleep that lets the task run once, then stops it as ECS does when its container exits."""
-
-    def sleep(_seconds: float) -> None:
-        (arn,) = client.list_tasks(cluster="llm-gateway-dev")["taskArns"]
-        account = arn.split(":")[4]  # moto's account (MOTO_ACCOUNT_ID may differ from its default)
-        task = ecs_backends[account][REGION].tasks["llm-gateway-dev"][arn]
-        task.containers[0].exitCode = exit_code
-        client.stop_task(cluster="llm-gateway-dev", task=arn, reason=reason)
-
-    return sleep
+    with emulated_ecs(monkeypatch, "llm-gateway-dev-migrate", "migrate") as (client, network, arn):
+        yield client, {"migration_task_definition_arn": arn, **network}
 
 
 def test_a_task_that_exits_0_migrates_in_the_private_subnets_without_public_ip(ecs) -> None:
     client, outputs = ecs
     task_arn = migrate.run_migration(client, outputs, timeout=60, poll=0, sleep=finishing(client, 0))
-    (task,) = client.describe_tasks(cluster="llm-gateway-dev", tasks=[task_arn])["tasks"]
+    (task,) = client.describe_tasks(cluster=CLUSTER, tasks=[task_arn])["tasks"]
     assert task["taskDefinitionArn"] == outputs["migration_task_definition_arn"]
     assert task["lastStatus"] == "STOPPED"
     assert task["launchType"] == "FARGATE" and task["startedBy"] == "pipeline.migrate"
@@ -97,10 +45,10 @@ def test_a_task_still_running_at_the_deadline_fails_and_says_it_keeps_running(ec
 def test_stopped_containers_without_exit_code_never_ran() -> None:
     task = {"containers": [{"name": "migrate"}], "stoppedReason": "CannotPullContainerError"}
     assert (
-        migrate.verdict(task)
+        one_off_task.verdict(task)
         == "migrate exited None (no exit code: it never ran); ECS: CannotPullContainerError"
     )
-    assert migrate.verdict({"containers": [{"name": "migrate", "exitCode": 0}]}) is None
+    assert one_off_task.verdict({"containers": [{"name": "migrate", "exitCode": 0}]}) is None
 
 
 def test_the_cli_reads_apply_outputs_and_names_what_is_missing(tmp_path: Path, capsys) -> None:

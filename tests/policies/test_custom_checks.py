@@ -221,6 +221,7 @@ LOOKALIKE_NAMES = (
     "KEYCLOAK_URL",
     "PHOENIX_API_KEY_SECRET_ARN",
     "CACHE_KEY_ID",
+    "GATEWAY_ACCESS_SECRET_PREFIX",
 )
 HARMLESS: dict[str, Mutation] = {
     "lookalike_variable_names": plain_variables(**dict.fromkeys(LOOKALIKE_NAMES, "x")),
