@@ -524,6 +524,29 @@ def exercise_database(base_url: str, master_key: str) -> dict[str, float | int]:
     return facts
 
 
+def verify_admin(
+    command: Callable[[Mapping[str, str], Sequence[str]], list[str]], env: Mapping[str, str], scratch: Path
+) -> dict[str, float]:
+    """The admin task's command in the image: its own LiteLLM on the loopback, the image's own
+    environments/dev/access.yaml through gateway/access and modules/config; on the fresh database
+    every declared object is to create (exit 2)."""
+    admin_env = {**env, "GATEWAY_ENVIRONMENT": "dev", "GATEWAY_ACCESS_SECRET_PREFIX": "build-check"}
+    log("verify: `admin access plan --env dev` (the one-off admin task, LiteLLM on the container's loopback)")
+    started = time.monotonic()
+    done = subprocess.run(
+        command(admin_env, ["admin", "access", "plan", "--env", "dev"]),
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    seconds = round(time.monotonic() - started, 1)
+    (scratch / "admin.log").write_text(done.stdout + done.stderr)
+    summary = next((line for line in done.stdout.splitlines() if line.startswith("Plan: ")), "")
+    if done.returncode != 2 or "to create" not in summary:
+        sys.stdout.write((done.stdout + done.stderr)[-4000:])
+        raise RuntimeError(f"the image's `admin access plan` exited {done.returncode}, expected 2 (changes)")
+    log(f"verify: admin access plan exit 2 in {seconds} s: {summary}")
+    return {"admin_plan_s": seconds}
+
+
 def verify(builder: Builder, image: str, timeout: float) -> dict[str, float | int]:
     """Prove the image serves with its database: migrate a local PostgreSQL with the image's `migrate`,
     serve (production `full` config, read-only root), make a key, chat with it, refuse a wrong one; stop."""
@@ -559,6 +582,7 @@ def verify(builder: Builder, image: str, timeout: float) -> dict[str, float | in
                 raise RuntimeError(f"the image's `migrate` exited {code}")
             summary = next((line for line in reversed(lines) if '"schema": "ready"' in line), "")
             log(f"verify: migrate exit 0 in {facts['migrate_s']} s: {str(summary)[:200]}")
+            facts.update(verify_admin(command, env, scratch))
 
             output = scratch / "container.log"
             log(f"verify: starting {image} (serve, read-only root, tmpfs /tmp) on 127.0.0.1:{port}")

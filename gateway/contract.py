@@ -18,7 +18,7 @@ HEALTH_PATH = "/health/liveliness"
 READINESS_PATH = "/health/readiness"
 
 MODES = ("chat", "embedding")
-COMMANDS = ("serve", "migrate", "render")
+COMMANDS = ("serve", "migrate", "render", "admin")
 CATALOGUE_FIELDS = ("alias", "model_id", "mode", "fallbacks")
 
 
@@ -148,12 +148,17 @@ class Variable:
 
 
 SERVE, MIGRATE, BOTH = ("serve",), ("migrate",), ("serve", "migrate")
+# `admin` (gateway/admin.py) starts LiteLLM on its own loopback to make management calls: it takes what
+# serve takes for the catalogue, the database (as the serving role) and the keys, nothing for traffic.
+ADMIN = ("admin",)
+EVERY = (*BOTH, *ADMIN)
+SERVE_ADMIN = (*SERVE, *ADMIN)
 VARIABLES: tuple[Variable, ...] = (
     Variable(
-        "GATEWAY_ENVIRONMENT", "environment", BOTH, "optional", "dev, prod, ... (logs, tracing project)"
+        "GATEWAY_ENVIRONMENT", "environment", EVERY, "optional", "dev, prod, ... (logs, tracing project)"
     ),
-    Variable("GATEWAY_MODELS", "environment", BOTH, "always", "the model catalogue as JSON"),
-    Variable("AWS_REGION", "environment", BOTH, "always", "the Bedrock region"),
+    Variable("GATEWAY_MODELS", "environment", EVERY, "always", "the model catalogue as JSON"),
+    Variable("AWS_REGION", "environment", EVERY, "always", "the Bedrock region"),
     Variable("GUARDRAIL_ID", "environment", SERVE, "full", "the deployed Bedrock guardrail"),
     Variable("GUARDRAIL_VERSION", "environment", SERVE, "full", "the deployed Bedrock guardrail's version"),
     Variable("REDIS_HOST", "environment", SERVE, "full", "the cache and rate-limit store"),
@@ -163,15 +168,19 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("REDIS_AWS_IAM_USER_NAME", "environment", SERVE, "optional", "the Valkey user IAM signs in as"),
     Variable("REDIS_AWS_IAM_CACHE_NAME", "environment", SERVE, "optional", "the replication group id"),
     Variable(
-        "DATABASE_HOST", "environment", BOTH, "optional", "the Aurora writer endpoint; unset: no database"
+        "DATABASE_HOST", "environment", EVERY, "optional", "the Aurora writer endpoint; unset: no database"
     ),
-    Variable("DATABASE_PORT", "environment", BOTH, "optional", "the database port (default 5432)"),
-    Variable("DATABASE_NAME", "environment", BOTH, "database", "the database name"),
+    Variable("DATABASE_PORT", "environment", EVERY, "optional", "the database port (default 5432)"),
+    Variable("DATABASE_NAME", "environment", EVERY, "database", "the database name"),
     Variable(
-        "DATABASE_USERNAME", "environment", SERVE, "database", "the application role serving tasks log in as"
+        "DATABASE_USERNAME",
+        "environment",
+        SERVE_ADMIN,
+        "database",
+        "the application role serving tasks log in as",
     ),
     Variable(
-        "IAM_TOKEN_DB_AUTH", "environment", SERVE, "optional", "true: log in with a refreshed IAM token"
+        "IAM_TOKEN_DB_AUTH", "environment", SERVE_ADMIN, "optional", "true: log in with a refreshed IAM token"
     ),
     Variable(
         "DATABASE_APP_USERNAME", "environment", MIGRATE, "optional", "the application role migrate creates"
@@ -189,11 +198,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "GATEWAY_EXPOSE_INTERNAL_HEADERS", "environment", SERVE, "optional", "LiteLLM's internal headers"
     ),
-    Variable("LITELLM_MASTER_KEY", "secret", BOTH, "always", "the proxy's admin key"),
+    Variable("LITELLM_MASTER_KEY", "secret", EVERY, "always", "the proxy's admin key"),
     Variable(
         "LITELLM_SALT_KEY",
         "secret",
-        BOTH,
+        EVERY,
         "database",
         "the key that encrypts credentials stored in the database",
     ),
@@ -201,24 +210,55 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DATABASE_PASSWORD", "secret", MIGRATE, "optional", "the master user's password"),
     Variable("REDIS_PASSWORD", "secret", SERVE, "optional", "a cache AUTH token (none in AWS: IAM)"),
     Variable("PHOENIX_API_KEY", "secret", SERVE, "optional", "the Phoenix key (required for Phoenix Cloud)"),
+    Variable(
+        "GATEWAY_SMOKE_KEY_SECRET_ID",
+        "environment",
+        ADMIN,
+        "optional",
+        "admin smoke-key: the secret it writes",
+    ),
+    Variable(
+        "GATEWAY_ACCESS_SECRET_PREFIX",
+        "environment",
+        ADMIN,
+        "optional",
+        "admin access: <prefix>/access/<alias>",
+    ),
+    Variable(
+        "GATEWAY_ACCESS_KMS_KEY_ID",
+        "environment",
+        ADMIN,
+        "optional",
+        "admin access: the KMS key new access secrets are created with",
+    ),
     Variable("GATEWAY_VARIANT", "local", SERVE, "optional", "full (default) or bare, local runs only"),
     Variable("GATEWAY_DISABLE", "local", SERVE, "optional", "features switched off, local runs only"),
-    Variable("LITELLM_LOG", "local", BOTH, "optional", "log level (default WARNING; DEBUG refused)"),
+    Variable("LITELLM_LOG", "local", EVERY, "optional", "log level (default WARNING; DEBUG refused)"),
     Variable("HOST", "local", SERVE, "optional", "listen address (default 0.0.0.0)"),
     Variable("PORT", "local", SERVE, "optional", "listen port (default 4000)"),
-    Variable("DATABASE_SSLMODE", "local", BOTH, "optional", "disable, prefer or require (default)"),
+    Variable("DATABASE_SSLMODE", "local", EVERY, "optional", "disable, prefer or require (default)"),
     Variable(
-        "DATABASE_PASSWORD_FILE", "local", BOTH, "optional", "a file holding the password, re-read on refusal"
+        "DATABASE_PASSWORD_FILE",
+        "local",
+        EVERY,
+        "optional",
+        "a file holding the password, re-read on refusal",
     ),
     Variable("PRISMA_AUTH_RECONNECT_TIMEOUT_SECONDS", "local", SERVE, "optional", "LiteLLM's; 5 when unset"),
     Variable(
-        "GATEWAY_SCRATCH_DIR", "local", BOTH, "optional", "the one writable mount (default /tmp/gateway)"
+        "GATEWAY_SCRATCH_DIR", "local", EVERY, "optional", "the one writable mount (default /tmp/gateway)"
     ),
     Variable(
-        "DATABASE_PASSWORD", "local", SERVE, "optional", "a fixed password (tests; deployed tasks use IAM)"
+        "DATABASE_PASSWORD",
+        "local",
+        SERVE_ADMIN,
+        "optional",
+        "a fixed password (tests; deployed tasks use IAM)",
     ),
-    Variable("AWS_RDS_REGION", "local", SERVE, "optional", "the IAM token's region (default AWS_REGION)"),
-    Variable("GATEWAY_PRISMA_ENGINE", "local", BOTH, "optional", "set by the image: native or wasm engine"),
+    Variable(
+        "AWS_RDS_REGION", "local", SERVE_ADMIN, "optional", "the IAM token's region (default AWS_REGION)"
+    ),
+    Variable("GATEWAY_PRISMA_ENGINE", "local", EVERY, "optional", "set by the image: native or wasm engine"),
 )
 
 

@@ -1,10 +1,12 @@
 """Container entrypoint: validate the runtime contract, render the config, exec the proxy.
 
-    python -m gateway.entrypoint [serve|migrate|render]
+    python -m gateway.entrypoint [serve|migrate|render|admin …]
 
 `serve` (default) runs the proxy; `migrate` applies LiteLLM's database schema
 (gateway/migrations.py) and exits (the one-off migration task); `render` prints
-the config it would run. The variables are those of docs/contracts.md ("Container runtime
+the config it would run; `admin smoke-key|access …` makes management calls through a
+LiteLLM of its own on 127.0.0.1 and exits (the one-off admin task, gateway/admin.py).
+The variables are those of docs/contracts.md ("Container runtime
 contract"). A missing or malformed one stops the container with exit code 2
 and one line naming it, before LiteLLM can fail later and less clearly.
 
@@ -25,7 +27,7 @@ from urllib.parse import quote
 
 from gateway import contract, limits, render, trace_content
 
-COMMANDS = ("serve", "migrate", "render")
+COMMANDS = contract.COMMANDS  # serve, migrate, render, admin
 EXIT_CONFIG_ERROR = 2
 
 # name -> why it is needed (shown when it is missing): gateway/contract.py's table, the one both sides read.
@@ -295,9 +297,9 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
         raise ContractError(f"GATEWAY_MODELS: {error}") from None
     database = _database(env, command)
     records_content = False
-    if command == "migrate":
+    if command in ("migrate", "admin"):
         if database is None:
-            raise ContractError("migrate needs a database: DATABASE_HOST is not set")
+            raise ContractError(f"{command} needs a database: DATABASE_HOST is not set")
     elif variant == "full":
         _require(env, FULL_REQUIRED)
         _int(env, "REDIS_PORT", 6379)
@@ -550,6 +552,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if command == "render":
         sys.stdout.write(render.dump(config))
         return 0
+    if command == "admin":
+        from gateway import admin
+
+        # The admin programs import LiteLLM's neighbours (boto3, httpx) here: defaults first, as for migrate.
+        os.environ.update(with_command_defaults(os.environ))
+        return admin.main(args[1:], settings, with_command_defaults(environ), log=log)
     if command == "migrate":
         assert settings.database is not None  # validate() refuses migrate without one
         # migrate imports litellm here, in this process: the defaults must be in place first.

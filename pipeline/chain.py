@@ -11,7 +11,8 @@ ran (its apply's `image_tag` output), the commit and the applied plan's SHA-256 
 later stage's plan: the plan's `image_tag` must be the digest every earlier stage
 promoted, at the same commit; the plan summary shown for approval then says so
 (or why not, and the step fails). `run` is `nox -s integration`: every stage in
-order (plan, check-digest, apply, seed secrets, migrate, secret grep, smoke, promote),
+order (plan, check-digest, apply, seed secrets, migrate, secret grep, smoke key, smoke,
+access apply, promote),
 each against its own emulated account, calling the same commands the
 deploy workflow calls (docs/gitops.md "The pipeline's commands").
 """
@@ -336,8 +337,10 @@ class Chain:
                     )
                 step.detail = phase.note
 
+            local = LocalGateway(self, environment, server, region, env)
+
             def smoke(step: Step) -> None:
-                self.smoke(environment, env, step)
+                self.smoke(environment, env, step, local)
 
             def hand_over(step: Step) -> str:
                 record = promote(environment, self.plans, self.plans / f"{environment}.smoke.json")
@@ -352,13 +355,17 @@ class Chain:
             self.step(
                 environment, "secret grep", lambda step: self.secret_grep(environment, space, server, step)
             )
-            self.step(environment, "smoke", smoke)
+            try:
+                self.step(environment, "local stack (admin task definition)", local.start)
+                self.step(environment, "smoke key (admin smoke-key)", local.smoke_key)
+                self.step(environment, "smoke", smoke)
+                self.step(environment, "access apply (admin access apply)", local.access_apply)
+            finally:
+                local.stop()
             return self.step(environment, "promote", hand_over)
 
-    def smoke(self, environment: str, env: dict[str, str], step: Step) -> None:
-        """Read the key as the workflow does (stack output -> export-secret), smoke a local stack with it."""
-        from gateway.devstack import LocalStack
-
+    def smoke(self, environment: str, env: dict[str, str], step: Step, local: LocalGateway) -> None:
+        """Read the key as the workflow does (stack output -> export-secret), smoke the stage's stack."""
         outputs = github_file_values(Path(env["GITHUB_OUTPUT"]))
         github_env = self.work / f"{environment}.github_env"
         github_env.unlink(missing_ok=True)
@@ -375,27 +382,28 @@ class Chain:
         key = github_file_values(github_env).get("GATEWAY_API_KEY", "")
         if not key:
             raise ChainError(f"{environment}: export-secret wrote no GATEWAY_API_KEY to {github_env}")
+        if key == local.master_key:
+            raise ChainError(f"{environment}: smoke_key_secret_arn holds the master key, not a scoped key")
         report = self.plans / f"{environment}.smoke.json"
         only = [arg for part in self.smoke_only for arg in ("--only", part)]
-        # The stack's default work folder: PostgreSQL runs as another user, who cannot enter a mkdtemp folder.
-        with LocalStack(environment=environment, master_key=key) as stack:
-            smoke_env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-                "GATEWAY_API_KEY": key,
-            }
-            code = self.command(
-                [
-                    "-m", "gateway.smoke", "--url", stack.gateway_url, "--environment", environment,
-                    "--report", str(report), *only,
-                ],
-                smoke_env,
-                f"{environment} smoke",
-                ok=(0, 1),
-            )  # fmt: skip
+        stack = local.require()
+        smoke_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            "GATEWAY_API_KEY": key,
+        }
+        code = self.command(
+            [
+                "-m", "gateway.smoke", "--url", stack.gateway_url, "--environment", environment,
+                "--report", str(report), *only,
+            ],
+            smoke_env,
+            f"{environment} smoke",
+            ok=(0, 1),
+        )  # fmt: skip
         counts = smoke_verdict(report) if code == 0 else None
         if counts is None:
             raise ChainError(f"{environment}: the smoke test failed (report {report})")
-        step.detail = f"key from stack output smoke_key_secret_arn; {counts}"
+        step.detail = f"scoped key from stack output smoke_key_secret_arn; {counts}"
 
     def secret_grep(self, environment: str, space: Any, server: Any, step: Step) -> None:
         """pipeline.secret_grep (issue 17.4): no generated secret value in stack, state, plan or outputs."""
@@ -420,6 +428,105 @@ class Chain:
         if leaks:
             raise ChainError(f"{environment}: secret values leaked: " + "; ".join(map(str, leaks[:5])))
         step.detail = f"{len(secrets)} secret values, none in {len(files)} stack/state/plan paths"
+
+
+# The admin task's command is run here with the task definition's own variables, except those a local
+# stand-in replaces: the database (the local stack's, as the serving role) and its sign-in.
+STAND_IN_VARIABLES = ("DATABASE_", "IAM_TOKEN_DB_AUTH")
+ADMIN_OUTPUTS = ("admin_task_definition_arn", "smoke_key_secret_arn", "smoke_key_json_key")
+
+
+class LocalGateway:
+    """The stage's gateway on this machine, and its admin task run against it (no ECS here).
+
+    `start` reads the admin task definition back from the emulator (its command must be the image's
+    `admin`), resolves its secrets as the ECS agent would and starts a local stack with that master
+    key, once for the stage. `smoke_key` and `access_apply` run `python -m gateway.entrypoint admin …`
+    against that stack's database, with the task's variables and Secrets Manager calls going to the
+    emulator, as `python -m pipeline.admin <env> …` runs them in AWS.
+    """
+
+    def __init__(self, chain: Chain, environment: str, server: Any, region: str, env: dict[str, str]) -> None:
+        self.chain, self.environment, self.server = chain, environment, server
+        self.region, self.env = region, env
+        self.stack: Any = None
+        self.master_key = ""
+        self.task_variables: dict[str, str] = {}
+
+    def require(self) -> Any:
+        if self.stack is None:
+            raise ChainError(f"{self.environment}: the local stack did not start")
+        return self.stack
+
+    def start(self, step: Step) -> None:
+        from gateway.devstack import LocalStack
+        from pipeline import migration_task, stack_outputs
+
+        outputs = stack_outputs.read(self.chain.plans, self.environment, ADMIN_OUTPUTS, ChainError)
+        arn = str(outputs["admin_task_definition_arn"])
+        try:
+            spec = migration_task.task_spec(self.server.client("ecs", self.region), arn)
+            secrets = migration_task.resolve_secrets(
+                self.server.client("secretsmanager", self.region), spec.secrets
+            )
+        except migration_task.MigrationTaskError as error:
+            raise ChainError(f"{self.environment} admin task: {error}") from None
+        if spec.command[:1] != ("admin",):
+            raise ChainError(
+                f"{self.environment}: {arn} runs {list(spec.command)}, not the image's `admin` command"
+            )
+        if not secrets.get("LITELLM_MASTER_KEY"):
+            raise ChainError(f"{self.environment}: the admin task definition passes no LITELLM_MASTER_KEY")
+        self.master_key = secrets["LITELLM_MASTER_KEY"]
+        self.task_variables = {
+            name: value for name, value in spec.environment.items() if not name.startswith(STAND_IN_VARIABLES)
+        }
+        # The stack's default work folder: PostgreSQL runs as another user, who cannot enter a mkdtemp folder.
+        stack = LocalStack(environment=self.environment, master_key=self.master_key)
+        stack.start()
+        self.stack = stack
+        if not stack.database_enabled:
+            raise ChainError(
+                f"{self.environment}: the local stack has no database ({stack.database_skip_reason})"
+            )
+        step.detail = f"{spec.family}: command {' '.join(spec.command[:2])}…; master key from its secrets"
+
+    def stop(self) -> None:
+        if self.stack is not None:
+            self.stack.stop()
+            self.stack = None
+
+    def run(self, program: list[str]) -> Any:
+        """One admin program, as the runner runs the task: its output printed, its exit code returned."""
+        from gateway.devstack.admin import run_admin
+
+        aws = {
+            **self.task_variables,
+            "AWS_ENDPOINT_URL": self.server.endpoint,
+            "AWS_ACCESS_KEY_ID": self.env.get("AWS_ACCESS_KEY_ID", "testing"),
+            "AWS_SECRET_ACCESS_KEY": self.env.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        }
+        done = run_admin(self.require(), program, aws=aws)
+        for line in done.stdout.splitlines():
+            print(f"    {line}", flush=True)
+        if done.returncode not in (0, 2):
+            for line in done.stderr.splitlines()[-30:]:
+                print(f"    {line}", flush=True)
+        return done
+
+    def smoke_key(self, step: Step) -> None:
+        done = self.run(["smoke-key", "--env", self.environment])
+        if done.returncode != 0:
+            raise ChainError(f"{self.environment}: admin smoke-key exited {done.returncode}")
+        minted = next((line for line in done.stdout.splitlines() if line.startswith("smoke key ")), "")
+        step.detail = f"{minted.split(':', 1)[0]} in {done.seconds:.0f} s (LiteLLM start included)"
+
+    def access_apply(self, step: Step) -> None:
+        done = self.run(["access", "apply", "--env", self.environment])
+        if done.returncode != 0:
+            raise ChainError(f"{self.environment}: admin access apply exited {done.returncode}")
+        summary = next((line for line in done.stdout.splitlines() if line.startswith("Plan: ")), "")
+        step.detail = f"{summary} in {done.seconds:.0f} s"
 
 
 def provide_certificate(certificate_arn: str | None, domain: str) -> str:

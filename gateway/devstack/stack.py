@@ -349,6 +349,13 @@ class LocalStack:
         return migration
 
     @property
+    def contract(self) -> dict[str, str]:
+        """The runtime contract its gateway got (docs/contracts.md), pointing at the local services."""
+        if not self._contract_values:
+            raise RuntimeError("the stack is not running")
+        return dict(self._contract_values)
+
+    @property
     def database_password_file(self) -> Path:
         """The application role's password, as a mounted secret would hold it (mode 600)."""
         return self.work_dir / "secrets" / "database-password"

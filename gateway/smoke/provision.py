@@ -31,11 +31,11 @@ def secrets_dir(work_dir: Path) -> Path:
 
 def provision(stack: Any, *, log=print) -> Provisioned:
     """Apply the environment's access.yaml to a freshly started local stack."""
+    from gateway.access.gateway import AccessError, GatewayAdmin
+    from gateway.access.reconcile import reconcile
+    from gateway.access.secrets import FileStore
     from modules.config import ConfigError
     from modules.config.access import ACCESS_FILE, load_access
-    from pipeline.access.gateway import AccessError, GatewayAdmin
-    from pipeline.access.reconcile import reconcile
-    from pipeline.access.secrets import FileStore
 
     if not stack.database_enabled:
         log(f"access: not applied, no database: {stack.database_skip_reason}")

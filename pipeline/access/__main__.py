@@ -22,12 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from modules.config import ConfigError
-from modules.config import load as load_config
-from modules.config.access import ACCESS_FILE, AccessConfig, load_access
-from pipeline.access.diff import render
-from pipeline.access.gateway import AccessError, GatewayAdmin
-from pipeline.access.reconcile import (
+from gateway.access.diff import render
+from gateway.access.gateway import AccessError, GatewayAdmin
+from gateway.access.reconcile import (
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
@@ -36,7 +33,10 @@ from pipeline.access.reconcile import (
     markdown,
     reconcile,
 )
-from pipeline.access.secrets import FileStore, SecretsManagerStore, SecretStore
+from gateway.access.secrets import FileStore, SecretsManagerStore, SecretStore
+from modules.config import ConfigError
+from modules.config import load as load_config
+from modules.config.access import ACCESS_FILE, AccessConfig, load_access
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ROOT / "environments"

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -242,12 +243,93 @@ def _gateway_imports(tree: ast.AST) -> set[str]:
 
 def test_every_gateway_module_the_image_imports_is_copied_into_it():
     copied = _copied_gateway_modules()
-    assert {"entrypoint.py", "healthcheck.py", "config.yaml", "__init__.py"} <= copied
-    # The hooks folder and the wasm engine server are copied as folders.
-    folders = {"hooks", "prisma_engine"}
+    assert {"entrypoint.py", "healthcheck.py", "config.yaml", "__init__.py", "admin.py"} <= copied
+    # The hooks folder, the access reconciler and the wasm engine server are copied as folders.
+    folders = {"hooks", "access", "prisma_engine"}
     for name in [n for n in copied if n.endswith(".py")]:
         imported = _gateway_imports(ast.parse((ROOT / "gateway" / name).read_text()))
         assert {f"{module}.py" for module in imported - folders - DELIBERATELY_ABSENT} <= copied, name
+
+
+def _shipped_python_files() -> list[Path]:
+    """Every .py file the build context admits, under the project's own packages."""
+    patterns = [
+        line
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    files = [*ROOT.glob("gateway/**/*.py"), *ROOT.glob("modules/**/*.py")]
+    return [
+        path
+        for path in files
+        if "node_modules" not in path.parts
+        and "__pycache__" not in path.parts
+        and _in_build_context(str(path.relative_to(ROOT)), patterns)
+    ]
+
+
+def _project_imports(tree: ast.AST) -> set[str]:
+    """Dotted project modules a file imports (gateway.*, modules.*, pipeline.*), wherever the import is."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found |= {name for name in names if name.split(".")[0] in ("gateway", "modules", "pipeline")}
+    return found
+
+
+def test_every_project_module_a_shipped_module_imports_ships_too():
+    """The admin task runs gateway/admin.py -> gateway/access -> modules/config in the image: every project
+    import of every shipped file (gateway/access, modules/config included) resolves to a shipped file."""
+    shipped = {str(path.relative_to(ROOT)) for path in _shipped_python_files()}
+    assert {"gateway/admin.py", "gateway/access/reconcile.py", "modules/__init__.py"} <= shipped
+    assert "modules/config/access.py" in shipped
+    missing = {}
+    for relative in sorted(shipped):
+        for name in _project_imports(ast.parse((ROOT / relative).read_text())):
+            if name.split(".")[:2] == ["gateway", "perf"]:
+                continue  # DELIBERATELY_ABSENT, below
+            parts = name.split(".")
+            candidates = {"/".join(parts) + ".py", "/".join(parts) + "/__init__.py"}
+            if (
+                not (ROOT / "/".join(parts)).with_suffix(".py").is_file()
+                and not (ROOT / "/".join(parts) / "__init__.py").is_file()
+            ):
+                continue  # `from package import name`: a name inside the package, checked as the package
+            if not candidates & shipped:
+                missing.setdefault(relative, []).append(name)
+    assert missing == {}
+
+
+def test_modules_package_imports_no_cdktf_so_the_image_loads_its_config_light():
+    """The image has no CDKTF: `modules` and `modules.config` must import without it (and without jsii)."""
+    probe = (
+        "import sys, modules, modules.config, modules.config.access, gateway.access.reconcile, "
+        "gateway.admin; heavy = ('cdktf', 'jsii', 'constructs', 'cdktf_cdktf_provider_aws'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_wildcard_admission_has_its_top_folder_admitted_for_buildah():
+    """buildah skips an excluded folder whose own path no `!` line admits, even when a wildcard line
+    (`!environments/*/config.yaml`) admits files below it: the COPY then finds nothing (seen in a build)."""
+    admitted = build.shipped_paths()
+    for path in admitted:
+        top, _, below = path.partition("/")
+        if "*" in below.split("/")[0]:
+            assert top in admitted, path
+
+
+def test_the_image_copies_the_declaration_and_its_loader_beside_the_gateway():
+    copies = re.findall(r"^COPY (?!--from)(\S+) (\S+)$", DOCKERFILE, re.MULTILINE)
+    assert ("modules/", "/app/modules/") in copies
+    assert ("environments/", "/app/environments/") in copies
 
 
 # Imported only where it exists: the entrypoint turns the failed import into its refusal of a weakened
@@ -309,6 +391,11 @@ def test_the_build_context_admits_what_ships_and_nothing_else():
         "gateway/prisma_engine/server.mjs",
         "gateway/prisma_engine/node_modules/@prisma/query-engine-wasm/package.json",
         *(f"gateway/{name}" for name in _copied_gateway_modules()),
+        "gateway/access/reconcile.py",
+        "modules/__init__.py",
+        "modules/config/access.py",
+        "environments/dev/config.yaml",
+        "environments/prod/access.yaml",
     ]
     left_out = [
         ".nox/_envs/dev/bin/python",
@@ -319,7 +406,11 @@ def test_the_build_context_admits_what_ships_and_nothing_else():
         "gateway/build.py",
         "gateway/hooks/__pycache__/bedrock_guardrail.cpython-311.pyc",
         "gateway/prisma_engine/README.md",
-        "environments/dev/config.yaml",
+        "pipeline/access/__main__.py",
+        "modules/stack.py",
+        "modules/service.py",
+        "environments/dev/notes.md",
+        "policies/routes.yaml",
     ]
     assert [source for source in shipped if not _in_build_context(source, patterns)] == []
     assert [source for source in left_out if _in_build_context(source, patterns)] == []

@@ -1,6 +1,6 @@
-"""pipeline/access/diff.py: what a plan proposes for each difference between access.yaml and the gateway.
+"""gateway/access/diff.py: what a plan proposes for each difference between access.yaml and the gateway.
 
-States are built as the gateway reports them (pipeline/access/state.py's shapes); the
+States are built as the gateway reports them (gateway/access/state.py's shapes); the
 same plan runs against the real local stack in tests/pipeline/test_access_stack.py.
 """
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import yaml
 
+from gateway.access.diff import plan, render
+from gateway.access.reconcile import declared_diff, markdown
+from gateway.access.state import RETIRING, Desired, Live, LiveKey, LiveTeam, desired
 from modules.config.access import load_access
-from pipeline.access.diff import plan, render
-from pipeline.access.reconcile import declared_diff, markdown
-from pipeline.access.state import RETIRING, Desired, Live, LiveKey, LiveTeam, desired
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 CATALOGUE = ["nova-lite", "nova-micro", "titan-embed"]

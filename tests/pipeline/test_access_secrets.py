@@ -1,4 +1,4 @@
-"""pipeline/access/secrets.py and the CLI around it: a key's value lands in one secret store, nowhere else.
+"""gateway/access/secrets.py and the CLI around it: a key's value lands in one secret store, nowhere else.
 
 The file store is exercised on disk; the Secrets Manager store against moto (the AWS API,
 not LiteLLM). The end-to-end proof that no value reaches the output or the gateway's logs
@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pipeline.access.secrets import FileStore, SecretsManagerStore
+from gateway.access.secrets import FileStore, SecretsManagerStore
 
 ROOT = Path(__file__).resolve().parents[2]
 

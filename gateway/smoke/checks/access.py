@@ -1,7 +1,7 @@
 """Teams, keys and budgets as code, against the real gateway: environments/<env>/access.yaml reconciled.
 
 The stack was provisioned from the declaration before any check ran (gateway/smoke/
-provision.py), with the reconciler the deploy runs (pipeline/access). These rows prove,
+provision.py), with the reconciler the deploy runs (gateway/access). These rows prove,
 through LiteLLM's management API and the official `openai` SDK: the plan is empty right
 after the apply; the declared keys answer and their spend lands on the declared team;
 a raised budget is one update, read back through /team/info; a key made by hand is
@@ -59,7 +59,7 @@ def _declared(target: Target):
 
 
 def _store(target: Target):
-    from pipeline.access.secrets import FileStore
+    from gateway.access.secrets import FileStore
 
     assert target.local is not None
     return FileStore(Path(target.local.access_secrets_dir))
@@ -69,8 +69,8 @@ def _run(
     target: Target, command: str, access: Any, *, allow_delete: bool = False, now: datetime | None = None
 ):
     """plan or apply through the admin entry; returns (exit code, plan, printed text)."""
-    from pipeline.access.gateway import GatewayAdmin
-    from pipeline.access.reconcile import reconcile
+    from gateway.access.gateway import GatewayAdmin
+    from gateway.access.reconcile import reconcile
 
     assert target.local is not None
     lines: list[str] = []

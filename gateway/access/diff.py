@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pipeline.access.state import KEY_FIELDS, TEAM_FIELDS, Desired, Live, LiveKey, LiveTeam, same
+from gateway.access.state import KEY_FIELDS, TEAM_FIELDS, Desired, Live, LiveKey, LiveTeam, same
 
 Action = Literal["create", "update", "rotate", "delete"]
 SYMBOLS = {"create": "+", "update": "~", "rotate": "±", "delete": "-"}

@@ -13,12 +13,13 @@ from typing import Any
 
 import httpx
 
-from pipeline.access.state import (
+from gateway.access.state import (
     ISSUED_AT,
     KEY_FIELDS,
     MANAGED_BY,
     METADATA_FIELDS,
     RETIRE_AT,
+    SMOKE_KEY_MARK,
     Live,
     LiveKey,
     LiveTeam,
@@ -71,7 +72,7 @@ class GatewayAdmin:
         page = 1
         while True:
             listed = self.get("/key/list", return_full_object="true", size=PAGE_SIZE, page=page)
-            keys += [_key(raw, names) for raw in listed.get("keys", [])]
+            keys += [_key(raw, names) for raw in listed.get("keys", []) if not _smoke_key(raw)]
             if page >= int(listed.get("total_pages") or 1):
                 break
             page += 1
@@ -92,6 +93,11 @@ def _error_text(response: httpx.Response) -> str:
     if isinstance(error, dict):
         return str(error.get("message", error))[:300]
     return str(error)[:300]
+
+
+def _smoke_key(raw: dict[str, Any]) -> bool:
+    metadata = raw.get("metadata")
+    return isinstance(metadata, dict) and metadata.get(SMOKE_KEY_MARK[0]) == SMOKE_KEY_MARK[1]
 
 
 def _managed(metadata: Any) -> bool:

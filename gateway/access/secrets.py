@@ -51,10 +51,14 @@ class FileStore:
 class SecretsManagerStore:
     """AWS Secrets Manager: one secret per key; a rotation writes a new version of the same secret."""
 
-    def __init__(self, prefix: str, *, region: str, client: object | None = None) -> None:
+    def __init__(
+        self, prefix: str, *, region: str, client: object | None = None, kms_key_id: str | None = None
+    ) -> None:
         import boto3  # only the AWS store needs it
 
         self.prefix = prefix
+        # The admin task's role may create secrets only under the gateway's key (a KmsKeyId condition).
+        self.kms_key_id = kms_key_id
         self._client = client or boto3.client("secretsmanager", region_name=region)
 
     def name(self, alias: str) -> str:
@@ -70,6 +74,7 @@ class SecretsManagerStore:
                 SecretString=value,
                 Description=f"LiteLLM service key {alias}, declared in access.yaml",
                 Tags=[{"Key": "managed-by", "Value": "access.yaml"}],
+                **({"KmsKeyId": self.kms_key_id} if self.kms_key_id else {}),
             )
 
     def get(self, alias: str) -> str | None:

@@ -15,6 +15,9 @@ from modules.config.access import AccessConfig
 # Written into the metadata of every team and key the reconciler makes: what is marked is the
 # file's to change or delete; anything else the gateway holds is drift, never touched.
 MANAGED_BY = ("managed_by", "access.yaml")
+# The deploy smoke's keys (gateway/admin.py smoke-key) carry this mark instead: short-lived (2 h), replaced
+# every deploy, and the admin task's to delete, so they are neither the file's objects nor drift.
+SMOKE_KEY_MARK = ("managed_by", "admin smoke-key")
 ISSUED_AT, RETIRE_AT = "issued_at", "retire_at"  # metadata the reconciler writes on keys (ISO 8601, UTC)
 # A rotated key keeps working under this alias until its grace period ends (LiteLLM expires it).
 RETIRING = "--retiring"

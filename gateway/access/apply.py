@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pipeline.access.diff import Change, Plan
-from pipeline.access.gateway import AccessError, GatewayAdmin
-from pipeline.access.secrets import SecretStore
-from pipeline.access.state import (
+from gateway.access.diff import Change, Plan
+from gateway.access.gateway import AccessError, GatewayAdmin
+from gateway.access.secrets import SecretStore
+from gateway.access.state import (
     ISSUED_AT,
     MANAGED_BY,
     RETIRE_AT,

@@ -1,7 +1,7 @@
 """One run against a gateway (`reconcile`) and the branch-vs-base diff the pull request shows.
 
-Shared by the CLI (`python -m pipeline.access`) and the smoke's provisioning
-(gateway/smoke/provision.py), so both plan and apply through the same code.
+Shared by the CLI (`python -m pipeline.access`), the admin task (gateway/admin.py) and the smoke's
+provisioning (gateway/smoke/provision.py), so all three plan and apply through the same code.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from gateway.access.apply import apply
+from gateway.access.diff import Plan, plan, render
+from gateway.access.gateway import GatewayAdmin
+from gateway.access.secrets import SecretStore
+from gateway.access.state import Live, LiveKey, LiveTeam, desired
 from modules.config.access import ACCESS_FILE, AccessConfig
-from pipeline.access.apply import apply
-from pipeline.access.diff import Plan, plan, render
-from pipeline.access.gateway import GatewayAdmin
-from pipeline.access.secrets import SecretStore
-from pipeline.access.state import Live, LiveKey, LiveTeam, desired
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 

@@ -1,0 +1,112 @@
+"""gateway/admin.py before LiteLLM starts: bad input is one clear line and exit 1 (never 2, which `access
+plan` means "changes"), and the admin LiteLLM's config differs from the served one only by traffic."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway import admin, entrypoint, render
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = json.dumps([{"alias": "nova-lite", "model_id": "amazon.nova-lite-v1:0", "mode": "chat"}])
+
+
+def admin_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """What the admin task definition passes (gateway/contract.py, command admin); no Redis, no Phoenix."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "GATEWAY_MODELS": MODELS,
+        "AWS_REGION": "eu-west-1",
+        "LITELLM_MASTER_KEY": "sk-" + "a" * 32,
+        "LITELLM_SALT_KEY": "sk-" + "b" * 32,
+        "DATABASE_HOST": "127.0.0.1",
+        "DATABASE_PORT": "9",
+        "DATABASE_NAME": "litellm",
+        "DATABASE_USERNAME": "litellm_app",
+        "DATABASE_PASSWORD": "unused",
+        "GATEWAY_SCRATCH_DIR": str(tmp_path / "scratch"),
+        "GATEWAY_SMOKE_KEY_SECRET_ID": "llm-gateway-dev/smoke-key",
+        "GATEWAY_ACCESS_SECRET_PREFIX": "llm-gateway-dev",
+        **extra,
+    }
+
+
+def run(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.entrypoint", "admin", *args],
+        env=admin_env(tmp_path, **extra), cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "says"),
+    [
+        (["smoke-key"], {}, "the following arguments are required: --env"),
+        (["rotate-all", "--env", "dev"], {}, "invalid choice: 'rotate-all'"),
+        (["access", "destroy", "--env", "dev"], {}, "invalid choice: 'destroy'"),
+        (["smoke-key", "--env", "qa"], {}, "--env qa: no "),
+        (
+            ["smoke-key", "--env", "dev"],
+            {"GATEWAY_SMOKE_KEY_SECRET_ID": ""},
+            "needs GATEWAY_SMOKE_KEY_SECRET_ID",
+        ),
+        (
+            ["access", "plan", "--env", "dev"],
+            {"GATEWAY_ACCESS_SECRET_PREFIX": ""},
+            "GATEWAY_ACCESS_SECRET_PREFIX",
+        ),
+        (["access", "apply", "--env", "dev"], {"GATEWAY_ENVIRONMENT": "prod"}, "allowed: prod"),
+    ],
+)
+def test_bad_input_is_refused_with_exit_1_before_litellm_starts(tmp_path, args, extra, says):
+    done = run(tmp_path, *args, **extra)
+
+    assert done.returncode == 1, done.stderr
+    assert says in done.stderr
+    assert "starting LiteLLM" not in done.stderr
+
+
+def test_an_unknown_environment_names_the_allowed_ones(tmp_path):
+    done = run(tmp_path, "smoke-key", "--env", "qa")
+    known = sorted(p.name for p in (ROOT / "environments").iterdir() if (p / "config.yaml").is_file())
+    assert f"allowed: {', '.join(known)}" in done.stderr
+
+
+def test_admin_needs_a_database_and_exits_2_like_every_contract_error(tmp_path):
+    env_less = {"DATABASE_HOST": ""}
+    done = run(tmp_path, "smoke-key", "--env", "dev", **env_less)
+    assert done.returncode == entrypoint.EXIT_CONFIG_ERROR
+    assert "admin needs a database: DATABASE_HOST is not set" in done.stderr
+
+
+def test_admin_takes_no_redis_phoenix_or_guardrail_variables(tmp_path):
+    """The full serving configuration requires them; the admin task definition passes none."""
+    settings = entrypoint.validate(admin_env(tmp_path), "admin")
+    assert settings.database is not None
+    with pytest.raises(entrypoint.ContractError, match="REDIS_HOST"):
+        entrypoint.validate(admin_env(tmp_path), "serve")
+
+
+def test_the_admin_config_keeps_catalogue_database_and_keys_and_drops_only_what_traffic_uses(tmp_path):
+    settings = entrypoint.validate(admin_env(tmp_path), "admin")
+    served = entrypoint.rendered_config(settings)
+
+    config = admin.admin_config(served)
+
+    assert config["model_list"] == served["model_list"]
+    assert config["general_settings"] == served["general_settings"]
+    ceiling = "upperbound_key_generate_params"
+    assert config["litellm_settings"][ceiling] == served["litellm_settings"][ceiling]
+    assert "guardrails" in served and "guardrails" not in config
+    assert not {"callbacks", "cache", "cache_params"} & set(config["litellm_settings"])
+    assert not any(name.startswith("redis") for name in config["router_settings"])
+    # Every variable the admin LiteLLM resolves is one the admin task has.
+    referenced = set(re.findall(r"os\.environ/(\w+)", render.dump(config)))
+    assert referenced == {"LITELLM_MASTER_KEY", "DATABASE_URL", "AWS_REGION"}
