@@ -41,9 +41,7 @@ ACCESS_PREFIX_VARIABLE = "GATEWAY_ACCESS_SECRET_PREFIX"
 # New access secrets are created with this KMS key: the task role may create them with no other.
 ACCESS_KMS_VARIABLE = "GATEWAY_ACCESS_KMS_KEY_ID"
 # The deploy smoke's key: every alias of the catalogue, for one smoke run with room to spare.
-SMOKE_KEY_DURATION = "2h"
 SMOKE_KEY_MAX_BUDGET = 1.0  # US dollars; the chain's smoke spends well under a cent
-SMOKE_KEY_PREFIX = "deploy-smoke-"
 SMOKE_KEY_JSON_KEY = "key"  # the stack output smoke_key_json_key names it too
 # LiteLLM's import alone takes 15-45 s on a busy machine, 11-17 s on a quiet one.
 START_TIMEOUT_SECONDS = 300
@@ -188,17 +186,17 @@ def smoke_key(
     A key minted but not stored is deleted again, so no unusable key is left behind.
     """
     from gateway.access.gateway import AccessError
-    from gateway.access.state import SMOKE_KEY_MARK
+    from gateway.access.state import SMOKE_KEY_ALIAS_PREFIX, SMOKE_KEY_LIFETIME, SMOKE_KEY_MARK
 
     now = now or datetime.now(UTC)
     previous = _stored_key(secrets, secret_id)
-    alias = f"{SMOKE_KEY_PREFIX}{now:%Y%m%dT%H%M%SZ}"
+    alias = f"{SMOKE_KEY_ALIAS_PREFIX}{now:%Y%m%dT%H%M%SZ}"
     created = admin.post(
         "/key/generate",
         {
             "key_alias": alias,
             "models": models,
-            "duration": SMOKE_KEY_DURATION,
+            "duration": f"{int(SMOKE_KEY_LIFETIME.total_seconds() // 60)}m",
             "max_budget": SMOKE_KEY_MAX_BUDGET,
             "metadata": {
                 SMOKE_KEY_MARK[0]: SMOKE_KEY_MARK[1],
@@ -222,20 +220,39 @@ def smoke_key(
     )
     if previous is None:
         out("previous smoke key: none")
-        return EXIT_OK
-    old = hashlib.sha256(previous.encode()).hexdigest()  # by hash: no value in a request or an error
+    else:
+        _delete_previous(admin, hashlib.sha256(previous.encode()).hexdigest(), out, AccessError)
+    _sweep_expired(admin, now, out)
+    return EXIT_OK
+
+
+def _delete_previous(admin: Any, old: str, out: Callable[[str], None], access_error: type[Exception]) -> None:
+    """Delete the key the secret held before, by its hash: no value in a request or an error."""
     try:
         info = admin.key_info(old)
-    except AccessError as error:
+    except access_error as error:
         if "HTTP 404" not in str(error):
             raise
         info = {"status": "deleted"}
     if info.get("status") == "deleted":  # LiteLLM answers deleted keys from its archive
         out("previous smoke key: already deleted")
-        return EXIT_OK
+        return
     admin.post("/key/delete", {"keys": [old]})
     out(f"previous smoke key {info.get('key_alias') or info.get('key_name')}: deleted")
-    return EXIT_OK
+
+
+def _sweep_expired(admin: Any, now: datetime, out: Callable[[str], None]) -> None:
+    """Delete expired deploy-smoke keys a failed run left behind (minted, never the secret's last)."""
+    from gateway.access.gateway import smoke_key
+
+    expired = [
+        raw
+        for raw in admin.list_keys()
+        if smoke_key(raw) and datetime.fromisoformat(str(raw["expires"]).replace("Z", "+00:00")) <= now
+    ]
+    if expired:
+        admin.post("/key/delete", {"keys": [raw["token"] for raw in expired]})
+    out(f"expired smoke keys deleted: {len(expired)}")
 
 
 def _stored_key(secrets: Any, secret_id: str) -> str | None:

@@ -8,7 +8,7 @@ never part of an error message.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +19,8 @@ from gateway.access.state import (
     MANAGED_BY,
     METADATA_FIELDS,
     RETIRE_AT,
+    SMOKE_KEY_ALIAS_PREFIX,
+    SMOKE_KEY_LIFETIME,
     SMOKE_KEY_MARK,
     Live,
     LiveKey,
@@ -27,6 +29,7 @@ from gateway.access.state import (
 
 TIMEOUT = 30.0
 PAGE_SIZE = 100  # /key/list's largest page
+SMOKE_KEY_SLACK = timedelta(minutes=5)  # between LiteLLM stamping created_at and computing expires
 
 
 class AccessError(Exception):
@@ -68,15 +71,19 @@ class GatewayAdmin:
     def live(self) -> Live:
         teams = tuple(_team(raw) for raw in self.get("/team/list"))
         names = {team.team_id: team.alias or team.team_id for team in teams}
-        keys: list[LiveKey] = []
+        keys = tuple(_key(raw, names) for raw in self.list_keys() if not smoke_key(raw))
+        return Live(teams=teams, keys=keys)
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        """Every key the gateway holds, as /key/list's full objects, all pages."""
+        keys: list[dict[str, Any]] = []
         page = 1
         while True:
             listed = self.get("/key/list", return_full_object="true", size=PAGE_SIZE, page=page)
-            keys += [_key(raw, names) for raw in listed.get("keys", []) if not _smoke_key(raw)]
+            keys += listed.get("keys", [])
             if page >= int(listed.get("total_pages") or 1):
-                break
+                return keys
             page += 1
-        return Live(teams=teams, keys=tuple(keys))
 
     def team_info(self, team_id: str) -> dict[str, Any]:
         return self.get("/team/info", team_id=team_id)["team_info"]
@@ -95,9 +102,22 @@ def _error_text(response: httpx.Response) -> str:
     return str(error)[:300]
 
 
-def _smoke_key(raw: dict[str, Any]) -> bool:
+def smoke_key(raw: dict[str, Any]) -> bool:
+    """A deploy-smoke key as `admin smoke-key` makes them: the mark, the alias and at most a 2-hour life.
+
+    Only those are left out of drift. The mark alone is not enough: anyone holding the master key
+    could write it on a long-lived key to hide that key from the drift check.
+    """
     metadata = raw.get("metadata")
-    return isinstance(metadata, dict) and metadata.get(SMOKE_KEY_MARK[0]) == SMOKE_KEY_MARK[1]
+    if not (isinstance(metadata, dict) and metadata.get(SMOKE_KEY_MARK[0]) == SMOKE_KEY_MARK[1]):
+        return False
+    created, expires = _time(raw.get("created_at")), _time(raw.get("expires"))
+    return (
+        str(raw.get("key_alias") or "").startswith(SMOKE_KEY_ALIAS_PREFIX)
+        and created is not None
+        and expires is not None
+        and expires - created <= SMOKE_KEY_LIFETIME + SMOKE_KEY_SLACK
+    )
 
 
 def _managed(metadata: Any) -> bool:

@@ -7,7 +7,7 @@ a plain comparison and the same code serves a plan against any gateway.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from modules.config.access import AccessConfig
@@ -18,6 +18,8 @@ MANAGED_BY = ("managed_by", "access.yaml")
 # The deploy smoke's keys (gateway/admin.py smoke-key) carry this mark instead: short-lived (2 h), replaced
 # every deploy, and the admin task's to delete, so they are neither the file's objects nor drift.
 SMOKE_KEY_MARK = ("managed_by", "admin smoke-key")
+SMOKE_KEY_ALIAS_PREFIX = "deploy-smoke-"
+SMOKE_KEY_LIFETIME = timedelta(hours=2)
 ISSUED_AT, RETIRE_AT = "issued_at", "retire_at"  # metadata the reconciler writes on keys (ISO 8601, UTC)
 # A rotated key keeps working under this alias until its grace period ends (LiteLLM expires it).
 RETIRING = "--retiring"

@@ -212,6 +212,34 @@ def test_access_plan_apply_plan_through_the_admin_command_is_empty_at_the_end(st
     print(f"access plan {plan.seconds} s, apply {apply.seconds} s, plan {again.seconds} s")
 
 
+def test_a_long_lived_key_wearing_the_smoke_mark_is_drift_and_expired_smoke_keys_are_swept(stack, aws):
+    """Only keys shaped as smoke-key makes them stay out of drift; smoke-key deletes expired ones."""
+    master = {"Authorization": f"Bearer {stack.master_key}"}
+    mark = {"managed_by": "admin smoke-key", "purpose": "deploy-smoke"}
+
+    def generate(alias: str, **extra) -> str:
+        body = {"key_alias": alias, "metadata": mark, **extra}
+        answer = httpx.post(f"{stack.admin_url}/key/generate", json=body, headers=master, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["token"]
+
+    forged = generate("deploy-smoke-forged")  # no expiry: a key hidden behind the mark
+    left_behind = generate("deploy-smoke-19990101T000000Z", duration="1s")  # a failed run's key, expired
+    time.sleep(2)
+
+    plan = run_admin(stack, ["access", "plan", "--env", ENVIRONMENT], aws=aws)
+    assert plan.returncode == 2, plan.stderr[-3000:]
+    drift = plan.stdout[plan.stdout.index("Drift") :]
+    assert "deploy-smoke-forged" in drift and "deploy-smoke-19990101T000000Z" not in drift
+
+    minted = run_admin(stack, ["smoke-key", "--env", ENVIRONMENT], aws=aws)
+    assert minted.returncode == 0, minted.stderr[-3000:]
+    assert "expired smoke keys deleted: 1" in minted.stdout
+    info = httpx.get(f"{stack.admin_url}/key/info", params={"key": left_behind}, headers=master, timeout=30)
+    assert info.json()["info"]["status"] == "deleted"
+    httpx.post(f"{stack.admin_url}/key/delete", json={"keys": [forged]}, headers=master, timeout=30)
+
+
 def test_a_key_that_cannot_be_stored_is_deleted_again_and_the_run_fails(stack, aws):
     missing = {**aws, "GATEWAY_SMOKE_KEY_SECRET_ID": f"{PREFIX}/no-such-secret"}
 
