@@ -11,8 +11,8 @@ ran (its apply's `image_tag` output), the commit and the applied plan's SHA-256 
 later stage's plan: the plan's `image_tag` must be the digest every earlier stage
 promoted, at the same commit; the plan summary shown for approval then says so
 (or why not, and the step fails). `run` is `nox -s integration`: every stage in
-order (plan, check-digest, apply, seed secrets, migrate, secret grep, smoke key, smoke,
-access apply, promote),
+order (plan, check-digest, apply, seed secrets, migrate, smoke key, smoke, access apply,
+secret grep, promote),
 each against its own emulated account, calling the same commands the
 deploy workflow calls (docs/gitops.md "The pipeline's commands").
 """
@@ -352,9 +352,6 @@ class Chain:
             self.step(environment, "apply", apply)
             self.step(environment, "seed secrets", seed)
             self.step(environment, "migrate", migrate)
-            self.step(
-                environment, "secret grep", lambda step: self.secret_grep(environment, space, server, step)
-            )
             try:
                 self.step(environment, "local stack (admin task definition)", local.start)
                 self.step(environment, "smoke key (admin smoke-key)", local.smoke_key)
@@ -362,6 +359,11 @@ class Chain:
                 self.step(environment, "access apply (admin access apply)", local.access_apply)
             finally:
                 local.stop()
+            # Last, so the values the admin task wrote (the smoke key, the service keys) are among those
+            # searched for, in every report the stage's steps left.
+            self.step(
+                environment, "secret grep", lambda step: self.secret_grep(environment, space, server, step)
+            )
             return self.step(environment, "promote", hand_over)
 
     def smoke(self, environment: str, env: dict[str, str], step: Step, local: LocalGateway) -> None:
