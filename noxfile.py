@@ -240,6 +240,12 @@ def soak(session: nox.Session) -> None:
 
 
 @nox.session
+def workers(session: nox.Session) -> None:
+    """1 against 2 uvicorn workers, proxy pinned to 1 and 2 vCPU: `-- --workers 1,2 --cpus 1,2`."""
+    stack_tool(session, "gateway.perf.workers")
+
+
+@nox.session
 def ttft(session: nox.Session) -> None:
     """Time to first token, direct vs through the gateway (streamed, realistic latency): issue 19."""
     stack_tool(session, "gateway.perf.ttft")
