@@ -547,6 +547,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         settings = validate(environ, command)
     except ContractError as error:
         log(str(error), level="ERROR")
+        if command == "admin":  # its 2 means "changes" (access plan): a bad configuration is an error
+            from gateway.admin import EXIT_ERROR
+
+            return EXIT_ERROR
         return EXIT_CONFIG_ERROR
     config = rendered_config(settings)
     if command == "render":

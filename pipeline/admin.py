@@ -12,7 +12,7 @@ Why a task (docs/gateway.md, "Admin access"): the management API is reached on t
 stop, reads the container's log lines back from CloudWatch Logs (stream
 `<admin_log_stream_prefix>/<admin_container_name>/<task id>` in `admin_log_group_name`) and
 prints them; `--markdown FILE` also writes them for the job summary. Exit: the program's code
-when it is 0 or 2 (access plan: 2 = changes or drift), else 1 (the program failed, the task
+when it is 0, or 2 from `access plan` (changes or drift), else 1 (the program failed, the task
 never ran, or it did not stop in time: said on one `error:` line).
 """
 
@@ -35,7 +35,9 @@ OUTPUTS = (
     *one_off_task.NETWORK_OUTPUTS,
 )
 WHAT = "the admin task"
-PASSED_THROUGH = (0, 2)  # the program's own codes; anything else is an error (1)
+# The program's own codes passed on; anything else is an error (1). Only `access plan` has a 2.
+PASSED_THROUGH = {("access", "plan"): (0, 2)}
+OK_ONLY = (0,)
 # awslogs delivers the last lines within seconds of the container's exit; wait that long for the stream.
 LOG_WAIT_SECONDS = 30.0
 
@@ -185,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(markdown(args.environment, container_argv, code, lines), encoding="utf-8")
     seconds = time.monotonic() - began
-    if code in PASSED_THROUGH:
+    if code in PASSED_THROUGH.get(tuple(args.program), OK_ONLY):
         print(f"{args.environment}: {' '.join(container_argv)} exited {code} ({arn}, {seconds:.0f} s)")
         return code
     print(f"error: {args.environment}: {' '.join(container_argv)} exited {code} ({arn})", file=sys.stderr)

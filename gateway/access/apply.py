@@ -8,6 +8,7 @@ finds nothing to do (the plan is computed from the gateway each time).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -134,29 +135,23 @@ def _carry_out(
     if change.action == "rotate":
         key = keys[alias]
         # Aliases are unique in LiteLLM: the old key steps aside first, still valid for the grace period.
+        # Without a grace it is deleted only once the new value is stored (a failure leaves it serving,
+        # its grace ended: the next apply deletes it and issues the new key).
+        retired = f"{alias}{RETIRING}-{now:%Y%m%d%H%M%S}"
+        metadata = {
+            MANAGED_BY[0]: MANAGED_BY[1],
+            RETIRE_AT: (now + timedelta(hours=key.grace_hours)).isoformat(),
+        }
+        aside: dict[str, Any] = {"key": change.live_id, "key_alias": retired, "metadata": metadata}
         if key.grace_hours:
-            retired = f"{alias}{RETIRING}-{now:%Y%m%d%H%M%S}"
-            metadata = {
-                MANAGED_BY[0]: MANAGED_BY[1],
-                RETIRE_AT: (now + timedelta(hours=key.grace_hours)).isoformat(),
-            }
             # LiteLLM refuses it after the grace (its own clock); the reconciler deletes it then (its clock).
-            admin.post(
-                "/key/update",
-                {
-                    "key": change.live_id,
-                    "key_alias": retired,
-                    "duration": f"{key.grace_hours}h",
-                    "metadata": metadata,
-                },
-            )
-            said = _new_key(key, team_ids, admin, store, "rotated", now)
+            aside["duration"] = f"{key.grace_hours}h"
+        admin.post("/key/update", aside)
+        said = _new_key(key, team_ids, admin, store, "rotated", now)
+        if key.grace_hours:
             return f"{said}; the old key expires in {key.grace_hours} h"
         admin.post("/key/delete", {"keys": [change.live_id]})
-        return (
-            _new_key(key, team_ids, admin, store, "rotated", now)
-            + "; the old key was deleted (no grace period)"
-        )
+        return f"{said}; the old key was deleted (no grace period)"
     admin.post("/key/delete", {"keys": [change.live_id]})
     return f"deleted key {alias}"
 
@@ -170,5 +165,16 @@ def _new_key(
     now: datetime,
 ) -> str:
     made = admin.post("/key/generate", {"key_alias": key.alias, **key_body(key, team_ids, now)})
-    store.put(key.alias, made["key"])
+    try:
+        store.put(key.alias, made["key"])
+    except Exception as error:
+        # A key whose value is stored nowhere would look in sync to the next plan and never be issued again.
+        token = made.get("token") or hashlib.sha256(made["key"].encode()).hexdigest()
+        admin.post("/key/delete", {"keys": [token]})
+        response = getattr(error, "response", None)  # botocore's error code, never a value
+        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+        raise AccessError(
+            f"its value could not be stored in {store.where(key.alias)} "
+            f"({type(error).__name__}{f': {code}' if code else ''}); the new key was deleted again"
+        ) from None
     return f"{verb} key {key.alias} (team {key.settings['team']}); its value is in {store.where(key.alias)}"

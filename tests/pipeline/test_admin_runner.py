@@ -133,6 +133,18 @@ def test_the_cli_passes_0_and_2_through_and_makes_anything_else_1(
     assert "```\n" + "\n".join(LINES) + "\n```" in summary
 
 
+@pytest.mark.parametrize("program", [["smoke-key"], ["access", "apply"]])
+def test_a_2_from_a_program_other_than_access_plan_is_an_error(
+    aws, tmp_path: Path, monkeypatch, capsys, program: list[str]
+) -> None:
+    """Only `access plan` has a 2 (changes or drift); from the others it can only be a failure."""
+    client, logs, _ = aws
+    monkeypatch.setattr(admin.time, "sleep", finishing(client, 2, before_stop=logging(logs, LINES)))
+    argv = ["dev", *program, "--out-dir", str(outputs_file(tmp_path, aws)), "--region", REGION]
+    assert admin.main(argv) == 1
+    assert capsys.readouterr().err.startswith(f"error: dev: admin {' '.join(program)} --env dev exited 2")
+
+
 def test_the_cli_names_a_missing_output_in_one_line(tmp_path: Path, capsys) -> None:
     (tmp_path / "dev.outputs.json").write_text(json.dumps({"ecs_cluster_name": "c"}))
     assert admin.main(["dev", "smoke-key", "--out-dir", str(tmp_path)]) == 1
