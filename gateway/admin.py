@@ -25,7 +25,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -53,6 +53,45 @@ TRAFFIC_ONLY_SETTINGS = {
     "router_settings": ("redis_host", "redis_port", "redis_password", "cache_kwargs"),
 }
 TRAFFIC_ONLY_SECTIONS = ("guardrails",)
+
+
+# What the admin process keeps of its environment besides the contract's `admin` variables: the
+# image's ENV, what ECS and Fargate set, and the entrypoint's defaults. Everything else is dropped
+# before any client exists, because whoever may run the task may override its environment (ECS has
+# no IAM condition on that): an HTTP_PROXY would carry the master key from this process to its own
+# LiteLLM through someone else's proxy, AWS credentials or an endpoint of another account would
+# receive the keys this command stores, a NODE_OPTIONS or LD_PRELOAD would run code in a child.
+RUNTIME_VARIABLES = frozenset(
+    {
+        "PATH", "HOME", "HOSTNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR",
+        "PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE",
+        "GATEWAY_SCRATCH_DIR", "GATEWAY_WORKERS", "CHECKPOINT_DISABLE",
+        "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "ECS_CONTAINER_METADATA_URI", "ECS_CONTAINER_METADATA_URI_V4", "ECS_AGENT_URI",
+    }
+)  # fmt: skip
+RUNTIME_PREFIXES = ("LC_", "PRISMA_")
+# Kept only with an endpoint on this machine's loopback: the local emulator (tests, nox -s integration).
+# In AWS the task role's credentials and the real endpoints are the only ones.
+LOCAL_AWS_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def kept_environment(
+    environ: Mapping[str, str], defaults: Iterable[str] = ()
+) -> tuple[dict[str, str], list[str]]:
+    """(what the admin process keeps, the names it drops): the contract's admin variables, the runtime's,
+    `defaults` (the entrypoint's), and the local emulator's only when its endpoint is a loopback one."""
+    from urllib.parse import urlsplit
+
+    from gateway import contract
+
+    allowed = set(RUNTIME_VARIABLES) | set(defaults)
+    allowed |= {v.name for v in contract.VARIABLES if "admin" in v.commands}
+    if urlsplit(environ.get("AWS_ENDPOINT_URL", "")).hostname in LOOPBACK_HOSTS:
+        allowed |= set(LOCAL_AWS_VARIABLES)
+    kept = {k: v for k, v in environ.items() if k in allowed or k.startswith(RUNTIME_PREFIXES)}
+    return kept, sorted(set(environ) - set(kept))
 
 
 class AdminError(Exception):

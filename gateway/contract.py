@@ -20,6 +20,12 @@ READINESS_PATH = "/health/readiness"
 MODES = ("chat", "embedding")
 COMMANDS = ("serve", "migrate", "render", "admin")
 CATALOGUE_FIELDS = ("alias", "model_id", "mode", "fallbacks")
+# The admin task's entry point: the image's, with Python ignoring every PYTHON* variable (-E). ECS lets
+# whoever may run a task override its containers' environment, and no IAM condition limits that; a
+# PYTHONWARNINGS naming an importable module runs code before the entrypoint starts. -u and -B stand
+# in for the image's PYTHONUNBUFFERED and PYTHONDONTWRITEBYTECODE, which -E also ignores; the
+# entrypoint then keeps only the variables the admin command takes (gateway/admin.py).
+ADMIN_ENTRY_POINT = ("python", "-E", "-u", "-B", "-m", "gateway.entrypoint")
 
 
 def default_workers(cpus: float) -> int:

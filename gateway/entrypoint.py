@@ -559,9 +559,16 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if command == "admin":
         from gateway import admin
 
-        # The admin programs import LiteLLM's neighbours (boto3, httpx) here: defaults first, as for migrate.
-        os.environ.update(with_command_defaults(os.environ))
-        return admin.main(args[1:], settings, with_command_defaults(environ), log=log)
+        # Only the variables the admin command takes, before any client reads the environment.
+        kept, dropped = admin.kept_environment(environ, COMMAND_DEFAULTS)
+        if dropped:
+            log("admin: variables the admin task does not take were dropped", dropped=dropped)
+        if env is None:
+            os.environ.clear()
+            os.environ.update(kept)
+            # The admin programs import boto3 and httpx here: defaults first, as for migrate.
+            os.environ.update(with_command_defaults(os.environ))
+        return admin.main(args[1:], settings, with_command_defaults(kept), log=log)
     if command == "migrate":
         assert settings.database is not None  # validate() refuses migrate without one
         # migrate imports litellm here, in this process: the defaults must be in place first.

@@ -21,6 +21,7 @@ import dataclasses
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
+from gateway import contract
 from modules.gateway_runtime import GatewayRuntime
 from modules.service import CONTAINER_NAME, Service
 from modules.shared import policy_document, service_role
@@ -121,6 +122,7 @@ class AdminTask(Construct):
             environment,
             runtime.admin_secrets(),
             ["admin", *DEFAULT_PROGRAM, "--env", runtime.environment],
+            entry_point=contract.ADMIN_ENTRY_POINT,
             scope=self,
         )
         self.task_definition_arn: str = self.task_definition.arn

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicy,
@@ -277,10 +277,12 @@ class Service(Construct):
         secrets: list[SecretRef],
         command: list[str] | None,
         *,
+        entry_point: Sequence[str] | None = None,
         scope: Construct | None = None,
     ) -> EcsTaskDefinition:
         """A task definition of the gateway image, hardened alike; `command` None serves, else a one-off
-        task running that command. Logs go to the gateway's group under the stream prefix `id`."""
+        task running that command (through `entry_point` instead of the image's ENTRYPOINT when given).
+        Logs go to the gateway's group under the stream prefix `id`."""
         config = self._config
         serving = command is None
         container: dict = {
@@ -320,6 +322,8 @@ class Service(Construct):
             }
         else:
             container["command"] = command
+        if entry_point is not None:
+            container["entryPoint"] = list(entry_point)
         return EcsTaskDefinition(
             scope or self,
             id,

@@ -23,7 +23,8 @@ from gateway import contract
 from gateway.devstack.proxy import proxy_environment
 from gateway.devstack.system import REPO
 
-ADMIN_COMMAND = ("-m", "gateway.entrypoint", "admin")
+# The admin task definition's entry point (`python -E -u -B -m gateway.entrypoint`) with this interpreter.
+ADMIN_COMMAND = (*contract.ADMIN_ENTRY_POINT[1:], "admin")
 
 
 @dataclass(frozen=True)

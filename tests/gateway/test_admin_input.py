@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import admin, entrypoint, render
+from gateway import admin, contract, entrypoint, render
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = json.dumps([{"alias": "nova-lite", "model_id": "amazon.nova-lite-v1:0", "mode": "chat"}])
@@ -111,3 +111,77 @@ def test_the_admin_config_keeps_catalogue_database_and_keys_and_drops_only_what_
     # Every variable the admin LiteLLM resolves is one the admin task has.
     referenced = set(re.findall(r"os\.environ/(\w+)", render.dump(config)))
     assert referenced == {"LITELLM_MASTER_KEY", "DATABASE_URL", "AWS_REGION"}
+
+
+# ---------------------------------------------------------------- an overridden environment
+def test_the_admin_process_keeps_only_the_variables_it_takes(tmp_path):
+    """Whoever may run the task may override its environment; nothing beyond the contract and the runtime
+    reaches the admin process or its LiteLLM (a proxy would see the master key; credentials of another
+    account would receive the keys it stores)."""
+    hostile = {
+        "HTTP_PROXY": "http://proxy.example:8080",
+        "https_proxy": "http://proxy.example:8080",
+        "ALL_PROXY": "socks5://proxy.example:1080",
+        "AWS_ACCESS_KEY_ID": "AKIAOTHERACCOUNT",
+        "AWS_SECRET_ACCESS_KEY": "other-account-secret",
+        "AWS_ENDPOINT_URL": "https://secretsmanager.attacker.example",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://attacker.example/creds",
+        "NODE_OPTIONS": "--import data:text/javascript,process.exit(3)",
+        "LD_PRELOAD": "/tmp/x.so",
+        "PYTHONWARNINGS": "ignore::antigravity.x",
+        "BROWSER": "sh -c 'id' #%s",
+        "SENTRY_DSN": "https://key@sentry.example/1",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector.example",
+    }
+    runtime = {
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/x",
+        "ECS_AGENT_URI": "http://169.254.170.2",
+    }
+    environ = {**admin_env(tmp_path), **runtime, **hostile}
+
+    kept, dropped = admin.kept_environment(environ, entrypoint.COMMAND_DEFAULTS)
+
+    assert kept == {**admin_env(tmp_path), **runtime}
+    assert dropped == sorted(hostile)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "kept"),
+    [("http://127.0.0.1:5000", True), ("http://localhost:5000", True), ("https://attacker.example", False)],
+    ids=["loopback_ip", "localhost", "another_host"],
+)
+def test_emulator_credentials_are_kept_only_with_a_loopback_endpoint(tmp_path, endpoint, kept):
+    local = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    environ = {**admin_env(tmp_path), **local}
+    assert (set(local) <= set(admin.kept_environment(environ)[0])) is kept
+
+
+def test_the_entrypoint_hands_the_admin_command_only_what_it_keeps(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(admin, "main", lambda argv, settings, env, *, log: seen.update(env) or 0)
+    environ = {**admin_env(tmp_path), "HTTPS_PROXY": "http://proxy.example:8080"}
+    assert entrypoint.main(["admin", "smoke-key", "--env", "dev"], environ) == 0
+    assert "HTTPS_PROXY" not in seen and seen["LITELLM_MASTER_KEY"] == environ["LITELLM_MASTER_KEY"]
+
+
+@pytest.mark.parametrize(
+    ("entry_point", "runs"),
+    [(("python", "-m", "gateway.entrypoint"), True), (contract.ADMIN_ENTRY_POINT, False)],
+    ids=["the_images_entrypoint_runs_it", "the_admin_task_entry_point_does_not"],
+)
+def test_python_variables_cannot_run_code_before_the_admin_command(tmp_path, entry_point, runs):
+    """PYTHONWARNINGS naming an importable module runs code at interpreter start, before any check of ours;
+    the admin task's entry point (-E) ignores it. The image's plain one shows the attack is real."""
+    marker = tmp_path / "ran"
+    env = {
+        **admin_env(tmp_path),
+        "GATEWAY_MODELS": "not json",  # refused at once, after interpreter start: no LiteLLM is started
+        "PYTHONWARNINGS": "ignore::antigravity.x",
+        "BROWSER": f"touch {marker} #%s",
+    }
+    done = subprocess.run(
+        [sys.executable, *entry_point[1:], "admin", "smoke-key", "--env", "dev"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert marker.exists() is runs

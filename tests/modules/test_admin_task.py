@@ -74,6 +74,14 @@ def test_by_default_the_task_runs_the_read_only_access_plan_of_its_environment(d
     assert (task["cpu"], task["memory"], task["requires_compatibilities"]) == ("1024", "2048", ["FARGATE"])
 
 
+def test_the_task_starts_python_ignoring_python_variables_and_the_service_the_images_entrypoint(doc) -> None:
+    """An override of the task's environment must not run code before the admin command's own checks."""
+    _, container = task_definition(doc, "gw-test-admin")
+    assert container["entryPoint"] == ["python", "-E", "-u", "-B", "-m", "gateway.entrypoint"]
+    _, serving = task_definition(doc, "gw-test")
+    assert "entryPoint" not in serving
+
+
 def test_the_task_listens_on_nothing_and_is_hardened_like_the_service(doc) -> None:
     _, container = task_definition(doc, "gw-test-admin")
     assert "portMappings" not in container and "healthCheck" not in container
