@@ -158,6 +158,7 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """pytest: constructs, config, gateway config, emulator protocol, renderers, policies."""
     venv(session, "policy")  # policy tests run checkov from its own venv
+    venv(session, "phoenix")  # the admin command's tests start a local stack (Phoenix is part of it)
     database_engine(session)  # its tests drive it against PostgreSQL
     py(session, "-m", "pytest", *session.posargs)
 

@@ -8,7 +8,10 @@ its reconnect re-uses the same URL anyway. Two small changes to LiteLLM, install
 by gateway/asgi.py:
 
 - an authentication failure is a transport error, so LiteLLM's own reconnect paths run (the key
-  lookup's reconnect-and-retry, `call_with_db_reconnect_retry`, the health watchdog);
+  lookup's reconnect-and-retry, `call_with_db_reconnect_retry`, the health watchdog); so is a session
+  the server ended (SQLSTATE 57P01, "terminating connection due to administrator command": a
+  rotation that ends the old sessions, an Aurora restart or failover), which LiteLLM treats as a
+  permanent query error;
 - before LiteLLM builds a new writer client (`_recreate_prisma_client_locked`), the URL is rebuilt
   from the current credential: with IAM_TOKEN_DB_AUTH a freshly minted token (LiteLLM's own
   `get_rds_iam_token`), with DATABASE_PASSWORD_FILE the file read again;
@@ -33,6 +36,7 @@ WRITER_URL_VARIABLE = "DATABASE_URL"
 # How PostgreSQL's refusal reaches prisma-client-py from Prisma's engines (native and WebAssembly):
 # "ConnectionError(Authentication failed for user …)", or P1000 "Authentication failed against …".
 AUTHENTICATION_FAILED = "authentication failed"
+SESSION_TERMINATED = "terminating connection due to administrator command"  # PostgreSQL 57P01
 _INSTALLED = "_gateway_db_credentials"
 
 
@@ -55,6 +59,12 @@ def is_authentication_failure(error: BaseException) -> bool:
     import prisma
 
     return isinstance(error, prisma.errors.PrismaError) and AUTHENTICATION_FAILED in str(error).lower()
+
+
+def is_session_terminated(error: BaseException) -> bool:
+    import prisma
+
+    return isinstance(error, prisma.errors.PrismaError) and SESSION_TERMINATED in str(error).lower()
 
 
 def refreshed_writer_url(wrapper: Any, env: Any = os.environ) -> str | None:
@@ -131,7 +141,7 @@ def install() -> None:
     reconnect = PrismaClient.attempt_db_reconnect
 
     def is_database_transport_error(e: Exception) -> bool:
-        return is_transport(e) or is_authentication_failure(e)
+        return is_transport(e) or is_authentication_failure(e) or is_session_terminated(e)
 
     async def recreate_with_current_credential(self: Any, new_db_url: str, *args: Any, **kwargs: Any) -> bool:
         if getattr(self, "_db_url_env_var", WRITER_URL_VARIABLE) == WRITER_URL_VARIABLE:

@@ -110,6 +110,24 @@ def test_once_installed_an_authentication_failure_is_a_transport_error_and_a_dat
     assert PrismaDBExceptionHandler.is_database_transport_error(unique) is False
 
 
+def test_once_installed_a_session_the_server_ended_is_a_transport_error():
+    """A rotation that ends the old sessions, or an Aurora restart: the next query on a pooled
+    connection reads 57P01, and only a reconnect recovers (seen racing the rotation test below)."""
+    import prisma
+    from litellm.proxy.db.exception_handler import PrismaDBExceptionHandler
+
+    ended = prisma.errors.RawQueryError(
+        {
+            "user_facing_error": {
+                "message": "FATAL: terminating connection due to administrator command",
+                "meta": {},
+            }
+        }
+    )
+    db_credentials.install()
+    assert PrismaDBExceptionHandler.is_database_transport_error(ended) is True
+
+
 def test_a_stale_credential_replaces_the_engine_even_while_an_old_session_still_answers(
     tmp_path, monkeypatch
 ):
