@@ -19,9 +19,11 @@ never ran, or it did not stop in time: said on one `error:` line).
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     except (BotoCoreError, ClientError) as err:
         print(f"error: {args.environment}: the admin task could not be run: {err}", file=sys.stderr)
         return 1
-    for line in lines:
-        print(line)
+    print_task_lines(lines)
     if not lines:
         stream = log_stream(outputs, arn)
         print(f"note: no log lines in {outputs['admin_log_group_name']} {stream}", file=sys.stderr)
@@ -192,6 +193,18 @@ def main(argv: list[str] | None = None) -> int:
         return code
     print(f"error: {args.environment}: {' '.join(container_argv)} exited {code} ({arn})", file=sys.stderr)
     return 1
+
+
+def print_task_lines(lines: list[str], environ: Mapping[str, str] = os.environ) -> None:
+    """The task's lines, as they are; inside GitHub Actions between stop-commands markers, so a line
+    that starts with `::` is printed, never run as a workflow command (a mask, an output, an env file)."""
+    token = secrets.token_hex(16) if environ.get("GITHUB_ACTIONS") == "true" else None
+    if token:
+        print(f"::stop-commands::{token}")
+    for line in lines:
+        print(line)
+    if token:
+        print(f"::{token}::")
 
 
 if __name__ == "__main__":

@@ -257,3 +257,15 @@ def test_drift_reads_the_outputs_from_the_state_as_apply_writes_them_without_sen
     (out / "dev.plan.meta.json").write_text(json.dumps({"stack_dir": str(stack)}))
     assert stack_outputs.main(["dev", "--out-dir", str(out)]) == 0
     assert json.loads((out / "dev.outputs.json").read_text()) == {"ecs_cluster_name": "llm-gateway-dev"}
+
+
+def test_in_github_actions_the_tasks_lines_cannot_run_workflow_commands(capsys) -> None:
+    """A task line such as `::add-mask::` or `::set-env` is printed between stop-commands markers."""
+    lines = ["::add-mask::nothing", '{"message": "plan"}']
+    admin.print_task_lines(lines, {"GITHUB_ACTIONS": "true"})
+    out = capsys.readouterr().out.splitlines()
+    token = out[0].removeprefix("::stop-commands::")
+    assert out[0].startswith("::stop-commands::") and len(token) == 32
+    assert out[1:] == [*lines, f"::{token}::"]
+    admin.print_task_lines(lines, {})
+    assert capsys.readouterr().out.splitlines() == lines  # outside Actions: the lines alone
