@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -37,6 +38,9 @@ OUTPUTS = (
     *one_off_task.NETWORK_OUTPUTS,
 )
 WHAT = "the admin task"
+# Every admin task the runner starts carries this tag: the runner may stop only tasks that carry it
+# (docs/iam/admin-runner.json), never a serving task of the same cluster.
+TASK_TAG = ("llm-gateway:task", "admin")
 # The program's own codes passed on; anything else is an error (1). Only `access plan` has a 2.
 PASSED_THROUGH = {("access", "plan"): (0, 2)}
 OK_ONLY = (0,)
@@ -118,9 +122,10 @@ def run_admin(
             started_by="pipeline.admin",
             command=argv,
             container=container,
+            tags=[TASK_TAG],
         )
         task = one_off_task.wait(
-            ecs, outputs["ecs_cluster_name"], arn, timeout, what=WHAT, poll=poll, sleep=sleep
+            ecs, outputs["ecs_cluster_name"], arn, timeout, what=WHAT, poll=poll, sleep=sleep, stop=True
         )
     except one_off_task.TaskFailed as err:
         raise AdminFailed(str(err)) from None
@@ -164,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     container_argv = command(args.environment, args.program, allow_delete=args.allow_delete)
+    # GitHub cancels a job with SIGINT, then SIGTERM: either one stops the task before the runner exits.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         outputs = stack_outputs.read(args.out_dir, args.environment, OUTPUTS, AdminFailed)
         began = time.monotonic()
@@ -176,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except AdminFailed as err:
         print(f"error: {args.environment}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # the job was cancelled: the task was stopped (one_off_task.wait)
+        print(f"error: {args.environment}: cancelled; the admin task was stopped", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError) as err:
         print(f"error: {args.environment}: the admin task could not be run: {err}", file=sys.stderr)
@@ -193,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         return code
     print(f"error: {args.environment}: {' '.join(container_argv)} exited {code} ({arn})", file=sys.stderr)
     return 1
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def print_task_lines(lines: list[str], environ: Mapping[str, str] = os.environ) -> None:

@@ -34,8 +34,10 @@ def start(
     started_by: str,
     command: Sequence[str] | None = None,
     container: str | None = None,
+    tags: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """Run one Fargate task (with `command` replacing `container`'s when given); its ARN, or TaskFailed."""
+    """Run one Fargate task (with `command` replacing `container`'s when given, tagged with `tags`);
+    its ARN, or TaskFailed."""
     request: dict[str, Any] = {
         "cluster": outputs["ecs_cluster_name"],
         "taskDefinition": task_definition_arn,
@@ -50,6 +52,8 @@ def start(
             }
         },
     }
+    if tags:
+        request["tags"] = [{"key": key, "value": value} for key, value in tags]
     if command is not None:
         if not container:
             raise ValueError("start: a command override needs the container's name")
@@ -72,20 +76,35 @@ def wait(
     what: str,
     poll: float = 6.0,
     sleep: Callable[[float], None] | None = None,  # time.sleep, looked up when called
+    stop: bool = False,
 ) -> dict[str, Any]:
-    """The task as ECS describes it once STOPPED; TaskFailed when it is still running at the deadline."""
+    """The task as ECS describes it once STOPPED; TaskFailed when it is still running at the deadline.
+
+    With `stop`, a task still running at the deadline, or when the wait is interrupted (a cancelled
+    job: SIGINT, or SIGTERM turned into KeyboardInterrupt by the caller), is stopped first, so a
+    re-run never overlaps it. Without, it keeps running (a migration is not cut off half-way).
+    """
     sleep = sleep or time.sleep
     deadline = time.monotonic() + timeout
-    while True:
-        task = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
-        if task.get("lastStatus") == "STOPPED":
-            return task
-        if time.monotonic() >= deadline:
-            raise TaskFailed(
-                f"{what} {arn} is still {task.get('lastStatus')} after {timeout:.0f} s; "
-                "it keeps running: look at its logs before running it again"
-            )
-        sleep(poll)
+    try:
+        while True:
+            task = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
+            if task.get("lastStatus") == "STOPPED":
+                return task
+            if time.monotonic() >= deadline:
+                break
+            sleep(poll)
+    except KeyboardInterrupt:
+        if stop:
+            ecs.stop_task(cluster=cluster, task=arn, reason=f"{what}: the run waiting for it was cancelled")
+        raise
+    if stop:
+        ecs.stop_task(cluster=cluster, task=arn, reason=f"{what}: no result after {timeout:.0f} s")
+        raise TaskFailed(f"{what} {arn} was still {task.get('lastStatus')} after {timeout:.0f} s: stopped")
+    raise TaskFailed(
+        f"{what} {arn} is still {task.get('lastStatus')} after {timeout:.0f} s; "
+        "it keeps running: look at its logs before running it again"
+    )
 
 
 def exit_code(task: dict[str, Any], container: str) -> int | None:

@@ -92,16 +92,6 @@ def test_a_task_whose_container_never_ran_fails_with_ecs_reason(aws) -> None:
         admin.run_admin(client, logs, outputs, ["admin"], timeout=60, poll=0, sleep=sleep, log_patience=0)
 
 
-def test_a_task_still_running_at_the_deadline_fails_and_says_it_keeps_running(aws) -> None:
-    client, logs, outputs = aws
-    with pytest.raises(
-        admin.AdminFailed, match=r"the admin task .* is still [A-Z]+ after 0 s; it keeps running"
-    ):
-        admin.run_admin(
-            client, logs, outputs, ["admin"], timeout=0, poll=0, sleep=lambda _: None, log_patience=0
-        )
-
-
 def test_a_missing_stream_gives_no_lines_after_waiting_for_it(aws) -> None:
     _, logs, _ = aws
     waits = []
@@ -168,6 +158,32 @@ def test_the_cli_refuses_other_programs_naming_the_allowed_ones(argv, message, c
     assert exited.value.code == 2 and message in capsys.readouterr().err
 
 
+def test_a_task_still_running_at_the_deadline_is_stopped_so_a_rerun_never_overlaps_it(aws) -> None:
+    client, logs, outputs = aws
+    command = admin.command("dev", ["access", "apply"])
+    with pytest.raises(admin.AdminFailed, match=r"was still \w+ after 0 s: stopped"):
+        admin.run_admin(client, logs, outputs, command, timeout=0, poll=0, sleep=lambda _s: None)
+    (task,) = client.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"]
+    (described,) = client.describe_tasks(cluster=CLUSTER, tasks=[task], include=["TAGS"])["tasks"]
+    assert described["stoppedReason"] == "the admin task: no result after 0 s"
+    assert {"key": "llm-gateway:task", "value": "admin"} in described["tags"]
+
+
+def test_a_cancelled_run_stops_the_task_before_it_exits(aws) -> None:
+    client, logs, outputs = aws
+
+    def cancelled(_seconds: float) -> None:
+        raise KeyboardInterrupt  # GitHub's SIGINT, or SIGTERM through pipeline.admin's handler
+
+    with pytest.raises(KeyboardInterrupt):
+        admin.run_admin(
+            client, logs, outputs, admin.command("dev", ["smoke-key"]), timeout=60, poll=0, sleep=cancelled
+        )
+    (task,) = client.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"]
+    (described,) = client.describe_tasks(cluster=CLUSTER, tasks=[task])["tasks"]
+    assert described["stoppedReason"] == "the admin task: the run waiting for it was cancelled"
+
+
 def test_allow_delete_reaches_the_container_command() -> None:
     assert admin.command("prod", ["access", "apply"], allow_delete=True) == [
         "admin", "access", "apply", "--env", "prod", "--allow-delete",
@@ -201,6 +217,9 @@ def test_the_runner_policy_allows_every_call_the_runner_makes_on_these_resources
     for name, params in calls:
         action = name.replace("ecs.", "ecs:").replace("cloudwatch-logs.", "logs:")
         assert plan_role.may_allow(policy, action, resources[name](params)), (action, params)
+    (launch,) = [params for name, params in calls if name == "ecs.RunTask"]
+    assert launch["tags"] == [{"key": "llm-gateway:task", "value": "admin"}]  # tagging at launch: TagResource
+    assert plan_role.may_allow(policy, "ecs:TagResource", f"arn:aws:ecs:{REGION}:{account}:task/{CLUSTER}/x")
     (run_task,) = [s for s in policy[0]["Statement"] if s["Action"] == "ecs:RunTask"]
     cluster = run_task["Condition"]["ArnEquals"]["ecs:cluster"]
     assert cluster == f"arn:aws:ecs:{REGION}:{account}:cluster/{outputs['ecs_cluster_name']}"
@@ -220,8 +239,13 @@ def test_the_runner_policy_reaches_no_other_task_role_or_log_stream() -> None:
     assert not plan_role.may_allow(policy, "iam:PassRole", f"{iam}-task")  # the serving role (Bedrock)
     assert plan_role.may_allow(policy, "logs:GetLogEvents", f"{log}admin/gateway/abc")
     assert not plan_role.may_allow(policy, "logs:GetLogEvents", f"{log}task/gateway/abc")
+    (stop,) = [s for s in policy[0]["Statement"] if s["Action"] == "ecs:StopTask"]
+    assert stop["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/llm-gateway:task": "admin"}
+    }  # no serving task
+    (tag,) = [s for s in policy[0]["Statement"] if s["Action"] == "ecs:TagResource"]
+    assert tag["Condition"] == {"StringEquals": {"ecs:CreateAction": "RunTask"}}  # tags at launch only
     for action in (
-        "ecs:StopTask",
         "ecs:RegisterTaskDefinition",
         "secretsmanager:GetSecretValue",
         "logs:FilterLogEvents",
