@@ -454,3 +454,27 @@ def test_a_token_without_access_is_an_error_not_a_pass(protected, monkeypatch, c
     monkeypatch.setenv("GITHUB_API_URL", protected.client.api_url)
     assert github_protection.main(["--repo", REPO]) == 1
     assert "HTTP 401" in capsys.readouterr().err
+
+
+def test_the_deploy_reads_protection_back_before_any_stage_with_a_token_that_may_list_environments():
+    """As GitHub runs deploy.yml: the step is in a job every stage needs, and that job's token has
+    `actions: read` (List environments answers 403 without it, which the step reports as an error)."""
+    import yaml
+
+    from pipeline.github_protection import ROOT
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
+    jobs = workflow["jobs"]
+    (holder,) = [
+        name
+        for name, job in jobs.items()
+        if any("pipeline.github_protection" in (step.get("run") or "") for step in job.get("steps", []))
+    ]
+    (step,) = [s for s in jobs[holder]["steps"] if "pipeline.github_protection" in (s.get("run") or "")]
+    assert jobs[holder]["permissions"].get("actions") == "read"
+    assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    stages = [name for name, job in jobs.items() if "uses" in job or "strategy" in job]
+    assert stages and all(
+        holder in ([jobs[n]["needs"]] if isinstance(jobs[n]["needs"], str) else jobs[n]["needs"])
+        for n in stages
+    )
