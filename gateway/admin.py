@@ -282,13 +282,9 @@ def _delete_previous(admin: Any, old: str, out: Callable[[str], None], access_er
 
 def _sweep_expired(admin: Any, now: datetime, out: Callable[[str], None]) -> None:
     """Delete expired deploy-smoke keys a failed run left behind (minted, never the secret's last)."""
-    from gateway.access.gateway import smoke_key
+    from gateway.access.gateway import parse_time, smoke_key
 
-    expired = [
-        raw
-        for raw in admin.list_keys()
-        if smoke_key(raw) and datetime.fromisoformat(str(raw["expires"]).replace("Z", "+00:00")) <= now
-    ]
+    expired = [raw for raw in admin.list_keys() if smoke_key(raw) and parse_time(raw["expires"]) <= now]
     if expired:
         admin.post("/key/delete", {"keys": [raw["token"] for raw in expired]})
     out(f"expired smoke keys deleted: {len(expired)}")

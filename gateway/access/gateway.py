@@ -111,7 +111,7 @@ def smoke_key(raw: dict[str, Any]) -> bool:
     metadata = raw.get("metadata")
     if not (isinstance(metadata, dict) and metadata.get(SMOKE_KEY_MARK[0]) == SMOKE_KEY_MARK[1]):
         return False
-    created, expires = _time(raw.get("created_at")), _time(raw.get("expires"))
+    created, expires = parse_time(raw.get("created_at")), parse_time(raw.get("expires"))
     return (
         str(raw.get("key_alias") or "").startswith(SMOKE_KEY_ALIAS_PREFIX)
         and created is not None
@@ -124,7 +124,7 @@ def _managed(metadata: Any) -> bool:
     return isinstance(metadata, dict) and metadata.get(MANAGED_BY[0]) == MANAGED_BY[1]
 
 
-def _time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -155,9 +155,9 @@ def _key(raw: dict[str, Any], team_names: dict[str, str]) -> LiveKey:
         team_id=raw.get("team_id"),
         settings=settings,
         managed=_managed(raw.get("metadata")),
-        created_at=_time(raw.get("created_at")),
-        expires=_time(raw.get("expires")),
+        created_at=parse_time(raw.get("created_at")),
+        expires=parse_time(raw.get("expires")),
         key_name=raw.get("key_name") or "",
-        issued_at=_time(metadata.get(ISSUED_AT)),
-        retire_at=_time(metadata.get(RETIRE_AT)),
+        issued_at=parse_time(metadata.get(ISSUED_AT)),
+        retire_at=parse_time(metadata.get(RETIRE_AT)),
     )

@@ -185,3 +185,13 @@ def test_python_variables_cannot_run_code_before_the_admin_command(tmp_path, ent
     )  # fmt: skip
     assert done.returncode == 1, done.stderr[-2000:]
     assert marker.exists() is runs
+
+
+def test_every_variable_the_image_sets_is_kept():
+    """The runtime list is written in gateway/admin.py; the image's ENV is the Dockerfile's. A new ENV line
+    that the admin command would drop fails here (PATH is the image's too, extended from its base)."""
+    from pipeline.migration_task import image_environment
+
+    image = {name: "x" for name in (*image_environment(), "PATH")}
+    kept, dropped = admin.kept_environment(image)
+    assert dropped == [] and set(kept) == set(image)
