@@ -154,14 +154,26 @@ class BedrockBackend:
         return Prepared(delay + self.latency.guardrail(checked).first_s, lambda _latency: response)
 
     # ------------------------------------------------------------ statistics and control
-    def record(self, operation: str, target: str, status: int, error: AwsError | None = None) -> None:
-        """Count one finished request (called by the HTTP layer with the final status)."""
+    def record(
+        self, operation: str, target: str, status: int, error: AwsError | None = None, received: float = 0.0
+    ) -> None:
+        """Count one finished request (called by the HTTP layer with the final status).
+
+        `time` is when the answer starts (a stream's first token), `received` when the request arrived:
+        `nox -s ttft` splits a gateway call's time to first token with both.
+        """
         with self._lock:
             self._calls[target][operation] += 1
             if error is not None:
                 self._errors[target][error.code] += 1
             self._recent.append(
-                {"operation": operation, "model_id": target, "status": status, "time": time.time()}
+                {
+                    "operation": operation,
+                    "model_id": target,
+                    "status": status,
+                    "received": received or time.time(),
+                    "time": time.time(),
+                }
             )
 
     def stats(self) -> dict[str, object]:

@@ -100,6 +100,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------ dispatch
     def _dispatch(self) -> None:
         self._request_id = str(uuid.uuid4())
+        received = time.time()
         try:
             body = self._read_body()
         except ValueError as exc:
@@ -140,7 +141,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if error is not None:
             write = functools.partial(self._send, error.status, error.headers(), error.body())
         # Count the call before answering, so a client that reads /_emulator/stats right after sees it.
-        self.server.backend.record(operation, target, status, error)
+        self.server.backend.record(operation, target, status, error, received)
         write()
 
     def _model(self, operation: str, model_id: str, body: bytes) -> Callable[[], None]:

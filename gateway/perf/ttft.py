@@ -70,9 +70,36 @@ class Sample:
     total_ms: float
     spread_ms: float  # first to last text chunk
     text_chunks: int
-    # Gateway calls: when the emulator answered the INPUT check and sent the model's first token.
+    # Gateway calls, from the emulator's call log: when the INPUT check arrived and was answered, when the
+    # model call arrived and its first token left.
     input_check_done_ms: float | None = None
     model_first_token_ms: float | None = None
+    input_check_sent_ms: float | None = None
+    model_called_ms: float | None = None
+
+    def segments(self) -> dict[str, float]:
+        """Where a gateway call's time to first token went, part by part (empty without the call log)."""
+        marks = (self.input_check_sent_ms, self.input_check_done_ms, self.model_called_ms)
+        if None in marks or self.model_first_token_ms is None:
+            return {}
+        sent, done, called = marks
+        return {
+            "proxy_before_check": sent,
+            "check": done - sent,
+            "proxy_before_model": called - done,
+            "model_ttft": self.model_first_token_ms - called,
+            "to_client": self.ttft_ms - self.model_first_token_ms,
+        }
+
+
+# What each segment of Sample.segments() is, in the report's words.
+SEGMENTS = {
+    "proxy_before_check": "proxy before the INPUT check",
+    "check": "the check",
+    "proxy_before_model": "proxy from its verdict to the model call",
+    "model_ttft": "the model's own TTFT",
+    "to_client": "first token to the client",
+}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -151,12 +178,18 @@ def gateway_stream(client, alias: str, answer: Answer, emulator_url: str) -> Cal
         began = time.time()
         sample = streamed()
         calls = emulator_calls_since(emulator_url, began)
-        guard = next((c["time"] for c in calls if c["operation"] == "ApplyGuardrail"), None)
-        model = next((c["time"] for c in calls if c["operation"] == "ConverseStream"), None)
+        guard = next((c for c in calls if c["operation"] == "ApplyGuardrail"), None)
+        model = next((c for c in calls if c["operation"] == "ConverseStream"), None)
+
+        def since(call: dict | None, key: str) -> float | None:
+            return None if call is None or key not in call else (call[key] - began) * 1000
+
         return replace(
             sample,
-            input_check_done_ms=None if guard is None else (guard - began) * 1000,
-            model_first_token_ms=None if model is None else (model - began) * 1000,
+            input_check_sent_ms=since(guard, "received"),
+            input_check_done_ms=since(guard, "time"),
+            model_called_ms=since(model, "received"),
+            model_first_token_ms=since(model, "time"),
         )
 
     def streamed() -> Sample:
@@ -187,6 +220,11 @@ def summarize(samples: list[Sample]) -> dict[str, float]:
         for name in ("input_check_done", "model_first_token")
         if (values := [v for s in samples if (v := getattr(s, f"{name}_ms")) is not None])
     }
+    split = [segments for s in samples if (segments := s.segments())]
+    if split:
+        profile["segments_p50_ms"] = {
+            name: round(statistics.median(parts[name] for parts in split), 1) for name in SEGMENTS
+        }
     return {
         **profile,
         "n": len(samples),
@@ -306,6 +344,12 @@ def report(result: dict[str, object]) -> str:
                 f"{gateway['input_check_done_p50_ms']} ms, the model's first token sent at "
                 f"{gateway['model_first_token_p50_ms']} ms, the client's first token at "
                 f"{gateway['ttft_p50_ms']} ms"
+            )
+        if "segments_p50_ms" in gateway:
+            parts = gateway["segments_p50_ms"]
+            lines.append(
+                f"{kind} answer, split (p50 of each part over the calls): "
+                + "; ".join(f"{SEGMENTS[name]} {parts[name]} ms" for name in SEGMENTS)
             )
         lines.append(
             f"{kind} answer, target: gateway TTFT p50 <= {target['limit_p50_ms']} ms and p95 <= "

@@ -242,6 +242,15 @@ def test_stats_count_calls_per_model_and_operation_and_list_recent_ones(post, em
     ]
 
 
+def test_each_recent_call_says_when_it_arrived_and_when_its_answer_started(post, emulator):
+    control(emulator, "POST", "faults", {"latency_ms": 150})
+    post(f"{NOVA_PRO}/converse", converse_body("hi"))
+
+    (call,) = control(emulator, "GET", "stats").json()["recent"]
+
+    assert call["time"] - call["received"] >= 0.15
+
+
 def test_reset_clears_statistics_and_fault_plans(post, emulator):
     control(emulator, "POST", "faults", {"model_id": "us.amazon.nova-pro-v1:0", "throttle_next": 5})
     post(f"{NOVA_PRO}/converse", converse_body("hi"))

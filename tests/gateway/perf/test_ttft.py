@@ -65,3 +65,35 @@ def test_it_defaults_to_the_realistic_profile_and_refuses_a_single_request():
     assert ttft.parse_args([]).latency == "realistic"
     with pytest.raises(SystemExit):
         ttft.parse_args(["--requests", "1"])
+
+
+def test_a_gateway_call_is_split_into_the_proxy_s_parts_and_the_upstream_s():
+    sample = Sample(
+        560, 2000, 1500, 59,
+        input_check_sent_ms=15, input_check_done_ms=205, model_called_ms=230, model_first_token_ms=530,
+    )  # fmt: skip
+
+    assert sample.segments() == {
+        "proxy_before_check": 15,
+        "check": 190,
+        "proxy_before_model": 25,
+        "model_ttft": 300,
+        "to_client": 30,
+    }
+    assert Sample(560, 2000, 1500, 59, input_check_done_ms=205, model_first_token_ms=530).segments() == {}
+
+
+def _split_sample(i: int) -> Sample:
+    marks = {"input_check_sent_ms": 10 + i, "input_check_done_ms": 160 + i, "model_called_ms": 180 + i}
+    return Sample(470 + i, 1470, 900, 50, model_first_token_ms=440 + i, **marks)
+
+
+def test_the_report_prints_the_median_of_each_part():
+    long = _summary([470, 470, 470, 600])
+    long["gateway"] = summarize([_split_sample(i) for i in range(3)])
+    answers = {"long": {"prompt": "p", "max_tokens": 200}}
+    text = ttft.report({"alias": "nova-pro", "answers": answers, "latency_profile": "realistic",
+                        "summary": {"long": long}, "target": {"long": verdict(long)}})  # fmt: skip
+
+    assert long["gateway"]["segments_p50_ms"]["proxy_before_model"] == 20
+    assert "proxy before the INPUT check 11 ms; the check 150 ms; proxy from its verdict" in text
