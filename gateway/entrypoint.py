@@ -335,8 +335,8 @@ def validate(env: Mapping[str, str], command: str = "serve") -> Settings:
 # proxy's): the entrypoint, not the Dockerfile, owns these, so the image and the local stack agree.
 COMMAND_DEFAULTS = {
     # LiteLLM's own default level is DEBUG, which logs prompts. WARNING, not INFO: LiteLLM's
-    # per-request INFO lines cost ~4 ms of CPU a request (docs/performance.md) and say nothing
-    # the access log (kept at INFO by uvicorn_log_config) and the traces lack.
+    # per-request INFO lines cost 0.9-1.5 ms of CPU a request (docs/performance.md, "Log level")
+    # and say nothing the access log (kept at INFO by uvicorn_log_config) and the traces lack.
     "LITELLM_LOG": DEFAULT_LOG_LEVEL,
     "JSON_LOGS": "true",
     # Read the bundled cost map instead of fetching one when litellm is imported.

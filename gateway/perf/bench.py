@@ -21,7 +21,7 @@ each feature's price is measured in every run. With --url only that gateway is m
 (direct Bedrock calls need AWS credentials and cost money; no bare twin exists).
 
 A variant ending in `-database` runs without the stack's database: `full` against
-`full-database` (in the default list) is the database's price, measured in the same run.
+`full-database` (`--variants full,full-database,bare`) is the database's price, measured in the same run.
 Gateways with the database are called with a virtual key made for the run, so the key check,
 spend tracking and LiteLLM's batch writes are in the figures; PostgreSQL's CPU is read from
 /proc before the warm-up and after the last batch write (bench_database.py).

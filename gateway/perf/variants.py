@@ -41,7 +41,7 @@ FEATURES = (
     "cache",
     "limits",
     "router_redis",
-    # Product levers, priced so a platform team can weigh them (docs/performance.md):
+    # Product levers, priced so a platform team can weigh them (docs/performance.md, "Product levers"):
     "output_guardrail",  # check prompts only (mode [pre_call]); answers go unchecked
     "message_logging",  # turn_off_message_logging: prompts and answers out of the traces
     "cache_by_default",  # cache_params.mode default_off: cache only requests that ask for it

@@ -28,7 +28,8 @@ MAX_CONNECTIONS_BY_MAX_ACU = {1.0: 189, 16.0: 3360}
 CAP_WITH_SMALL_MINIMUM = 2000
 # LiteLLM's batch interval: default 10 s; longer amortises each batch transaction over more requests,
 # but spend reaches /key/info and the other tasks later, and a task killed without SIGTERM loses one
-# interval of spend. A minute keeps both small (docs/performance.md); the smoke check waits 150 s.
+# interval of spend. A minute keeps both small (docs/performance.md, "Database on against off"); the smoke
+# check waits 150 s.
 BATCH_WRITE_RANGE_SECONDS = (10, 120)
 
 
