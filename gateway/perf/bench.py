@@ -47,7 +47,15 @@ from gateway import render
 from gateway.devstack.target import add_target_arguments, key_from, strip_separator
 from gateway.emulator.latency import REALISTIC, add_latency_argument
 from gateway.perf import bench_database, bench_report, charts, variants
-from gateway.perf.bench_load import Call, direct_call, direct_stream, gateway_call, gateway_stream, run
+from gateway.perf.bench_load import (
+    Call,
+    direct_call,
+    direct_stream,
+    gateway_call,
+    gateway_stream,
+    guardrail_call,
+    run,
+)
 from gateway.perf.bench_stats import (
     LevelResult,
     Sample,
@@ -315,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
                 stack.environment.region,
             )  # fmt: skip
             targets["direct"] = direct_call(*direct_args)
+            from gateway.devstack.stack import LOCAL_GUARDRAIL_ID, LOCAL_GUARDRAIL_VERSION
+
+            targets[bench_report.GUARDRAIL] = guardrail_call(
+                stack.emulator_url, LOCAL_GUARDRAIL_ID, LOCAL_GUARDRAIL_VERSION, *direct_args[2:]
+            )
             if args.stream:
                 targets["direct" + bench_report.STREAM] = direct_stream(*direct_args)
             started_gateways = {first.label: ("gateway", stack.gateway)}
@@ -449,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         vcpus=os.cpu_count() or 1, workers=GATEWAY_WORKERS,
     )  # fmt: skip
     full_over_reference = bench_report.cpu_over(three_way, "full", "reference")
+    latency_verdicts = bench_report.latency_targets([r.__dict__ for r in results])
     prices = feature_prices(cpu_medians)
     full_vs_bare = ratios(results, "gateway-full", "gateway-bare")
     cpu_full_vs_bare = cpu_ratios(results, "gateway-full", "gateway-bare")
@@ -486,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         "database": database_report,
         "three_way": three_way,
         "full_over_reference_cpu": full_over_reference,
+        "full_latency_targets": latency_verdicts,
         "target_ratio": TARGET_RATIO,
         "notes": notes,
         "duration_s": round(time.monotonic() - started, 1),
@@ -511,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
             f"target full <= {bench_report.CPU_TARGET}x reference CPU per request: {verdict} "
             f"({full_over_reference:.2f})"
         )
+    if latency_verdicts:
+        print(bench_report.render_latency_targets("full", latency_verdicts))
     if prices:
         print("\nmedian proxy CPU ms/request over rounds, and the difference to gateway-full:")
         for target, by_level in cpu_medians.items():

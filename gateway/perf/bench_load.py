@@ -1,13 +1,15 @@
-"""The benchmark's two callers and its closed-loop driver.
+"""The benchmark's callers and its closed-loop driver.
 
-Both callers send the same question (made unique per request so the gateway's
+The callers send the same question (made unique per request so the gateway's
 response cache always misses and every call reaches the model) over one
 keep-alive httpx connection pool:
 
 - `direct`: a Converse call to the Bedrock emulator, SigV4-signed per request
   with botocore, exactly as LiteLLM signs (the signing cost is on the client,
   as it would be in any direct integration);
-- `gateway`: the OpenAI-compatible chat call to LiteLLM with the same content.
+- `gateway`: the OpenAI-compatible chat call to LiteLLM with the same content;
+- `guardrail`: one ApplyGuardrail round trip on the same question, signed the same way: the
+  unit issue 19's latency targets are written in (the gateway checks the prompt and the answer).
 """
 
 from __future__ import annotations
@@ -38,19 +40,25 @@ def unique_prompt(run_id: str, n: int) -> str:
     return f"[bench {run_id}-{n}] {QUESTION}"
 
 
+def _converse_body(prompt: str) -> dict:
+    return {
+        "messages": [{"role": "user", "content": [{"text": prompt}]}],
+        "inferenceConfig": {"maxTokens": MAX_TOKENS},
+    }
+
+
+def _guardrail_body(prompt: str) -> dict:
+    return {"source": "INPUT", "content": [{"text": {"text": prompt}}]}
+
+
 def _signed_converse(
-    url: str, access_key: str, secret_key: str, region: str
+    url: str, access_key: str, secret_key: str, region: str, shape: Callable[[str], dict] = _converse_body
 ) -> Callable[[str], tuple[bytes, dict[str, str]]]:
-    """The body and SigV4 headers of one Converse(Stream) request to `url`, as boto3 would sign it."""
+    """The body and SigV4 headers of one Bedrock request to `url`, as boto3 would sign it."""
     signer = SigV4Auth(Credentials(access_key, secret_key), "bedrock", region)
 
     def sign(prompt: str) -> tuple[bytes, dict[str, str]]:
-        body = json.dumps(
-            {
-                "messages": [{"role": "user", "content": [{"text": prompt}]}],
-                "inferenceConfig": {"maxTokens": MAX_TOKENS},
-            }
-        ).encode()
+        body = json.dumps(shape(prompt)).encode()
         request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
         signer.add_auth(request)
         return body, dict(request.headers.items())
@@ -66,6 +74,21 @@ def direct_call(endpoint: str, model_id: str, access_key: str, secret_key: str, 
         body, headers = sign(prompt)
         response = await client.post(url, content=body, headers=headers)
         return response.status_code == 200 and "output" in response.json(), None
+
+    return call
+
+
+def guardrail_call(
+    endpoint: str, guardrail_id: str, version: str, access_key: str, secret_key: str, region: str
+) -> Call:
+    """ApplyGuardrail on the question, as the gateway's INPUT check sends it."""
+    url = f"{endpoint.rstrip('/')}/guardrail/{quote(guardrail_id, safe='')}/version/{version}/apply"
+    sign = _signed_converse(url, access_key, secret_key, region, _guardrail_body)
+
+    async def call(client: httpx.AsyncClient, prompt: str) -> tuple[bool, float | None]:
+        body, headers = sign(prompt)
+        response = await client.post(url, content=body, headers=headers)
+        return response.status_code == 200 and "action" in response.json(), None
 
     return call
 

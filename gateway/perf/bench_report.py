@@ -9,11 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 STREAM = "-stream"
+GUARDRAIL = "guardrail"  # the same run's ApplyGuardrail round trip, the unit of the latency targets
 COMPARED = ("full", "reference", "bare")
 # "Capacity" is the highest load whose p99 stays within this many times the unloaded (lowest level) p99.
 P99_FACTOR = 2.0
 # Issue 19's target: the full configuration's CPU per request at most this times the reference design's.
 CPU_TARGET = 0.8
+
+# Issue 19's latency targets for full, in the same run's guardrail round trips (p50) plus slack: added
+# p50 within its two checks + 15 ms; streamed, the first token within the prompt's check + 25 ms (p50)
+# and + 60 ms (p95).
+LATENCY_TARGETS = (
+    ("added p50", "", "p50_ms", 2, 15.0),
+    ("streamed first token added p50", STREAM, "ttft_p50_ms", 1, 25.0),
+    ("streamed first token added p95", STREAM, "ttft_p95_ms", 1, 60.0),
+)
 
 Row = Mapping[str, object]
 
@@ -84,6 +94,37 @@ def three_way(
             "rss_mib_per_worker": round(peak_rss_mib[name] / workers, 1) if name in peak_rss_mib else None,
         }
     return report
+
+
+def latency_targets(rows: Sequence[Row], variant: str = "full") -> list[dict[str, object]]:
+    """Issue 19's latency targets for `variant`, judged unloaded (the lowest level the guardrail ran at)."""
+    by = _by(rows)
+    levels = sorted(level for name, level in by if name == GUARDRAIL)
+    if not levels:
+        return []
+    level = levels[0]
+    trip = float(by[(GUARDRAIL, level)]["p50_ms"])  # type: ignore[arg-type]
+    verdicts = []
+    for label, suffix, field, checks, slack in LATENCY_TARGETS:
+        name = f"gateway-{variant}{suffix}"
+        value = added(rows, name, "direct" + suffix, (field,)).get(level, {}).get(field)
+        if value is None:
+            continue
+        limit = round(checks * trip + slack, 1)
+        verdicts.append(
+            {"target": label, "concurrency": level, "added_ms": value, "round_trip_p50_ms": round(trip, 1),
+             "checks": checks, "limit_ms": limit, "met": value <= limit}
+        )  # fmt: skip
+    return verdicts
+
+
+def render_latency_targets(variant: str, verdicts: Sequence[Mapping[str, object]]) -> str:
+    return "\n".join(
+        f"target {variant} {v['target']} <= {v['checks']} x guardrail round trip "
+        f"({v['round_trip_p50_ms']} ms) + slack = {v['limit_ms']} ms at c={v['concurrency']}: "
+        f"{'met' if v['met'] else 'NOT met'} ({v['added_ms']} ms)"
+        for v in verdicts
+    )
 
 
 def cpu_over(report: Mapping[str, Mapping[str, object]], numerator: str, denominator: str) -> float | None:

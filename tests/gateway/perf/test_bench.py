@@ -9,7 +9,14 @@ import pytest
 
 from gateway.emulator.server import start_emulator
 from gateway.emulator.sigv4 import Credentials
-from gateway.perf.bench_load import direct_call, direct_stream, drive, gateway_call, unique_prompt
+from gateway.perf.bench_load import (
+    direct_call,
+    direct_stream,
+    drive,
+    gateway_call,
+    guardrail_call,
+    unique_prompt,
+)
 from gateway.perf.bench_stats import (
     LevelResult,
     Sample,
@@ -149,6 +156,22 @@ def test_direct_calls_are_signed_so_the_emulator_accepts_them():
         rejected = asyncio.run(drive(wrong, concurrency=1, requests=1, max_seconds=60, run_id="t"))
     assert sample.errors == 0 and len(sample.latencies_s) == 4
     assert rejected.errors == 1
+
+
+def test_guardrail_round_trips_are_signed_so_the_emulator_answers_them():
+    credentials = Credentials("AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30))
+    with start_emulator(credentials, region="us-east-1") as emulator:
+        keys = (credentials.access_key, credentials.secret_key, "us-east-1")
+        call = guardrail_call(emulator.url, "local-guardrail", "1", *keys)
+        sample = asyncio.run(drive(call, concurrency=2, requests=4, max_seconds=60, run_id="g"))
+        wrong = guardrail_call(
+            emulator.url, "local-guardrail", "1", credentials.access_key, "wrong", "us-east-1"
+        )
+        rejected = asyncio.run(drive(wrong, concurrency=1, requests=1, max_seconds=60, run_id="g"))
+        checked = emulator.backend.stats()["guardrail"]["calls"]
+    assert sample.errors == 0 and len(sample.latencies_s) == 4
+    assert rejected.errors == 1
+    assert checked == {"INPUT": 4}
 
 
 def test_direct_streams_are_signed_and_time_their_first_text():

@@ -61,3 +61,26 @@ def test_three_way_reports_streamed_first_token_and_total_per_worker_and_per_vcp
 def test_cpu_over_compares_cpu_per_request_of_two_variants(full, reference, expected):
     report = {"full": {"cpu_ms_per_request": full}, "reference": {"cpu_ms_per_request": reference}}
     assert bench_report.cpu_over(report, "full", "reference") == expected
+
+
+def _timed(guardrail_p50: float) -> list[dict]:
+    return [
+        *ROWS,
+        _row("guardrail", 1, 5.0, guardrail_p50, guardrail_p50 + 20),
+        _row("guardrail", 8, 40, 99, 99),
+    ]
+
+
+def test_the_latency_targets_are_the_same_runs_guardrail_round_trips_plus_the_slack_unloaded():
+    verdicts = {v["target"]: v for v in bench_report.latency_targets(_timed(guardrail_p50=15))}
+
+    added = verdicts["added p50"]  # 40 ms added, two checks of 15 ms + 15
+    assert (added["concurrency"], added["limit_ms"], added["met"]) == (1, 45.0, True)
+    ttft = verdicts["streamed first token added p50"]  # 45 ms added, one check + 25
+    assert (ttft["limit_ms"], ttft["met"]) == (40.0, False)
+    assert verdicts["streamed first token added p95"]["limit_ms"] == 75.0  # 60 ms added
+    assert "NOT met (45.0 ms)" in bench_report.render_latency_targets("full", list(verdicts.values()))
+
+
+def test_without_a_guardrail_round_trip_no_latency_target_is_judged():
+    assert bench_report.latency_targets(ROWS) == []
