@@ -14,8 +14,10 @@ latency against load.
 Locally it starts one stack with a proxy per variant (all share its Redis,
 emulator and Phoenix and stay up for the whole run) and interleaves the
 targets level by level, so machine noise hits all of them alike: `direct`
-(signed Converse calls to the Bedrock emulator), then `gateway-<variant>` for
-each variant, in an order rotated every round. A variant `full-<feature>[+…]`
+(signed Converse calls to the Bedrock emulator), `guardrail` (one signed ApplyGuardrail
+round trip on the same question: the unit of issue 19's latency targets, which the run
+judges for full at the lowest level), then `gateway-<variant>` for each variant, in an
+order rotated every round. A variant `full-<feature>[+…]`
 is the full configuration with features switched off (bench_variants.py), so
 each feature's price is measured in every run. With --url only that gateway is measured
 (direct Bedrock calls need AWS credentials and cost money; no bare twin exists).

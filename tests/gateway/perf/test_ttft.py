@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from gateway.perf import ttft
@@ -97,3 +99,61 @@ def test_the_report_prints_the_median_of_each_part():
 
     assert long["gateway"]["segments_p50_ms"]["proxy_before_model"] == 20
     assert "proxy before the INPUT check 11 ms; the check 150 ms; proxy from its verdict" in text
+
+
+def _log(operation: str, received: float, time: float) -> dict:
+    return {"operation": operation, "model_id": "m", "status": 200, "received": received, "time": time}
+
+
+def test_a_call_s_marks_are_the_first_check_and_model_call_that_arrived_after_it_started():
+    calls = [
+        _log("ApplyGuardrail", 99.9, 100.1),  # the previous call's OUTPUT check, answered after `began`
+        _log("ApplyGuardrail", 100.010, 100.200),
+        _log("ConverseStream", 100.210, 100.500),
+        _log("ApplyGuardrail", 100.600, 100.800),  # this call's OUTPUT check
+    ]
+
+    marks = ttft.call_marks(calls, began=100.0)
+
+    assert {k: round(v, 3) for k, v in marks.items()} == {
+        "input_check_sent_ms": 10.0,
+        "input_check_done_ms": 200.0,
+        "model_called_ms": 210.0,
+        "model_first_token_ms": 500.0,
+    }
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        [_log("ConverseStream", 100.2, 100.5)],  # no INPUT check in the log (evicted, or none made)
+        [_log("ApplyGuardrail", 100.01, 100.3), _log("ConverseStream", 100.2, 100.5)],  # model before verdict
+    ],
+    ids=["no-check", "out-of-order"],
+)
+def test_a_log_that_does_not_fit_the_gateway_s_order_is_not_split(calls):
+    assert ttft.call_marks(calls, began=100.0) == {}
+
+
+def test_the_proxy_s_own_share_is_summed_per_call_not_from_the_part_medians():
+    samples = [  # the proxy's parts: (5, 5, 30), (30, 5, 5), (5, 30, 5): 40 ms each call
+        Sample(
+            600,
+            900,
+            300,
+            5,
+            input_check_sent_ms=a,
+            input_check_done_ms=a + 200,
+            model_called_ms=a + 200 + b,
+            model_first_token_ms=a + 200 + b + 300,
+        )
+        for a, b in ((5, 5), (30, 5), (5, 30))
+    ]
+    samples = [
+        replace(s, ttft_ms=s.model_first_token_ms + c) for s, c in zip(samples, (30, 5, 5), strict=True)
+    ]
+
+    summary = summarize(samples)
+
+    assert summary["proxy_own_p50_ms"] == 40.0
+    assert sum(summary["segments_p50_ms"][name] for name in ttft.PROXY_PARTS) == 15.0
