@@ -202,19 +202,31 @@ def latency_load_chart(
 
 
 def soak_chart(
-    rows: Sequence[Mapping[str, object]], path: Path, *, warm_up: int, title: str = "Soak: memory per worker"
+    rows: Sequence[Mapping[str, object]],
+    path: Path,
+    *,
+    warm_up: int,
+    limit_mib: float | None = None,
+    title: str = "Soak: memory per worker",
 ) -> Path | None:
-    """RSS per worker (MiB) each minute, with the warm-up shaded; rows are soak.py's minute rows."""
+    """RSS per worker (MiB) each minute, the warm-up shaded and the allowed growth drawn as a line.
+
+    The axis starts at 0 so growth is seen at its true size, and ends above the highest point so
+    no sample is clipped at the frame.
+    """
     plt = _pyplot()
     if plt is None or not rows:
         return None
     minutes = [int(r["minute"]) for r in rows]  # type: ignore[call-overload]
+    values = [float(r["rss_mib_per_worker"]) for r in rows]  # type: ignore[arg-type]
     fig, axis = plt.subplots(figsize=(8, 4))
-    axis.plot(minutes, [float(r["rss_mib_per_worker"]) for r in rows], marker="o")  # type: ignore[arg-type]
+    axis.plot(minutes, values, marker="o", label="RSS per worker")
     axis.axvspan(0, warm_up, color="tab:gray", alpha=0.2, label="warm-up")
+    if limit_mib is not None:
+        axis.axhline(limit_mib, color="tab:red", linestyle="--", label=f"limit {limit_mib:.0f} MiB")
     axis.set_xlabel("minute")
     axis.set_ylabel("RSS per worker, MiB")
-    axis.set_ylim(bottom=0)
+    axis.set_ylim(bottom=0, top=max([*values, limit_mib or 0.0]) * 1.1)
     axis.legend(loc="lower right")
     fig.suptitle(title)
     return _save(fig, plt, path)

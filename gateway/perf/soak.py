@@ -216,10 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     args.reports.mkdir(parents=True, exist_ok=True)
     path = args.reports / "results.json"
     path.write_text(json.dumps(payload, indent=2))
-    chart = charts.soak_chart(rows, args.reports / "memory.png", warm_up=args.warm_up_minutes)
+    baseline = samples[args.warm_up_minutes - 1]
+    chart = charts.soak_chart(
+        rows, args.reports / "memory.png", warm_up=args.warm_up_minutes,
+        limit_mib=baseline * (1 + args.max_growth / 100),
+    )  # fmt: skip
     print(f"\nresults: {path}")
     print(f"memory chart: {chart}" if chart else f"memory chart: {charts.MISSING}")
-    baseline = samples[args.warm_up_minutes - 1]
     if not passed:
         print(
             f"FAILED: memory per worker grew {growth:.1f} % after the {args.warm_up_minutes}-minute warm-up "

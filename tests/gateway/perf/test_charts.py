@@ -76,6 +76,20 @@ def test_soak_chart_is_a_png_and_needs_samples(tmp_path):
     assert charts.soak_chart([], tmp_path / "none.png", warm_up=1) is None
 
 
+def test_soak_chart_draws_the_growth_limit_and_clips_no_sample(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    saved = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: saved.append(fig))
+    rows = [{"minute": m, "rss_mib_per_worker": 800.0 + m} for m in (1, 2, 3)]
+
+    charts.soak_chart(rows, tmp_path / "memory.png", warm_up=1, limit_mib=840.0)
+
+    (axis,) = saved[0].axes
+    assert axis.get_ylim()[0] == 0 and axis.get_ylim()[1] > 840.0
+    assert [line.get_ydata()[0] for line in axis.get_lines()][1] == 840.0
+
+
 def test_bench_chart_draws_a_target_that_answered_nothing_as_zero(tmp_path):
     rows = [
         {"target": "gateway-full", "concurrency": 1, "throughput_rps": 2.0, "p95_ms": 600.0},
